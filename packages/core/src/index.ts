@@ -7,3 +7,25 @@ export * from './sink.js';
 export * from './time.js';
 export * from './codec/types.js';
 export * from './pool-types.js';
+export * from './random-access.js';
+export * from './manifest.js';
+export * from './tar-source.js';
+export { loadCodec, registerCodecProvider, setWasmLoader, codecKey, isCodecName } from './codec/registry.js';
+export type { CodecFactory, WasmSource } from './codec/registry.js';
+export { deflateCodec, pakoEngine, setDeflateEngine, getDeflateEngine } from './codec/deflate.js';
+export type { DeflateEngine, DeflateFormat } from './codec/deflate.js';
+export {
+  lz4CompressBlock,
+  lz4DecompressBlock,
+  lz4CompressBound,
+  xxh32,
+  LZ4_LEGACY_MAGIC,
+  LZ4_FRAME_MAGIC,
+} from './codec/lz4.js';
+export { xzPresetDictSize, isXzDictSize } from './codec/xz.js';
+export { compressStream } from './codec/stream.js';
+export type { CompressStreamOptions } from './codec/stream.js';
+export { inlinePool, createPortPool } from './pool.js';
+export type { TaskPort, PortPoolOptions } from './pool.js';
+export { registerTask, runTask, hasTask, handleTaskRequest } from './worker-tasks.js';
+export type { TaskHandler, TaskRequest, TaskReply, CompressJob, CompressResult } from './worker-tasks.js';

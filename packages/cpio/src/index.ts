@@ -1,1 +1,15 @@
-export {};
+export { writeCpio, type CpioOptions, type CpioCompression, type CpioProgress, type CpioResult } from './writer.js';
+export { planCpio, type PlannedEntry, type PlanOptions } from './plan.js';
+export {
+  NewcHeader,
+  NEWC_MAGIC,
+  CRC_MAGIC,
+  CPIO_HEADER_SIZE,
+  CPIO_TRAILER_NAME,
+  CPIO_PATH_MAX,
+  CPIO_FIELD_MAX,
+  byteSum,
+  encodeEntryHead,
+  type NewcHeaderValues,
+} from './newc-header.js';
+export { decodeCpio, type DecodedCpioEntry } from './reader.js';

@@ -1,1 +1,10 @@
-export {};
+export { writeIso, type IsoResult } from './writer.js';
+export { resolveOptions, type IsoOptions, type IsoContent, type HybridPreset, type ResolvedIsoOptions } from './options.js';
+export { ISO_SECTOR_SIZE, PrimaryVolumeDescriptor, BootRecordDescriptor, encodeVolumeDescriptor, decDateTime } from './volume-descriptor.js';
+export { DirectoryRecordHeader, encodeDirectoryRecord, recordingTime, FLAG_DIRECTORY, FLAG_MULTI_EXTENT } from './directory-record.js';
+export { encodePathTable, pathTableSize, type PathTableDir } from './path-table.js';
+export { encodeBootCatalog, patchBootInfoTable, ValidationEntry, BootEntry, SectionHeader, PLATFORM_EFI, PLATFORM_X86 } from './el-torito.js';
+export { encodeMbr, encodeGpt, guidBytes, chs, GptHeader, GptEntry, MbrPartition, GUID_EFI_SYSTEM, GUID_BASIC_DATA } from './hybrid.js';
+export { mangleDirectory, compareIsoIdentifiers, isoCandidate, type IsoLevel } from './names.js';
+export { jolietName, uniqueJolietNames, JOLIET_MAX_UNITS, JOLIET_LONG_MAX_UNITS } from './joliet.js';
+export { pxEntry, nmEntries, slEntries, tfEntry, erEntry, spEntry, ceEntry, splitSystemUse } from './rock-ridge.js';

@@ -1,1 +1,4 @@
-export {};
+export { writeSquashfs, resolveOptions, needsSeekableSink } from './writer.js';
+export type { SquashfsOptions, SquashfsResult } from './writer.js';
+export type { SquashfsCompression } from './compressor.js';
+export { Superblock, SQUASHFS_MAGIC, SUPERBLOCK_FLAGS, COMPRESSION_ID } from './superblock.js';

@@ -1,0 +1,68 @@
+/** `imgkit cpio <dir> <out>`: a directory → a (compressed) newc/crc cpio archive (initramfs). */
+import { Option, type Command } from 'commander';
+import { withSink } from '@imgkit/core';
+import { writeCpio, type CpioOptions } from '@imgkit/cpio';
+import {
+  addSourceOptions,
+  addWorkersOption,
+  checkOutputOutside,
+  checkSourceDir,
+  clearProgress,
+  epochFromEnv,
+  intOption,
+  openPool,
+  openSink,
+  openSourceTree,
+  progressLine,
+  runCommand,
+  type CliContext,
+  type SourceFlags,
+} from '../common.js';
+
+interface CpioFlags extends SourceFlags {
+  compress: NonNullable<CpioOptions['compression']>;
+  level?: number;
+  early?: string;
+  workers: number;
+  format: 'newc' | 'crc';
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('cpio')
+    .description('write a directory as a cpio archive (newc), e.g. an initramfs')
+    .argument('<dir>', 'source directory')
+    .argument('<out>', "output file, or '-' for standard output")
+    .addOption(new Option('--compress <algo>', 'compression (lz4 = legacy format, xz = CRC32 check: what the kernel reads)').choices(['gzip', 'zstd', 'lz4', 'xz', 'none']).default('gzip'))
+    .addOption(new Option('--level <n>', 'compression level (codec default when absent)').argParser(intOption(0, 22)))
+    .addOption(new Option('--format <format>', "'newc' (070701) or 'crc' (070702, with data checksums)").choices(['newc', 'crc']).default('newc'))
+    .option('--early <dir>', 'put this directory in front as an uncompressed archive (e.g. CPU microcode)');
+  addSourceOptions(cmd);
+  addWorkersOption(cmd);
+  cmd.addHelpText('after', '\nSOURCE_DATE_EPOCH, when set, clamps newer file times to it.\nExample:\n  imgkit cpio rootfs/ initramfs.img --compress zstd --manifest rootfs.manifest --all-root');
+  cmd.action((dir: string, out: string, flags: CpioFlags) =>
+    runCommand(ctx, async () => {
+      const epoch = epochFromEnv(ctx);
+      checkSourceDir(dir);
+      if (flags.early !== undefined) checkSourceDir(flags.early);
+      checkOutputOutside(out, flags.early !== undefined ? [dir, flags.early] : [dir]);
+      const tree = await openSourceTree(dir, flags, epoch);
+      const early = flags.early !== undefined ? await openSourceTree(flags.early, { allRoot: true }, epoch) : undefined;
+      const pool = await openPool(flags.workers);
+      try {
+        const options: CpioOptions = { compression: flags.compress, format: flags.format, pool };
+        if (flags.level !== undefined) options.level = flags.level;
+        if (epoch !== undefined) options.epoch = epoch;
+        if (early) options.early = early;
+        const onProgress = progressLine(ctx, 'cpio');
+        if (onProgress) options.onProgress = onProgress;
+        options.onWarning = (w) => ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`);
+        const sink = await openSink(ctx, out, { seekable: false });
+        await withSink(sink, (s) => writeCpio(tree, s, options));
+        clearProgress(ctx);
+      } finally {
+        await pool.close();
+      }
+    }),
+  );
+}

@@ -1,0 +1,2 @@
+/** Placeholder: the iso helper replaces this file with its command. */
+export function register(): void {}

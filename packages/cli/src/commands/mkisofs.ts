@@ -1,0 +1,2 @@
+/** Placeholder: the mkisofs helper replaces this file with its command. */
+export function register(): void {}

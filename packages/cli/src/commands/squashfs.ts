@@ -1,0 +1,197 @@
+/**
+ * `imgkit squashfs <source> <out>`: a directory (or a tar archive with --tar) → a squashfs 4.0 image.
+ *
+ * Options are the ones a mksquashfs user knows. mksquashfs spells long options with one dash
+ * (`-comp xz`), which commander would read as bundled short flags, so this command rewrites its own
+ * arguments first (MKSQUASHFS_ARGS below); the double-dash spellings work too.
+ */
+import { availableParallelism } from 'node:os';
+import * as nodePath from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import {
+  ErrorCodes,
+  ImgkitError,
+  applyManifest,
+  applyOwnership,
+  parseManifest,
+  tarSource,
+  withSink,
+  type SourceTree,
+} from '@imgkit/core';
+import { createNodePool, nodeFileReader, nodeHostFiles, nodeSource } from '@imgkit/core/node';
+import { needsSeekableSink, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
+import { checkOutputOutside, checkSourceDir, epochFromEnv, intOption, openSink, runCommand, type CliContext } from '../common.js';
+
+/** mksquashfs single-dash option → this command's long option. */
+export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
+  '-comp': '--comp',
+  '-b': '--block-size',
+  '-Xcompression-level': '--xcompression-level',
+  '-no-fragments': '--no-fragments',
+  '-always-use-fragments': '--always-use-fragments',
+  '-no-duplicates': '--no-duplicates',
+  '-no-exports': '--no-exports',
+  '-nopad': '--no-pad',
+  '-noappend': '--noappend',
+  '-all-root': '--all-root',
+  '-force-uid': '--force-uid',
+  '-force-gid': '--force-gid',
+  '-e': '--exclude',
+  '-mkfs-time': '--mkfs-time',
+  '-processors': '--processors',
+  '-tar': '--tar',
+};
+
+export function mapMksquashfsArgs(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    out.push(MKSQUASHFS_ARGS[a] ?? a);
+  }
+  return out.concat(argv.slice(i));
+}
+
+interface SquashfsFlags {
+  comp: 'gzip' | 'zstd' | 'lz4' | 'xz';
+  blockSize: number;
+  xcompressionLevel?: number;
+  fragments: boolean;
+  alwaysUseFragments?: boolean;
+  duplicates: boolean;
+  exports: boolean;
+  pad: boolean;
+  noappend?: boolean;
+  allRoot?: boolean;
+  forceUid?: number;
+  forceGid?: number;
+  exclude: string[];
+  mkfsTime?: number;
+  processors: number;
+  manifest?: string;
+  tar?: boolean;
+}
+
+/** "131072", "128K", "1M" → bytes. */
+function parseBlockSize(value: string): number {
+  const m = /^(\d+)([kKmM]?)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`"${value}" is not a block size (e.g. 131072, 128K, 1M).`);
+  const n = Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1024 : 1024 * 1024);
+  return n;
+}
+
+/** mksquashfs -e: an exact tree path, or a pattern with * and ? (not crossing '/'). */
+export function excludeMatcher(patterns: readonly string[]): ((path: string) => boolean) | undefined {
+  if (patterns.length === 0) return undefined;
+  const exact = new Set<string>();
+  const globs: RegExp[] = [];
+  for (const raw of patterns) {
+    const p = raw.replace(/^\/+|\/+$/g, '');
+    if (/[*?]/.test(p)) {
+      const re = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+      globs.push(new RegExp(`^${re}$`));
+    } else exact.add(p);
+  }
+  return (path) => exact.has(path) || globs.some((g) => g.test(path));
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('squashfs')
+    .description('write a directory (or a tar archive) as a squashfs 4.0 image, mksquashfs-style options')
+    .argument('<source>', 'source directory (or tar archive with --tar)')
+    .argument('<out>', 'output image file (not standard output: the superblock is written last)')
+    .addOption(new Option('--comp <compressor>', 'compressor').choices(['gzip', 'zstd', 'lz4', 'xz']).default('gzip'))
+    .addOption(new Option('--block-size <bytes>', 'data block size: power of two, 4K … 1M').argParser(parseBlockSize).default(131072))
+    .addOption(new Option('--xcompression-level <n>', 'compression level (gzip 1-9, zstd 1-22, xz 0-6)').argParser(intOption(0, 22)))
+    .option('--no-fragments', 'do not pack small files into fragment blocks')
+    .option('--always-use-fragments', 'pack the tails of large files into fragments too')
+    .option('--no-duplicates', 'do not look for files with identical content')
+    .option('--no-exports', 'leave out the NFS export table')
+    .option('--no-pad', 'do not pad the image to a multiple of 4 KiB')
+    .option('--noappend', 'accepted for mksquashfs compatibility (imgkit always writes a new image)')
+    .option('--all-root', 'make every entry owned by 0:0')
+    .addOption(new Option('--force-uid <uid>', 'owner uid for every entry').argParser(intOption(0, 0xffffffff)))
+    .addOption(new Option('--force-gid <gid>', 'group gid for every entry').argParser(intOption(0, 0xffffffff)))
+    .addOption(
+      new Option('--exclude <path>', 'leave out this path (relative to the source; * and ? match within a name); repeatable')
+        .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+        .default([]),
+    )
+    .addOption(new Option('--mkfs-time <seconds>', 'filesystem creation time (default: SOURCE_DATE_EPOCH, else 0)').argParser(intOption(0, 0xffffffff)))
+    .addOption(
+      new Option('--processors <n>', 'compression worker threads (0 = on the main thread)').argParser(intOption(0, 64)).default(Math.min(availableParallelism(), 8), 'number of CPUs, at most 8'),
+    )
+    .option('--manifest <file>', 'gen_init_cpio-style list adding entries (devices, …) or setting owners and modes')
+    .option('--tar', 'the source is a tar archive (read without extracting it)');
+  cmd.addHelpText(
+    'after',
+    '\nmksquashfs spellings work too: -comp, -b, -Xcompression-level, -no-fragments, -no-duplicates, -all-root,\n' +
+      '-force-uid, -force-gid, -e, -mkfs-time, -processors.\nSOURCE_DATE_EPOCH, when set, is the mkfs time and clamps newer file times.\n' +
+      'Example:\n  imgkit squashfs rootfs/ root.sqfs -comp zstd -b 1M -all-root',
+  );
+  // Rewrite mksquashfs's single-dash options before commander sees this command's arguments.
+  const parseOptions = cmd.parseOptions.bind(cmd);
+  cmd.parseOptions = (argv: string[]) => parseOptions(mapMksquashfsArgs(argv));
+
+  cmd.action((source: string, out: string, flags: SquashfsFlags) =>
+    runCommand(ctx, async () => {
+      const envEpoch = epochFromEnv(ctx);
+      const epoch = flags.mkfsTime ?? envEpoch;
+      if (out === '-') await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' }); // refuses, saying why
+      checkOutputOutside(out, flags.tar ? [] : [source]);
+      let tree: SourceTree;
+      let closeReader: (() => Promise<void>) | undefined;
+      if (flags.tar) {
+        const reader = await nodeFileReader(source).catch((err: unknown) => {
+          throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: source, detail: `cannot open the tar archive: ${(err as { code?: string }).code ?? String(err)}` });
+        });
+        closeReader = () => reader.close();
+        tree = tarSource(reader);
+      } else {
+        const exclude = excludeMatcher(flags.exclude);
+        tree = nodeSource(checkSourceDir(source), exclude ? { exclude } : {});
+      }
+      const owners: { allRoot?: boolean; uid?: number; gid?: number } = {};
+      if (flags.allRoot) owners.allRoot = true;
+      if (flags.forceUid !== undefined) owners.uid = flags.forceUid;
+      if (flags.forceGid !== undefined) owners.gid = flags.forceGid;
+      tree = applyOwnership(tree, owners);
+      if (flags.manifest !== undefined) {
+        const text = await readFile(flags.manifest, 'utf8').catch((err: unknown) => {
+          throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: flags.manifest, detail: `cannot read the manifest: ${(err as { code?: string }).code ?? String(err)}` });
+        });
+        tree = applyManifest(tree, parseManifest(text, flags.manifest), {
+          hostFiles: nodeHostFiles(nodePath.dirname(nodePath.resolve(flags.manifest))),
+          mtime: epoch ?? 0,
+        });
+      }
+      // SOURCE_DATE_EPOCH clamps file times (reproducible builds); -mkfs-time alone does not, as in mksquashfs.
+      if (envEpoch !== undefined) tree = applyOwnership(tree, { epoch: envEpoch });
+
+      const pool = createNodePool({ workers: flags.processors });
+      try {
+        const options: SquashfsOptions = {
+          compression: flags.comp,
+          blockSize: flags.blockSize,
+          fragments: flags.fragments,
+          alwaysUseFragments: flags.alwaysUseFragments === true,
+          duplicates: flags.duplicates,
+          exportTable: flags.exports,
+          pad: flags.pad,
+          pool,
+          onWarning: (w) => ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`),
+        };
+        if (flags.xcompressionLevel !== undefined) options.level = flags.xcompressionLevel;
+        if (epoch !== undefined) options.epoch = epoch;
+        const sink = await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' });
+        await withSink(sink, (s) => writeSquashfs(tree, s, options));
+      } finally {
+        await pool.close();
+        await closeReader?.();
+      }
+    }),
+  );
+}

@@ -1,0 +1,230 @@
+/**
+ * What every imgkit command shares: the context (streams, environment), option parsers, source
+ * setup (directory + manifest + owners + epoch), output sinks, the progress line, and
+ * `runCommand`, which turns errors into messages and exit codes:
+ *
+ *   0  success
+ *   1  failure (an ImgkitError's message; no stack trace unless IMGKIT_DEBUG is set)
+ *   2  usage (bad arguments or options; commander's own errors too)
+ *
+ * A command's action parses its options with these helpers and makes ONE library call.
+ */
+import { realpathSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import * as nodePath from 'node:path';
+import type { Writable } from 'node:stream';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import {
+  ErrorCodes,
+  ImgkitError,
+  applyManifest,
+  applyOwnership,
+  parseEpoch,
+  parseManifest,
+  type ByteSink,
+  type SourceTree,
+  type WorkerPool,
+} from '@imgkit/core';
+import { createNodePool, fileSink, nodeHostFiles, nodeSource, stdoutSink } from '@imgkit/core/node';
+
+export type CliStream = Writable & { isTTY?: boolean };
+
+/** Everything a command may touch outside its arguments. */
+export interface CliContext {
+  env: Record<string, string | undefined>;
+  stdout: CliStream;
+  stderr: CliStream;
+  /** Set by runCommand. */
+  exitCode: number;
+}
+
+/** A usage error found after commander's parsing (exit 2). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Codes that mean "the command line asked for something impossible" rather than "it failed". */
+const USAGE_CODES = new Set<string>([ErrorCodes.BAD_OPTION]);
+
+/** Run a command's action: sets ctx.exitCode to 0, 1 (failure) or 2 (usage) and prints the error. */
+export async function runCommand(ctx: CliContext, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+    ctx.exitCode = 0;
+  } catch (err) {
+    clearProgress(ctx);
+    if (err instanceof UsageError || (err instanceof InvalidArgumentError)) {
+      ctx.stderr.write(`imgkit: ${err.message}\n(see imgkit --help)\n`);
+      ctx.exitCode = 2;
+      return;
+    }
+    if (err instanceof ImgkitError) {
+      ctx.stderr.write(`imgkit: ${err.message} [${err.code}]\n`);
+      if (ctx.env.IMGKIT_DEBUG) ctx.stderr.write(`${err.stack ?? ''}\n`);
+      ctx.exitCode = USAGE_CODES.has(err.code) ? 2 : 1;
+      return;
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    ctx.stderr.write(`imgkit: ${msg}\n`);
+    if (ctx.env.IMGKIT_DEBUG && err instanceof Error) ctx.stderr.write(`${err.stack ?? ''}\n`);
+    ctx.exitCode = 1;
+  }
+}
+
+// ---- option parsers (commander argParsers: throwing InvalidArgumentError means exit 2) ----
+
+/** A whole-number option in [min, max]. */
+export function intOption(min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a whole number.`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${n} is outside ${min}…${max}.`);
+    return n;
+  };
+}
+
+/** --workers N: 0 compresses on the main thread. Default: the CPU count, at most 8. */
+export function addWorkersOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--workers <n>', 'compression worker threads (0 = on the main thread)').argParser(intOption(0, 64)).default(Math.min(availableParallelism(), 8), 'number of CPUs, at most 8'),
+  );
+}
+
+/** --manifest, --all-root, --uid, --gid: the source overlay options. */
+export function addSourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--manifest <file>', 'gen_init_cpio-style list adding entries (devices, …) or setting owners and modes')
+    .option('--all-root', 'make every entry owned by 0:0')
+    .addOption(new Option('--uid <n>', 'owner uid for every entry').argParser(intOption(0, 0xffffffff)))
+    .addOption(new Option('--gid <n>', 'group gid for every entry').argParser(intOption(0, 0xffffffff)));
+}
+
+export interface SourceFlags {
+  manifest?: string;
+  allRoot?: boolean;
+  uid?: number;
+  gid?: number;
+}
+
+/** SOURCE_DATE_EPOCH (the only place imgkit reads it); undefined when unset. */
+export function epochFromEnv(ctx: CliContext): number | undefined {
+  return parseEpoch(ctx.env.SOURCE_DATE_EPOCH);
+}
+
+function realpathOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return nodePath.resolve(p);
+  }
+}
+
+/** The source directory must exist and be a directory (E_SOURCE_MISSING otherwise). */
+export function checkSourceDir(dir: string): string {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: dir, detail: 'the source directory does not exist', hint: 'check the path' });
+  }
+  if (!st.isDirectory()) throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: dir, detail: 'the source is not a directory' });
+  return realpathSync(dir);
+}
+
+/** Refuse an output file inside the source tree (it would be read while being written). */
+export function checkOutputOutside(out: string, sourceDirs: readonly string[]): void {
+  if (out === '-') return;
+  const abs = nodePath.join(realpathOrSelf(nodePath.dirname(nodePath.resolve(out))), nodePath.basename(out));
+  for (const dir of sourceDirs) {
+    const src = realpathOrSelf(dir);
+    if (abs === src || abs.startsWith(src.endsWith('/') ? src : `${src}/`)) {
+      throw new ImgkitError(ErrorCodes.OUTPUT_IN_SOURCE, {
+        format: 'cli',
+        path: out,
+        detail: `the output lies inside the source directory ${dir}`,
+        hint: 'write the image outside the tree it is made from',
+      });
+    }
+  }
+}
+
+/**
+ * The tree a command writes: the directory, forced owners (--all-root/--uid/--gid), then the
+ * manifest (whose lines state owners explicitly, so they win), then epoch clamping.
+ */
+export async function openSourceTree(dir: string, flags: SourceFlags, epoch: number | undefined): Promise<SourceTree> {
+  const root = checkSourceDir(dir);
+  let tree: SourceTree = nodeSource(root);
+  const owners: { allRoot?: boolean; uid?: number; gid?: number } = {};
+  if (flags.allRoot) owners.allRoot = true;
+  if (flags.uid !== undefined) owners.uid = flags.uid;
+  if (flags.gid !== undefined) owners.gid = flags.gid;
+  tree = applyOwnership(tree, owners);
+  if (flags.manifest !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(flags.manifest, 'utf8');
+    } catch (err) {
+      throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: flags.manifest, detail: `cannot read the manifest: ${(err as { code?: string }).code ?? String(err)}` });
+    }
+    const manifest = parseManifest(text, flags.manifest);
+    tree = applyManifest(tree, manifest, { hostFiles: nodeHostFiles(nodePath.dirname(nodePath.resolve(flags.manifest))), mtime: epoch ?? 0 });
+  }
+  if (epoch !== undefined) tree = applyOwnership(tree, { epoch });
+  return tree;
+}
+
+/**
+ * The output sink: '-' is standard output (refused for writers that seek back, and when stdout
+ * is a terminal); anything else a file written under a temporary name and renamed on success.
+ */
+export async function openSink(ctx: CliContext, out: string, opts: { seekable: boolean; what?: string }): Promise<ByteSink> {
+  if (out === '-') {
+    if (opts.seekable) {
+      throw new UsageError(`${opts.what ?? 'this image'} cannot be written to standard output: the writer patches bytes it wrote earlier; give a file name`);
+    }
+    if (ctx.stdout.isTTY) throw new UsageError('refusing to write an image to a terminal; redirect standard output or give a file name');
+    return stdoutSink(ctx.stdout);
+  }
+  return fileSink(out);
+}
+
+/** A worker pool for `--workers N` (N = 0: inline); close it when done. */
+export async function openPool(workers: number): Promise<WorkerPool> {
+  return createNodePool({ workers });
+}
+
+// ---- progress line ----
+
+let progressShown = false;
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** A throttled one-line progress display on stderr, only when stderr is a terminal. */
+export function progressLine(ctx: CliContext, label: string): ((p: { entries: number; totalEntries: number; bytes: number }) => void) | undefined {
+  if (!ctx.stderr.isTTY) return undefined;
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 100 && p.entries < p.totalEntries) return;
+    last = now;
+    progressShown = true;
+    ctx.stderr.write(`\r\x1b[K${label}: ${p.entries}/${p.totalEntries} entries, ${formatBytes(p.bytes)}`);
+  };
+}
+
+export function clearProgress(ctx: CliContext): void {
+  if (progressShown) {
+    ctx.stderr.write('\r\x1b[K');
+    progressShown = false;
+  }
+}

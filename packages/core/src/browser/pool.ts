@@ -1,0 +1,46 @@
+/**
+ * Browser pool over module Web Workers: `createBrowserPool({ workers, workerUrl })`. The worker
+ * module at `workerUrl` is the application's own bundle entry that calls `startBrowserWorker()`
+ * (after importing any modules that `registerTask`); give the wasm codecs their URLs there with
+ * `setWasmLoader` if the bundler does not place zstd.wasm / liblzma.wasm beside it.
+ */
+import { createPortPool, inlinePool, handleTaskRequest, type TaskPort, type TaskRequest, type WorkerPool } from '@imgkit/core';
+
+export interface BrowserPoolOptions {
+  /** Web Workers; 0 runs inline. */
+  workers: number;
+  /** URL of the module worker script that calls `startBrowserWorker()`. */
+  workerUrl: string | URL;
+  /** Jobs outstanding per worker. @default 2 */
+  inFlight?: number;
+}
+
+export function createBrowserPool(options: BrowserPoolOptions): WorkerPool {
+  if (options.workers === 0) return inlinePool();
+  const spawn = (i: number): TaskPort => {
+    const w = new Worker(options.workerUrl, { type: 'module', name: `imgkit-${i}` });
+    return {
+      post: (req, transfer) => w.postMessage(req, transfer),
+      listen(onReply, fail) {
+        w.addEventListener('message', (e) => onReply(e.data));
+        w.addEventListener('error', (e) => fail(new Error(e.message || 'worker error')));
+        w.addEventListener('messageerror', () => fail(new Error('worker message could not be deserialised')));
+      },
+      terminate: () => w.terminate(),
+    };
+  };
+  const o: { workers: number; inFlight?: number } = { workers: options.workers };
+  if (options.inFlight !== undefined) o.inFlight = options.inFlight;
+  return createPortPool(spawn, o);
+}
+
+/** Call in the worker module: answers the pool's task requests. */
+export function startBrowserWorker(): void {
+  const scope = globalThis as unknown as {
+    addEventListener(t: 'message', f: (e: MessageEvent<TaskRequest>) => void): void;
+    postMessage(m: unknown, transfer: Transferable[]): void;
+  };
+  scope.addEventListener('message', (e) => {
+    void handleTaskRequest(e.data).then(({ reply, transfer }) => scope.postMessage(reply, transfer));
+  });
+}

@@ -1,0 +1,163 @@
+/**
+ * compressStream: compress a byte stream, in parallel where the format allows, into ONE stream the
+ * Linux initramfs unpacker accepts. init/initramfs.c `unpack_to_rootfs` runs one decompressor call
+ * per compressed segment and then requires the cpio parser to be in state Reset ("junk at the end of
+ * compressed archive"), so a cpio archive must be one gzip member / one zstd frame / one xz stream.
+ *
+ * - gzip, deflate-raw: pigz style. Fixed-size pieces (deterministic), each raw-deflated with the
+ *   32 KiB before it as dictionary and ended by a sync flush, the last one by finish; gzip header
+ *   (mtime 0, OS 3) and a trailer from crc32Combine. Parallel.
+ * - lz4-legacy: 8 MiB chunks, each a u32le size + independent LZ4 block. Parallel.
+ * - lz4-frame: 4 MiB independent blocks. Parallel.
+ * - xz: each piece encoded as a single-block stream in a worker, the blocks re-assembled into one
+ *   stream with a new Index (as `xz -T` does). Parallel. The kernel's xz_dec reads multi-block
+ *   streams; the check is CRC32 unless `codec.check` says otherwise.
+ * - zstd: lib/decompress_unzstd.c decodes exactly one frame per call, and @bokuweb/zstd-wasm only
+ *   has one-shot ZSTD_compress, so the whole input is buffered and compressed as one frame (one job:
+ *   off the main thread with a pool, but not parallel). Memory grows with the input here.
+ * - none: passes the input through.
+ */
+import { ImgkitError, ErrorCodes } from '../errors.js';
+import { crc32Combine } from '../hash.js';
+import { rechunk, concatBytes } from '../bytes.js';
+import type { WorkerPool } from '../pool-types.js';
+import { inlinePool } from '../pool.js';
+import type { CodecSpec } from './types.js';
+import type { CompressJob, CompressResult, StreamChunkJob, StreamChunkResult } from '../worker-tasks.js';
+import { LZ4_FRAME_BLOCK_SIZE, LZ4_FRAME_END_MARK, LZ4_LEGACY_CHUNK_SIZE, lz4FrameHeader, lz4LegacyMagic } from './lz4.js';
+import { xzIndexAndFooter, xzPresetDictSize, xzStreamHeader } from './xz.js';
+
+export interface CompressStreamOptions {
+  codec: CodecSpec;
+  /** Where pieces are compressed. @default inlinePool() */
+  pool?: WorkerPool;
+  /**
+   * Input bytes per piece (the output depends on it, never on the pool).
+   * @default gzip/deflate-raw 256 KiB (≥ 32 KiB), xz max(1 MiB, dictionary), lz4-legacy 8 MiB (max), lz4-frame 4 MiB (max)
+   */
+  chunkSize?: number;
+}
+
+const DEFLATE_WINDOW = 32 * 1024;
+
+function badOption(field: string, detail: string, hint?: string): ImgkitError {
+  const info: ConstructorParameters<typeof ImgkitError>[1] = { format: 'core', field: `compressStream.${field}`, detail };
+  if (hint) info.hint = hint;
+  return new ImgkitError(ErrorCodes.BAD_OPTION, info);
+}
+
+/** Compress `input` into one stream of `codec`'s container format; see the module comment. */
+export async function* compressStream(input: AsyncIterable<Uint8Array>, options: CompressStreamOptions): AsyncIterable<Uint8Array> {
+  const { codec } = options;
+  const pool = options.pool ?? inlinePool();
+  const size = (def: number, min: number, max: number): number => {
+    const n = options.chunkSize ?? def;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw badOption('chunkSize', `chunkSize ${n} is outside ${min}…${max} for ${codec.name}`);
+    }
+    return n;
+  };
+  switch (codec.name) {
+    case 'none':
+      // copy: the source may reuse its buffer, and other codecs never hand out input views either
+      for await (const c of input) yield c.slice();
+      return;
+    case 'gzip':
+    case 'deflate-raw':
+      yield* deflateStream(input, codec, pool, size(256 * 1024, DEFLATE_WINDOW, 64 << 20));
+      return;
+    case 'lz4-legacy':
+      yield lz4LegacyMagic();
+      for await (const r of pool.map<StreamChunkJob, StreamChunkResult>(pieces(input, codec, size(LZ4_LEGACY_CHUNK_SIZE, 64 * 1024, LZ4_LEGACY_CHUNK_SIZE)), 'stream-chunk')) {
+        yield r.data;
+      }
+      return;
+    case 'lz4-frame':
+      yield lz4FrameHeader();
+      for await (const r of pool.map<StreamChunkJob, StreamChunkResult>(pieces(input, codec, size(LZ4_FRAME_BLOCK_SIZE, 64 * 1024, LZ4_FRAME_BLOCK_SIZE)), 'stream-chunk')) {
+        yield r.data;
+      }
+      yield LZ4_FRAME_END_MARK;
+      return;
+    case 'xz': {
+      const dict = codec.dictSize ?? xzPresetDictSize(codec.level ?? 6);
+      const check = codec.check ?? 'crc32';
+      const chunk = size(Math.max(1 << 20, dict), 64 * 1024, 256 << 20);
+      yield xzStreamHeader(check);
+      const records: { unpaddedSize: number; uncompressedSize: number }[] = [];
+      for await (const r of pool.map<StreamChunkJob, StreamChunkResult>(pieces(input, codec, chunk), 'stream-chunk')) {
+        if (r.uncompressedSize === 0) continue;
+        records.push({ unpaddedSize: r.unpaddedSize!, uncompressedSize: r.uncompressedSize! });
+        yield r.data;
+      }
+      yield xzIndexAndFooter(records, check);
+      return;
+    }
+    case 'zstd': {
+      const parts: Uint8Array[] = [];
+      for await (const c of input) parts.push(c.slice());
+      const job: CompressJob = { codec, data: concatBytes(parts) };
+      parts.length = 0;
+      for await (const r of pool.map<CompressJob, CompressResult>([job], 'compress')) yield r.data;
+      return;
+    }
+    default:
+      throw badOption(
+        'codec',
+        `${codec.name} has no stream container that compressStream can split`,
+        'use gzip, zstd, xz, lz4-legacy, lz4-frame, deflate-raw or none',
+      );
+  }
+}
+
+async function* pieces(input: AsyncIterable<Uint8Array>, codec: CodecSpec, size: number): AsyncIterable<StreamChunkJob> {
+  for await (const c of rechunk(input, size)) yield { codec, data: c };
+}
+
+async function* deflateStream(input: AsyncIterable<Uint8Array>, codec: CodecSpec, pool: WorkerPool, size: number): AsyncIterable<Uint8Array> {
+  const level = codec.level ?? 6;
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw badOption('codec.level', `level ${level} is outside 0…9`);
+  if (codec.windowBits !== undefined && codec.windowBits !== 15) {
+    throw badOption('codec.windowBits', 'compressStream writes 32 KiB-window deflate only', 'omit windowBits');
+  }
+  const gzip = codec.name === 'gzip';
+  const spec: CodecSpec = { name: codec.name, level };
+  const lengths: number[] = [];
+  async function* jobs(): AsyncIterable<StreamChunkJob> {
+    // Hold one piece back to know which is last; copy it, the source may reuse its buffer.
+    let held: Uint8Array | undefined;
+    let dictionary: Uint8Array | undefined;
+    for await (const c of rechunk(input, size)) {
+      if (held) {
+        lengths.push(held.byteLength);
+        yield dictionary ? { codec: spec, data: held, dictionary, last: false } : { codec: spec, data: held, last: false };
+        dictionary = held.subarray(held.byteLength - DEFLATE_WINDOW);
+      }
+      held = c.slice();
+    }
+    const last = held ?? new Uint8Array(0);
+    lengths.push(last.byteLength);
+    yield dictionary ? { codec: spec, data: last, dictionary, last: true } : { codec: spec, data: last, last: true };
+  }
+  if (gzip) {
+    // RFC 1952 §2.3 member header: ID1 ID2 CM=8 FLG=0 MTIME=0 XFL OS=3 (Unix)
+    const xfl = level === 9 ? 2 : level === 1 ? 4 : 0;
+    yield new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, xfl, 0x03]);
+  }
+  let crc = 0;
+  let total = 0;
+  for await (const r of pool.map<StreamChunkJob, StreamChunkResult>(jobs(), 'stream-chunk')) {
+    const len = lengths.shift()!;
+    crc = crc32Combine(crc, r.crc!, len);
+    total = (total + len) % 2 ** 32;
+    yield r.data;
+  }
+  if (gzip) {
+    // RFC 1952 §2.3.1: CRC32, ISIZE (input size mod 2^32), little-endian
+    const t = new Uint8Array(8);
+    const v = new DataView(t.buffer);
+    v.setUint32(0, crc, true);
+    v.setUint32(4, total, true);
+    yield t;
+  }
+}

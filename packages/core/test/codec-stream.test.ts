@@ -1,0 +1,160 @@
+// compressStream: one kernel-readable stream per format, checked with the real tools, and the same
+// bytes whatever the pool (inline, 1 worker, 2 workers).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { collectBytes, compressStream, inlinePool, ImgkitError, type CodecSpec, type WorkerPool } from '@imgkit/core';
+import { createNodePool } from '@imgkit/core/node';
+import { requireTool, run, tempDir } from '../../../test/lib/tools.ts';
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const BIN = new Uint8Array(readFileSync(process.execPath));
+const binary = (n: number, offset = 0): Uint8Array => BIN.slice(offset, offset + n);
+
+/** Feed `data` in uneven pieces, from a reused buffer (as a file reader would). */
+async function* feed(data: Uint8Array, piece = 100_003): AsyncIterable<Uint8Array> {
+  const buf = new Uint8Array(piece);
+  for (let o = 0; o < data.byteLength; o += piece) {
+    const n = Math.min(piece, data.byteLength - o);
+    buf.set(data.subarray(o, o + n));
+    yield buf.subarray(0, n);
+  }
+}
+
+const pools: [string, WorkerPool][] = [
+  ['inline', inlinePool()],
+  ['1 worker', createNodePool({ workers: 1 })],
+  ['2 workers', createNodePool({ workers: 2, inFlight: 2 })],
+];
+after(() => Promise.all(pools.map(([, p]) => p.close())));
+
+const compress = (data: Uint8Array, codec: CodecSpec, pool: WorkerPool, chunkSize?: number): Promise<Uint8Array> =>
+  collectBytes(compressStream(feed(data), chunkSize === undefined ? { codec, pool } : { codec, pool, chunkSize }));
+
+async function decodeWith(tool: string, pkg: string, z: Uint8Array): Promise<Uint8Array> {
+  const r = await run(requireTool(tool, pkg), ['-dc'], { input: z });
+  return r.stdout;
+}
+
+test('gzip stream of many chunks: one member, gzip -t, same sha256, same bytes for 0/1/2 workers', async () => {
+  const data = binary(1_500_000, 1 << 20); // 23 chunks of 64 KiB
+  const outs: string[] = [];
+  for (const [name, pool] of pools) {
+    const z = await compress(data, { name: 'gzip', level: 6 }, pool, 64 * 1024);
+    await run(requireTool('gzip', 'gzip'), ['-t'], { input: z });
+    assert.equal(sha(await decodeWith('gzip', 'gzip', z)), sha(data), name);
+    outs.push(sha(z));
+    // one member: header once, no second 1f 8b 08 member after the trailer
+    assert.deepEqual([...z.subarray(0, 4)], [0x1f, 0x8b, 8, 0]);
+  }
+  assert.equal(new Set(outs).size, 1, 'identical bytes for inline, 1 and 2 workers');
+});
+
+test('gzip stream of 0 bytes and of less than one chunk', async () => {
+  for (const data of [new Uint8Array(0), binary(1000), binary(64 * 1024), binary(64 * 1024 + 1)]) {
+    const z = await compress(data, { name: 'gzip' }, pools[2]![1], 64 * 1024);
+    await run(requireTool('gzip', 'gzip'), ['-t'], { input: z });
+    assert.equal(sha(await decodeWith('gzip', 'gzip', z)), sha(data), `${data.byteLength} bytes`);
+  }
+});
+
+test('gzip -l sees one member with the right size', async () => {
+  const data = binary(700_000);
+  const z = await compress(data, { name: 'gzip', level: 1 }, pools[1]![1], 128 * 1024);
+  const r = await run(requireTool('gzip', 'gzip'), ['-lv'], { input: z });
+  // gzip -l reads ISIZE from the trailer: proves the combined CRC/size trailer is the member's
+  assert.match(r.stdout.toString(), new RegExp(`\\s${data.byteLength}\\s`));
+});
+
+for (const [codec, tool, pkg, size] of [
+  [{ name: 'zstd' }, 'zstd', 'zstd', 3_000_000],
+  [{ name: 'xz', dictSize: 1 << 20 }, 'xz', 'xz-utils', 2_500_000],
+  [{ name: 'lz4-legacy' }, 'lz4', 'lz4', 17 << 20],
+  [{ name: 'lz4-frame' }, 'lz4', 'lz4', 9 << 20],
+] as [CodecSpec, string, string, number][]) {
+  test(`${codec.name} stream decodes with ${tool}, same bytes for 0/1/2 workers`, async () => {
+    const data = binary(size);
+    const outs: string[] = [];
+    for (const [name, pool] of pools) {
+      const z = await compress(data, codec, pool, codec.name === 'xz' ? 1 << 20 : undefined);
+      assert.equal(sha(await decodeWith(tool, pkg, z)), sha(data), name);
+      outs.push(sha(z));
+    }
+    assert.equal(new Set(outs).size, 1);
+  });
+}
+
+test('xz stream: one stream, several blocks, CRC32 (xz -lvv --robot)', async () => {
+  const data = binary(3_300_000);
+  const z = await compress(data, { name: 'xz', dictSize: 1 << 20 }, pools[2]![1], 1 << 20);
+  const f = join(await tempDir('xz'), 'a.xz');
+  writeFileSync(f, z);
+  const l = (await run(requireTool('xz', 'xz-utils'), ['-lvv', '--robot', f])).stdout.toString();
+  const totals = l.split('\n').find((x) => x.startsWith('totals'))!.split('\t');
+  assert.equal(totals[1], '1', 'one stream');
+  assert.equal(totals[2], '4', 'four blocks');
+  assert.equal(totals[4], String(data.byteLength));
+  assert.equal(totals[6], 'CRC32');
+  const blocks = l.split('\n').filter((x) => x.startsWith('block'));
+  assert.equal(blocks.length, 4);
+  for (const line of blocks) assert.match(line, /--lzma2=dict=1MiB/);
+  await run(requireTool('xz', 'xz-utils'), ['-t'], { input: z });
+});
+
+test('xz and zstd streams of 0 bytes decode to nothing', async () => {
+  for (const [codec, tool, pkg] of [
+    [{ name: 'xz' }, 'xz', 'xz-utils'],
+    [{ name: 'zstd' }, 'zstd', 'zstd'],
+    [{ name: 'lz4-legacy' }, 'lz4', 'lz4'],
+  ] as [CodecSpec, string, string][]) {
+    const z = await compress(new Uint8Array(0), codec, pools[1]![1]);
+    assert.equal((await decodeWith(tool, pkg, z)).byteLength, 0, codec.name);
+  }
+});
+
+test('zstd stream is one frame (the kernel decodes one frame per segment)', async () => {
+  const data = binary(2_000_000);
+  const z = await compress(data, { name: 'zstd', level: 3 }, pools[2]![1]);
+  const f = join(await tempDir('zst'), 'a.zst');
+  writeFileSync(f, z);
+  const l = (await run(requireTool('zstd', 'zstd'), ['-lv', f])).stdout.toString();
+  assert.match(l, /# Zstandard Frames: 1\b/);
+  assert.match(l, /Decompressed Size: .*\(2000000 B\)/);
+});
+
+test('lz4-legacy stream: magic 0x184C2102, then u32le-sized chunks of ≤ 8 MiB input', async () => {
+  const data = binary(17 << 20);
+  const z = await compress(data, { name: 'lz4-legacy' }, pools[0]![1]);
+  const v = new DataView(z.buffer, z.byteOffset, z.byteLength);
+  assert.equal(v.getUint32(0, true), 0x184c2102);
+  let at = 4;
+  let chunks = 0;
+  while (at < z.byteLength) {
+    at += 4 + v.getUint32(at, true);
+    chunks++;
+  }
+  assert.equal(at, z.byteLength);
+  assert.equal(chunks, 3);
+});
+
+test('codecs without a stream container, and bad chunk sizes, are E_BAD_OPTION', async () => {
+  for (const [codec, chunkSize, field] of [
+    [{ name: 'lz4-block' }, undefined, 'compressStream.codec'],
+    [{ name: 'zlib' }, undefined, 'compressStream.codec'],
+    [{ name: 'gzip' }, 1000, 'compressStream.chunkSize'],
+    [{ name: 'lz4-legacy' }, 9 << 20, 'compressStream.chunkSize'],
+  ] as [CodecSpec, number | undefined, string][]) {
+    await assert.rejects(
+      compress(binary(10), codec, pools[0]![1], chunkSize),
+      (e: unknown) => e instanceof ImgkitError && e.code === 'E_BAD_OPTION' && e.field === field,
+      codec.name,
+    );
+  }
+});
+
+test('none passes the bytes through', async () => {
+  const data = binary(300_000);
+  assert.equal(sha(await compress(data, { name: 'none' }, pools[0]![1])), sha(data));
+});

@@ -1,0 +1,170 @@
+/**
+ * Planning pass: walk the tree's metadata once (no content is read), validate every entry against
+ * the newc limits, and give each entry its header values. Memory: one record per entry.
+ *
+ * - Root: the tree's root ('') is written as "." so its mode, owner and time reach the target
+ *   (the kernel's initramfs unpacker mkdirs "." — EEXIST — then chowns and chmods it; `cpio -i`
+ *   and bsdcpio treat "." as the existing extraction directory, as in `find . | cpio -o`).
+ * - Inode numbers: sequential in walk order from 1, so they never depend on the host.
+ * - Hard links (regular files): every name carries the group's inode number and link count;
+ *   the data is stored once, on the LAST name, the others have filesize 0. This is what
+ *   gen_init_cpio and GNU cpio write; the kernel (maybe_link: later names link to the first and
+ *   write their body into it), GNU cpio (defers size-0 links until the data arrives) and libarchive
+ *   read it. Other kinds with several names are written as independent entries.
+ * - Directories get nlink = 2 + their subdirectories; everything else 1.
+ */
+import {
+  ErrorCodes,
+  FieldRangeError,
+  ImgkitError,
+  MODE_TYPE_BITS,
+  clampTime,
+  devMajor,
+  devMinor,
+  encodeUtf8,
+  parentPath,
+  warnOrThrow,
+  type SourceEntry,
+  type SourceTree,
+  type WarningHandler,
+} from '@imgkit/core';
+import { CPIO_FIELD_MAX, CPIO_PATH_MAX } from './newc-header.js';
+
+export interface PlannedEntry {
+  entry: SourceEntry;
+  /** Archive name bytes (no NUL). */
+  name: Uint8Array;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  mtime: number;
+  /** Bytes of data written after the name (0 for all but the last name of a hard-link group). */
+  filesize: number;
+  rdevmajor: number;
+  rdevminor: number;
+  /** File whose content is the data (the group's first name for hard links). */
+  content?: SourceEntry;
+  /** Symlink target bytes. */
+  target?: Uint8Array;
+}
+
+export interface PlanOptions {
+  epoch?: number;
+  onWarning?: WarningHandler;
+  strict?: boolean;
+}
+
+const FORMAT = 'cpio';
+
+function checkField(path: string, field: string, value: number, hint?: string): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > CPIO_FIELD_MAX) {
+    throw new FieldRangeError({
+      format: FORMAT,
+      path,
+      field: `cpio.newc.${field}`,
+      detail: `${field} ${value} does not fit the newc header's 8 hex digits (0…${CPIO_FIELD_MAX})`,
+      ...(hint ? { hint } : {}),
+    });
+  }
+}
+
+export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promise<PlannedEntry[]> {
+  const planned: PlannedEntry[] = [];
+  const byPath = new Map<string, PlannedEntry>();
+  /** hard-link group (first name's path) → its names in walk order */
+  const groups = new Map<string, PlannedEntry[]>();
+  let nextIno = 1;
+
+  for await (const e of tree.walk()) {
+    const path = e.path === '' ? '.' : e.path;
+    const name = encodeUtf8(path);
+    if (name.byteLength + 1 > CPIO_PATH_MAX) {
+      throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+        format: FORMAT,
+        path: e.path,
+        detail: `the name is ${name.byteLength + 1} bytes with its NUL; the kernel's limit (PATH_MAX) is ${CPIO_PATH_MAX}`,
+        hint: 'shorten the path or exclude it',
+      });
+    }
+    if (e.xattrs && e.xattrs.length > 0) {
+      warnOrThrow(
+        { code: ErrorCodes.UNSUPPORTED_ENTRY, format: FORMAT, path: e.path, detail: `newc cannot store extended attributes; ${e.xattrs.length} dropped (${e.xattrs.map((x) => x.name).join(', ')})` },
+        opts.onWarning,
+        opts.strict,
+      );
+    }
+    const mtime = clampTime(e.mtime, opts.epoch);
+    checkField(e.path, 'mtime', mtime, 'set the file time within 1970…2106');
+    checkField(e.path, 'uid', e.uid, 'pass --uid or --all-root');
+    checkField(e.path, 'gid', e.gid, 'pass --gid or --all-root');
+    const p: PlannedEntry = {
+      entry: e,
+      name,
+      ino: 0,
+      mode: MODE_TYPE_BITS[e.kind] | (e.mode & 0o7777),
+      uid: e.uid,
+      gid: e.gid,
+      nlink: e.kind === 'dir' ? 2 : 1,
+      mtime,
+      filesize: 0,
+      rdevmajor: 0,
+      rdevminor: 0,
+    };
+    switch (e.kind) {
+      case 'file': {
+        const group = e.hardLinkTo !== undefined ? groups.get(e.hardLinkTo) : undefined;
+        if (group) {
+          const first = group[0]!;
+          p.ino = first.ino;
+          p.content = first.content!;
+          group.push(p);
+        } else {
+          checkField(e.path, 'filesize', e.size, 'newc stores at most 4 GiB − 1 per file; split the file or exclude it');
+          p.ino = nextIno++;
+          p.content = e;
+          groups.set(e.path, [p]);
+        }
+        break;
+      }
+      case 'symlink': {
+        const target = encodeUtf8(e.linkTarget ?? '');
+        if (target.byteLength > CPIO_PATH_MAX - 1) {
+          throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+            format: FORMAT,
+            path: e.path,
+            detail: `the symlink target is ${target.byteLength} bytes; the limit (PATH_MAX − 1) is ${CPIO_PATH_MAX - 1}`,
+          });
+        }
+        p.target = target;
+        p.filesize = target.byteLength;
+        p.ino = nextIno++;
+        break;
+      }
+      case 'char':
+      case 'block': {
+        const rdev = e.rdev ?? 0;
+        p.rdevmajor = devMajor(rdev);
+        p.rdevminor = devMinor(rdev);
+        p.ino = nextIno++;
+        break;
+      }
+      default:
+        p.ino = nextIno++;
+    }
+    if (e.kind === 'dir' && e.path !== '') {
+      const parent = byPath.get(parentPath(e.path) === '' ? '.' : parentPath(e.path));
+      if (parent) parent.nlink++;
+    }
+    byPath.set(path, p);
+    planned.push(p);
+  }
+  // Hard links: every name gets the link count, the data goes on the last name.
+  for (const names of groups.values()) {
+    const last = names[names.length - 1]!;
+    for (const n of names) n.nlink = names.length;
+    last.filesize = last.content!.size;
+  }
+  return planned;
+}

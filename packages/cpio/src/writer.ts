@@ -1,0 +1,243 @@
+/**
+ * writeCpio: a tree → a (compressed) newc/crc cpio archive, the kernel's initramfs format.
+ *
+ * Order of work:
+ *   1. plan the optional early archive and the main archive (metadata only, all checks up front,
+ *      so a bad name or an oversized file fails before a byte is written);
+ *   2. stream the early archive uncompressed (e.g. CPU microcode, which the kernel looks for before
+ *      it decompresses anything), padded with zeros to 512 bytes as `cpio -o` pads its blocks;
+ *   3. stream the main archive's bytes — header+name, then the content chunk by chunk as the
+ *      source yields it, then padding — through `compressStream`, which compresses fixed-size
+ *      blocks (in parallel on a pool) into one kernel-readable stream.
+ * No file is held whole: memory is the plan (one record per entry) plus the blocks in flight.
+ *
+ * buffer-format.rst grammar: initramfs := ("\0" | cpio_archive | cpio_compressed_archive)*, so an
+ * uncompressed archive, zero padding and a compressed archive may simply follow each other.
+ */
+import {
+  ErrorCodes,
+  ImgkitError,
+  SourceChangedError,
+  compressStream,
+  padLength,
+  readChecked,
+  type ByteSink,
+  type CodecSpec,
+  type SourceTree,
+  type WarningHandler,
+  type WorkerPool,
+} from '@imgkit/core';
+import { CPIO_TRAILER_NAME, CRC_MAGIC, NEWC_MAGIC, byteSum, encodeEntryHead } from './newc-header.js';
+import { planCpio, type PlannedEntry } from './plan.js';
+
+export type CpioCompression = 'gzip' | 'zstd' | 'lz4' | 'xz' | 'none';
+
+export interface CpioOptions {
+  /** 'newc' (070701) or 'crc' (070702: like newc, plus a byte sum of each file's data). @default 'newc' */
+  format?: 'newc' | 'crc';
+  /**
+   * Compression of the main archive. 'lz4' is the legacy format (`lz4 -l`), the only lz4 format
+   * the kernel reads; 'xz' uses the CRC32 check the kernel requires. @default 'gzip'
+   */
+  compression?: CpioCompression;
+  /** Compression level; the codec's default when absent (gzip 6, zstd 3, xz 6). */
+  level?: number;
+  /** Pool that compresses blocks in parallel; inline when absent. Output is the same either way. */
+  pool?: WorkerPool;
+  /** Seconds; file times newer than it are clamped to it (SOURCE_DATE_EPOCH). @default no clamping */
+  epoch?: number;
+  /** An uncompressed archive put in front of the main one (e.g. kernel/x86/microcode/…). */
+  early?: SourceTree;
+  /** Lossy conversions (extended attributes dropped) are reported here. */
+  onWarning?: WarningHandler;
+  /** Turn warnings into errors. @default false */
+  strict?: boolean;
+  /** Called after each entry is written (progress display). */
+  onProgress?: (p: CpioProgress) => void;
+}
+
+export interface CpioProgress {
+  /** Entries written so far, and in all. */
+  entries: number;
+  totalEntries: number;
+  /** Uncompressed archive bytes produced so far. */
+  bytes: number;
+}
+
+export interface CpioResult {
+  /** Entries written (both archives, trailers excluded). */
+  entries: number;
+  /** Uncompressed size of the main archive. */
+  archiveBytes: number;
+  /** Bytes written to the sink. */
+  outputBytes: number;
+}
+
+const FORMAT = 'cpio';
+/** Blocks handed to the compressor: small header pieces are gathered into blocks of this size. */
+const BLOCK_BYTES = 256 * 1024;
+const ZEROS = new Uint8Array(512);
+/** Alignment of the early archive's end. */
+const EARLY_ALIGN = 512;
+
+/** Each compression option as the codec that writes what the kernel's initramfs unpacker reads. */
+const CODECS: Record<Exclude<CpioCompression, 'none'>, CodecSpec> = {
+  gzip: { name: 'gzip' },
+  zstd: { name: 'zstd' },
+  lz4: { name: 'lz4-legacy' },
+  xz: { name: 'xz', check: 'crc32' },
+};
+
+interface Resolved {
+  format: 'newc' | 'crc';
+  compression: CpioCompression;
+  level: number | undefined;
+  epoch: number | undefined;
+}
+
+function resolveOptions(o: CpioOptions): Resolved {
+  const format = o.format ?? 'newc';
+  if (format !== 'newc' && format !== 'crc') {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'format', detail: `unknown cpio format "${String(format)}"`, hint: "use 'newc' or 'crc'" });
+  }
+  const compression = o.compression ?? 'gzip';
+  if (compression !== 'none' && !(compression in CODECS)) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'compression', detail: `unknown compression "${String(compression)}"`, hint: 'use gzip, zstd, lz4, xz or none' });
+  }
+  if (o.level !== undefined && (!Number.isInteger(o.level) || o.level < 0 || o.level > 22)) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'level', detail: `level ${o.level} is not a whole number in 0…22` });
+  }
+  if (o.epoch !== undefined && (!Number.isSafeInteger(o.epoch) || o.epoch < 0 || o.epoch > 0xffffffff)) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'epoch', detail: `epoch ${o.epoch} is not a whole number of seconds in 0…4294967295` });
+  }
+  return { format, compression, level: o.level, epoch: o.epoch };
+}
+
+/** Gathers pieces into fresh blocks of BLOCK_BYTES; large pieces pass through without a copy. */
+class BlockGatherer {
+  private buf: Uint8Array | null = null;
+  private fill = 0;
+  total = 0;
+  *push(piece: Uint8Array): Iterable<Uint8Array> {
+    this.total += piece.byteLength;
+    if (piece.byteLength >= BLOCK_BYTES / 4) {
+      yield* this.flush();
+      yield piece;
+      return;
+    }
+    let rest = piece;
+    while (rest.byteLength > 0) {
+      this.buf ??= new Uint8Array(BLOCK_BYTES);
+      const n = Math.min(BLOCK_BYTES - this.fill, rest.byteLength);
+      this.buf.set(rest.subarray(0, n), this.fill);
+      this.fill += n;
+      rest = rest.subarray(n);
+      if (this.fill === BLOCK_BYTES) yield* this.flush();
+    }
+  }
+  *flush(): Iterable<Uint8Array> {
+    if (this.buf && this.fill > 0) yield this.buf.subarray(0, this.fill);
+    this.buf = null;
+    this.fill = 0;
+  }
+}
+
+/** The 32-bit byte sum of a file's content ("crc" format), read in a first pass. */
+async function contentSum(p: PlannedEntry): Promise<number> {
+  let sum = 0;
+  for await (const c of readChecked(p.content!, FORMAT, p.content!.size)) sum = byteSum(c, sum);
+  return sum;
+}
+
+/** The uncompressed archive bytes, in blocks. */
+async function* archiveBytes(
+  planned: readonly PlannedEntry[],
+  format: 'newc' | 'crc',
+  progress: { done: number; total: number; bytes: number; cb?: ((p: CpioProgress) => void) | undefined },
+  align = 4,
+): AsyncIterable<Uint8Array> {
+  const g = new BlockGatherer();
+  const magic = format === 'crc' ? CRC_MAGIC : NEWC_MAGIC;
+  for (const p of planned) {
+    let check = 0;
+    if (format === 'crc' && p.filesize > 0 && p.content) check = await contentSum(p);
+    const head = encodeEntryHead(
+      {
+        magic,
+        ino: p.ino,
+        mode: p.mode,
+        uid: p.uid,
+        gid: p.gid,
+        nlink: p.nlink,
+        mtime: p.mtime,
+        filesize: p.filesize,
+        devmajor: 0,
+        devminor: 0,
+        rdevmajor: p.rdevmajor,
+        rdevminor: p.rdevminor,
+        check,
+      },
+      p.name,
+    );
+    yield* g.push(head);
+    if (p.target) {
+      yield* g.push(p.target);
+    } else if (p.filesize > 0 && p.content) {
+      let sum = 0;
+      for await (const chunk of readChecked(p.content, FORMAT, p.filesize)) {
+        if (format === 'crc') sum = byteSum(chunk, sum);
+        yield* g.push(chunk);
+      }
+      if (format === 'crc' && sum !== check) {
+        throw new SourceChangedError({ format: FORMAT, path: p.entry.path, detail: 'content changed between the checksum pass and the copy' });
+      }
+    }
+    const pad = padLength(p.filesize, 4);
+    if (pad > 0) yield* g.push(ZEROS.subarray(0, pad));
+    progress.done++;
+    progress.bytes = g.total;
+    progress.cb?.({ entries: progress.done, totalEntries: progress.total, bytes: progress.bytes });
+  }
+  // buffer-format.rst "cpio_trailer": a header named TRAILER!!! with nlink 1, everything else 0.
+  yield* g.push(
+    encodeEntryHead(
+      { magic, ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, filesize: 0, devmajor: 0, devminor: 0, rdevmajor: 0, rdevminor: 0, check: 0 },
+      new TextEncoder().encode(CPIO_TRAILER_NAME),
+    ),
+  );
+  const endPad = padLength(g.total, align);
+  if (endPad > 0) yield* g.push(new Uint8Array(endPad));
+  yield* g.flush();
+  progress.bytes = g.total;
+}
+
+/**
+ * Write `source` as a cpio archive to `sink` (does not close the sink: wrap in `withSink`).
+ * Errors: E_NAME_TOO_LONG (name over PATH_MAX), E_FIELD_RANGE (file over 4 GiB − 1, id or time
+ * beyond 32 bits), E_SOURCE_CHANGED / E_SOURCE_UNREADABLE from the source, E_BAD_OPTION.
+ */
+export async function writeCpio(source: SourceTree, sink: ByteSink, options: CpioOptions = {}): Promise<CpioResult> {
+  const o = resolveOptions(options);
+  const planOpts = { epoch: o.epoch, onWarning: options.onWarning, strict: options.strict };
+  const early = options.early ? await planCpio(options.early, planOpts) : [];
+  const main = await planCpio(source, planOpts);
+  const progress = { done: 0, total: early.length + main.length, bytes: 0, cb: options.onProgress };
+  const start = sink.position;
+
+  if (options.early) {
+    // The early archive is always plain newc: the x86 microcode loader scans it uncompressed.
+    for await (const block of archiveBytes(early, 'newc', progress, EARLY_ALIGN)) await sink.write(block);
+  }
+  progress.bytes = 0;
+  const raw = archiveBytes(main, o.format, progress);
+  if (o.compression === 'none') {
+    for await (const block of raw) await sink.write(block);
+  } else {
+    const codec: CodecSpec = { ...CODECS[o.compression] };
+    if (o.level !== undefined) codec.level = o.level;
+    const opts: Parameters<typeof compressStream>[1] = { codec };
+    if (options.pool) opts.pool = options.pool;
+    for await (const out of compressStream(raw, opts)) await sink.write(out);
+  }
+  return { entries: early.length + main.length, archiveBytes: progress.bytes, outputBytes: sink.position - start };
+}

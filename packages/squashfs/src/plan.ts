@@ -1,0 +1,139 @@
+/**
+ * Plan: walk the source once for metadata (no content is read), check names, build the directory
+ * tree, resolve hard links to shared inodes, and number the inodes.
+ *
+ * Inode numbers are given as mksquashfs 4.5 gives them (checked by decoding its images): in walk
+ * order (pre-order, names sorted), except the root, which gets the last number (the inode count).
+ * The inode table itself is written depth first, children before their directory (writer.ts).
+ * Hard-linked names share the inode of the first name met.
+ */
+import { ErrorCodes, ImgkitError, encodeUtf8, type EntryKind, type SourceEntry, type SourceTree } from '@imgkit/core';
+import { SQUASHFS_NAME_LEN } from './directory.js';
+import type { MetadataPosition } from './metadata.js';
+
+/** Where a regular file's content went: filled in while data is written. */
+export interface FileData {
+  size: number;
+  startBlock: number;
+  blockSizes: number[];
+  fragment: number;
+  fragmentOffset: number;
+  sparseBytes: number;
+}
+
+export interface InodeRecord {
+  kind: EntryKind;
+  /** The first name's entry: metadata of the inode. */
+  entry: SourceEntry;
+  nlink: number;
+  number: number;
+  ref?: MetadataPosition;
+  /** Regular files: their content's location (shared with duplicates). */
+  data?: FileData;
+  xattr?: number;
+}
+
+export interface PlanNode {
+  name: Uint8Array;
+  path: string;
+  inode: InodeRecord;
+  children?: PlanNode[];
+  parent?: PlanNode;
+}
+
+export interface Plan {
+  root: PlanNode;
+  /** Inodes in number order (index = number - 1). */
+  inodes: InodeRecord[];
+  /** Regular-file inodes in walk order: the order their content is written. */
+  files: InodeRecord[];
+  /** Count of regular files per size, to find candidate duplicates without reading content. */
+  sizeCounts: Map<number, number>;
+}
+
+export async function planTree(source: SourceTree): Promise<Plan> {
+  const dirs = new Map<string, PlanNode>();
+  const byPath = new Map<string, InodeRecord>();
+  const files: InodeRecord[] = [];
+  const inodes: InodeRecord[] = [];
+  const sizeCounts = new Map<number, number>();
+  let root: PlanNode | undefined;
+
+  for await (const entry of source.walk()) {
+    if (entry.path === '') {
+      if (entry.kind !== 'dir') {
+        throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'squashfs', path: '/', detail: 'the source root is not a directory' });
+      }
+      root = { name: new Uint8Array(0), path: '', inode: { kind: 'dir', entry, nlink: 2, number: 0 }, children: [] };
+      dirs.set('', root);
+      continue;
+    }
+    if (!root) throw new ImgkitError(ErrorCodes.BAD_INPUT, { format: 'squashfs', path: entry.path, detail: 'the source did not yield its root first' });
+    const slash = entry.path.lastIndexOf('/');
+    const parentPath = slash < 0 ? '' : entry.path.slice(0, slash);
+    const name = encodeUtf8(slash < 0 ? entry.path : entry.path.slice(slash + 1));
+    if (name.byteLength > SQUASHFS_NAME_LEN) {
+      throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+        format: 'squashfs',
+        path: entry.path,
+        detail: `name is ${name.byteLength} bytes; the limit is ${SQUASHFS_NAME_LEN}`,
+        hint: 'rename it or exclude it with -e',
+      });
+    }
+    const parent = dirs.get(parentPath);
+    if (!parent) {
+      throw new ImgkitError(ErrorCodes.BAD_INPUT, { format: 'squashfs', path: entry.path, detail: 'parent directory missing from the source walk' });
+    }
+    let inode: InodeRecord;
+    if (entry.hardLinkTo !== undefined) {
+      const target = byPath.get(entry.hardLinkTo);
+      if (!target || target.kind === 'dir') {
+        throw new ImgkitError(ErrorCodes.BAD_INPUT, {
+          format: 'squashfs',
+          path: entry.path,
+          detail: `hard link target "${entry.hardLinkTo}" is not an earlier non-directory entry`,
+        });
+      }
+      inode = target;
+      inode.nlink++;
+    } else {
+      inode = { kind: entry.kind, entry, nlink: entry.kind === 'dir' ? 2 : 1, number: inodes.length + 1 };
+      inodes.push(inode);
+      if (entry.kind === 'file') {
+        files.push(inode);
+        sizeCounts.set(entry.size, (sizeCounts.get(entry.size) ?? 0) + 1);
+      }
+    }
+    const node: PlanNode = { name, path: entry.path, inode, parent };
+    parent.children!.push(node);
+    if (entry.kind === 'dir') {
+      node.children = [];
+      dirs.set(entry.path, node);
+      parent.inode.nlink++; // nlink = 2 + subdirectories
+    } else {
+      byPath.set(entry.path, inode);
+    }
+  }
+  if (!root) throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'squashfs', path: '/', detail: 'the source is empty' });
+
+  inodes.push(root.inode);
+  root.inode.number = inodes.length;
+  return { root, inodes, files, sizeCounts };
+}
+
+/** Visit children (in order) before their directory, without recursion. */
+export function forEachPostOrder(root: PlanNode, visit: (node: PlanNode) => void): void {
+  const stack: { node: PlanNode; next: number }[] = [{ node: root, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const kids = top.node.children;
+    if (kids && top.next < kids.length) {
+      const child = kids[top.next++]!;
+      if (child.children) stack.push({ node: child, next: 0 });
+      else visit(child);
+    } else {
+      stack.pop();
+      visit(top.node);
+    }
+  }
+}
