@@ -112,6 +112,16 @@ describe('imgkit cpio', () => {
     await assertFailed(r, 'E_NAME_TOO_LONG', long.slice(1), dir);
   });
 
+  test('a file of 4 GiB (sparse) → E_FIELD_RANGE naming it, before anything is read; nothing left', async () => {
+    const src = join(work, 'huge-src');
+    await mkdir(src);
+    await writeFile(join(src, 'small'), 'small\n');
+    await run(requireTool('truncate', 'coreutils'), ['-s', String(2 ** 32), join(src, 'huge.img')]);
+    const dir = await outDir('huge');
+    const r = await runImgkit(['cpio', src, join(dir, 'x.cpio.gz'), '--workers', '0']);
+    await assertFailed(r, 'E_FIELD_RANGE', 'huge.img', dir);
+  });
+
   test('a manifest syntax error → E_MANIFEST_SYNTAX with the file and line, exit 1, nothing left', async () => {
     const manifest = join(work, 'bad.manifest');
     await writeFile(manifest, '# fine\ndir /dev 0755 0 0\nnod /dev/console 0600 0 0 q 5 1\n');

@@ -13,6 +13,7 @@ import { applyManifest, parseManifest, withSink, type SourceTree } from '@imgkit
 import { createNodePool, fileSink, nodeHostFiles, nodeSource } from '@imgkit/core/node';
 import { decodeCpio, writeCpio, type CpioOptions } from '@imgkit/cpio';
 import { assertListingMatches, parseCpioListing } from './lib/cpio-listing.js';
+import { makeSources } from './lib/source.js';
 import { RICH_MANIFEST_PATH, makeRichTree } from './lib/fixture.js';
 import { requireTool, run, tempDir } from './lib/tools.js';
 import { assertSameTree, snapshotDir, snapshotTree, type Snapshot } from './lib/tree.js';
@@ -142,6 +143,18 @@ describe('cpio archives of the rich tree, read by GNU cpio and bsdcpio', () => {
     const rest = join(work, 'early-main.gz');
     await writeFile(rest, bytes.subarray(at));
     await checkArchive(await rawArchive(rest, 'gzip'), 'early-main');
+  });
+
+  test('the same body with each source kind (node, lightning-fs): GNU cpio extracts what the source holds', async () => {
+    const sources = await makeSources(src);
+    assert.ok(sources.length >= 1);
+    for (const { name, tree: t } of sources) {
+      const want = await snapshotTree(t);
+      const raw = await rawArchive(await build(`src-${name}.cpio.gz`, { compression: 'gzip' }, t), 'gzip');
+      const dir = join(work, `x-src-${name}`);
+      await extractGnu(raw, dir);
+      assertSameTree(await snapshotDir(dir), want, { ignore: ['root', 'dirMtime', 'symlinkMtime'] });
+    }
   });
 
   test('determinism: two builds are byte-identical; 0 and 2 workers are byte-identical', async () => {

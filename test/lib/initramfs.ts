@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { memoryTree, type MemoryEntryInit } from '@imgkit/core';
+import { compareTreePaths, memoryTree, type MemoryEntryInit } from '@imgkit/core';
 import { fileSink } from '@imgkit/core/node';
 import { writeCpio, type CpioOptions } from '@imgkit/cpio';
 import { defaultKernel } from './qemu.js';
@@ -29,6 +29,10 @@ export interface BuildInitramfsOptions {
   /** Kernel module names (as in modules.dep, '-' and '_' alike); their dependencies come too. */
   modules?: string[];
   files?: InitramfsFile[];
+  /** Extra symlinks. */
+  symlinks?: { path: string; target: string }[];
+  /** Extra hard links: `path` becomes another name of the file `target` (one of `files`). */
+  hardLinks?: { path: string; target: string }[];
   /** @default 'gzip' */
   compression?: CpioOptions['compression'];
   /** Kernel version of /lib/modules/<version>. @default the version of defaultKernel() */
@@ -119,6 +123,17 @@ export async function buildInitramfs(opts: BuildInitramfsOptions): Promise<strin
   }
   inits.push({ path: 'init', kind: 'file', mode: 0o755, content: init });
   for (const f of opts.files ?? []) inits.push({ path: f.path, kind: 'file', mode: f.mode ?? 0o644, content: f.content });
+  for (const l of opts.symlinks ?? []) inits.push({ path: l.path, kind: 'symlink', linkTarget: l.target });
+  for (const l of opts.hardLinks ?? []) {
+    const strip = (p: string) => p.replace(/^\/+/, '');
+    const target = inits.find((x) => x.kind === 'file' && strip(x.path) === strip(l.target));
+    if (!target) throw new Error(`hard link ${l.path}: ${l.target} is not one of the files`);
+    // SourceTree contract: the content sits on the group's first name in walk order, the later
+    // names carry hardLinkTo = that first name.
+    const [first, second] = [strip(l.path), strip(l.target)].sort(compareTreePaths) as [string, string];
+    target.path = first;
+    inits.push({ path: second, kind: 'file', mode: target.mode ?? 0o644, hardLinkTo: first });
+  }
 
   const out = opts.out ?? join(await tempDir('initramfs'), `initramfs.cpio.${opts.compression ?? 'gzip'}`);
   const sink = await fileSink(out);

@@ -30,7 +30,8 @@ export async function lightningFsTree(dir: string): Promise<SourceTree | null> {
   const make = browser.lightningFsSource as ((fs: unknown, root: string) => SourceTree) | undefined;
   if (typeof make !== 'function') return null;
   (globalThis as { navigator?: unknown }).navigator ??= {};
-  await import('fake-indexeddb/auto');
+  const fakeIndexedDb = 'fake-indexeddb/auto'; // no type declarations: import by a string variable
+  await import(fakeIndexedDb);
   const { default: FS } = (await import('@isomorphic-git/lightning-fs')) as unknown as { default: new (name: string, o: object) => LfsLike };
   const fs = new FS(`imgkit-test-${process.pid}-${fsCounter++}`, { wipe: true });
   const p = fs.promises;

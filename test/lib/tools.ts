@@ -40,8 +40,6 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Do not throw on a non-zero exit status. */
   allowFail?: boolean;
-  /** Redirect stdout to this file instead of collecting it (big outputs). */
-  stdoutFile?: string;
 }
 export interface RunResult {
   code: number;

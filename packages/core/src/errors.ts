@@ -35,6 +35,8 @@ export const ErrorCodes = {
   BAD_OPTION: 'E_BAD_OPTION',
   /** A codec is not available or failed. */
   CODEC: 'E_CODEC',
+  /** The output file cannot be created, written or renamed into place. */
+  OUTPUT_UNWRITABLE: 'E_OUTPUT_UNWRITABLE',
   /** The sink cannot do what the writer needs (e.g. seek on stdout). */
   SINK_UNSUPPORTED: 'E_SINK_UNSUPPORTED',
   /** A tar archive used as a source is malformed. */

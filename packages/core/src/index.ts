@@ -23,8 +23,8 @@ export {
   LZ4_FRAME_MAGIC,
 } from './codec/lz4.js';
 export { xzPresetDictSize, isXzDictSize } from './codec/xz.js';
-export { compressStream } from './codec/stream.js';
-export type { CompressStreamOptions } from './codec/stream.js';
+export { compressStream, STREAM_BOUNDARY } from './codec/stream.js';
+export type { CompressStreamOptions, StreamInput } from './codec/stream.js';
 export { inlinePool, createPortPool } from './pool.js';
 export type { TaskPort, PortPoolOptions } from './pool.js';
 export { registerTask, runTask, hasTask, handleTaskRequest } from './worker-tasks.js';

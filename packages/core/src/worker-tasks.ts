@@ -75,8 +75,9 @@ registerTask<StreamChunkJob, StreamChunkResult>('stream-chunk', async ({ codec, 
   switch (codec.name) {
     case 'gzip':
     case 'deflate-raw': {
-      const out = getDeflateEngine().deflateRawPiece(data, codec.level ?? 6, dictionary, last === true);
-      return { data: out, crc: crc32(data) };
+      const engine = getDeflateEngine();
+      const out = engine.deflateRawPiece(data, codec.level ?? 6, dictionary, last === true);
+      return { data: out, crc: engine.crc32 ? engine.crc32(data) : crc32(data) };
     }
     case 'lz4-legacy':
       return { data: lz4LegacyChunk(data) };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectBytes, compressStream, inlinePool, ImgkitError, type CodecSpec, type WorkerPool } from '@imgkit/core';
+import { collectBytes, compressStream, STREAM_BOUNDARY, inlinePool, ImgkitError, type CodecSpec, type WorkerPool } from '@imgkit/core';
 import { createNodePool } from '@imgkit/core/node';
 import { requireTool, run, tempDir } from '../../../test/lib/tools.ts';
 
@@ -114,7 +114,7 @@ test('xz and zstd streams of 0 bytes decode to nothing', async () => {
   }
 });
 
-test('zstd stream is one frame (the kernel decodes one frame per segment)', async () => {
+test('zstd stream without boundaries is one frame', async () => {
   const data = binary(2_000_000);
   const z = await compress(data, { name: 'zstd', level: 3 }, pools[2]![1]);
   const f = join(await tempDir('zst'), 'a.zst');
@@ -122,6 +122,30 @@ test('zstd stream is one frame (the kernel decodes one frame per segment)', asyn
   const l = (await run(requireTool('zstd', 'zstd'), ['-lv', f])).stdout.toString();
   assert.match(l, /# Zstandard Frames: 1\b/);
   assert.match(l, /Decompressed Size: .*\(2000000 B\)/);
+});
+
+test('zstd frames end only at marked boundaries after chunkSize bytes, same bytes for 0/1/2 workers', async () => {
+  // Ten "entries" of 300 000 bytes; frames of ≥ 1 MiB may end only between entries.
+  const data = binary(3_000_000);
+  async function* marked(): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY> {
+    for (let o = 0; o < data.byteLength; o += 300_000) {
+      yield data.subarray(o, o + 150_000);
+      yield data.subarray(o + 150_000, o + 300_000);
+      yield STREAM_BOUNDARY;
+    }
+  }
+  const outs: string[] = [];
+  for (const [name, pool] of pools) {
+    const z = await collectBytes(compressStream(marked(), { codec: { name: 'zstd', level: 3 }, pool, chunkSize: 1 << 20 }));
+    assert.equal(sha(await decodeWith('zstd', 'zstd', z)), sha(data), name);
+    outs.push(sha(z));
+    const f = join(await tempDir('zst'), 'b.zst');
+    writeFileSync(f, z);
+    const l = (await run(requireTool('zstd', 'zstd'), ['-lv', f])).stdout.toString();
+    // 4 entries (1 200 000 B ≥ 1 MiB) per frame: frames of 4, 4 and 2 entries
+    assert.match(l, /# Zstandard Frames: 3\b/, l);
+  }
+  assert.equal(new Set(outs).size, 1, 'identical bytes for inline, 1 and 2 workers');
 });
 
 test('lz4-legacy stream: magic 0x184C2102, then u32le-sized chunks of ≤ 8 MiB input', async () => {

@@ -115,6 +115,15 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
     switch (e.kind) {
       case 'file': {
         const group = e.hardLinkTo !== undefined ? groups.get(e.hardLinkTo) : undefined;
+        if (e.hardLinkTo !== undefined && !group) {
+          // SourceTree contract: hardLinkTo names the group's FIRST name in walk order, a file.
+          throw new ImgkitError(ErrorCodes.BAD_INPUT, {
+            format: FORMAT,
+            path: e.path,
+            detail: `hard link to "${e.hardLinkTo}", which is not a file walked before it`,
+            hint: 'a source must set hardLinkTo on later names only, pointing at the first name',
+          });
+        }
         if (group) {
           const first = group[0]!;
           p.ino = first.ino;

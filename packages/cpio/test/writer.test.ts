@@ -175,6 +175,11 @@ test('writeCpio: xattrs are dropped with a warning, or an error when strict', as
   await assert.rejects(build(entries, { strict: true }), isErr(ErrorCodes.UNSUPPORTED_ENTRY, 'f'));
 });
 
+test('writeCpio: a hard link to a name not walked before it → E_BAD_INPUT (never an empty file)', async () => {
+  await assert.rejects(build([{ path: 'a', kind: 'file', hardLinkTo: 'z' }, { path: 'z', kind: 'file', content: 'data' }]), isErr(ErrorCodes.BAD_INPUT, 'a'));
+  await assert.rejects(build([{ path: 'd', kind: 'dir' }, { path: 'e', kind: 'file', hardLinkTo: 'd' }]), isErr(ErrorCodes.BAD_INPUT, 'e'));
+});
+
 test('writeCpio: bad options → E_BAD_OPTION', async () => {
   await assert.rejects(build([], { compression: 'bz2' as never }), isErr(ErrorCodes.BAD_OPTION));
   await assert.rejects(build([], { format: 'odc' as never }), isErr(ErrorCodes.BAD_OPTION));

@@ -214,10 +214,7 @@ export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: R
   if (plan.byPath.has(path)) {
     throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path, detail: `the ${what} would replace an entry of the tree`, hint: `choose another path for the ${what}` });
   }
-  const parent = plan.byPath.get(parentPath(path));
-  if (!parent || parent.kind !== 'dir') {
-    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', path, detail: `the ${what}'s directory is not in the tree`, hint: 'put it in an existing directory' });
-  }
+  const parent = ensureDir(plan, parentPath(path), o, what);
   const node: IsoNode = {
     name: baseName(path),
     path,
@@ -228,15 +225,34 @@ export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: R
     mtime: o.epoch,
     ino: ++plan.nodeCount,
     nlink: 1,
-    parent: parent as IsoDir,
+    parent,
     isoId: new Uint8Array(0),
     data,
   };
-  (parent as IsoDir).children.push(node);
-  (parent as IsoDir).children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  parent.children.push(node);
+  parent.children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   plan.byPath.set(path, node);
   plan.files.push(data);
   return node;
+}
+
+/** The directory at `path`, created (0755, root, epoch time) with its parents when missing. */
+function ensureDir(plan: IsoPlan, path: string, o: ResolvedIsoOptions, what: string): IsoDir {
+  const found = plan.byPath.get(path);
+  if (found) {
+    if (found.kind !== 'dir') {
+      throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', path, detail: `the ${what} would go below a ${found.kind}`, hint: 'choose a path inside a directory' });
+    }
+    return found as IsoDir;
+  }
+  const parent = ensureDir(plan, parentPath(path), o, what);
+  const d = newDir(baseName(path), path, parent, { mode: 0o755, uid: 0, gid: 0, mtime: o.epoch });
+  d.ino = ++plan.nodeCount;
+  parent.nlink++;
+  parent.children.push(d);
+  parent.children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  plan.byPath.set(path, d);
+  return d;
 }
 
 /** Relocate directories below ECMA-119's depth limit into /rr_moved (RRIP §4.1.5). */

@@ -1,2 +1,157 @@
-/** Placeholder: the iso helper replaces this file with its command. */
-export function register(): void {}
+/** `imgkit iso <dir> <out>`: a directory → a (bootable, hybrid) ISO 9660 image. */
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import { createReadStream } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { ErrorCodes, ImgkitError, withSink, type SourceTree } from '@imgkit/core';
+import { writeIso, type HybridPreset, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
+import {
+  addSourceOptions,
+  checkOutputOutside,
+  checkSourceDir,
+  epochFromEnv,
+  intOption,
+  openSink,
+  openSourceTree,
+  runCommand,
+  UsageError,
+  type CliContext,
+  type SourceFlags,
+} from '../common.js';
+
+export interface IsoFlags extends SourceFlags {
+  volid?: string;
+  publisher?: string;
+  preparer?: string;
+  appid?: string;
+  sysid?: string;
+  joliet?: boolean;
+  jolietLong?: boolean;
+  rock: boolean;
+  isoLevel: number;
+  biosBoot?: string;
+  bootCatalog?: string;
+  bootLoadSize?: number;
+  bootInfoTable?: boolean;
+  efiBoot?: string;
+  efiImagePath?: string;
+  hybrid?: HybridPreset;
+  mbrTemplate?: string;
+  appendPartition?: string;
+  padBlocks?: number;
+}
+
+/** A host file as IsoContent: its size now, its bytes streamed when the writer reaches it. */
+export function hostContent(path: string): IsoContent {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    size = st.size;
+  } catch (err) {
+    throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path, detail: `cannot use the file: ${(err as Error).message}` });
+  }
+  return {
+    size,
+    read: () => createReadStream(path, { highWaterMark: 1 << 20 }) as unknown as AsyncIterable<Uint8Array>,
+  };
+}
+
+/** Turn parsed flags into IsoOptions (shared with `imgkit mkisofs`). */
+export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number | undefined): Promise<IsoOptions> {
+  const o: IsoOptions = { rockRidge: flags.rock, level: flags.isoLevel as 1 | 2 | 3 };
+  if (flags.volid !== undefined) o.volumeId = flags.volid;
+  if (flags.publisher !== undefined) o.publisherId = flags.publisher;
+  if (flags.preparer !== undefined) o.dataPreparerId = flags.preparer;
+  if (flags.appid !== undefined) o.applicationId = flags.appid;
+  if (flags.sysid !== undefined) o.systemId = flags.sysid;
+  if (flags.joliet || flags.jolietLong) o.joliet = true;
+  if (flags.jolietLong) o.jolietLong = true;
+  if (epoch !== undefined) o.epoch = epoch;
+  if (flags.padBlocks !== undefined) o.padBlocks = flags.padBlocks;
+  if (flags.biosBoot !== undefined) {
+    o.biosBoot = { path: flags.biosBoot };
+    if (flags.bootLoadSize !== undefined) o.biosBoot.loadSectors = flags.bootLoadSize;
+    if (flags.bootInfoTable) o.biosBoot.bootInfoTable = true;
+  } else if (flags.bootInfoTable || flags.bootLoadSize !== undefined) {
+    throw new UsageError('--boot-load-size and --boot-info-table need --bios-boot');
+  }
+  if (flags.bootCatalog !== undefined) o.catalogPath = flags.bootCatalog;
+  if (flags.efiBoot === 'appended-esp') o.efiBoot = 'appended-esp';
+  else if (flags.efiBoot !== undefined) {
+    // A path of the tree when it exists there; otherwise a host file placed at --efi-image-path.
+    const inTree = nodePath.join(dir, flags.efiBoot.replace(/^\/+/, ''));
+    if (existsSync(inTree) && !nodePath.isAbsolute(flags.efiBoot)) o.efiBoot = { path: flags.efiBoot };
+    else if (existsSync(flags.efiBoot)) o.efiBoot = { path: flags.efiImagePath ?? 'boot/efiboot.img', content: hostContent(flags.efiBoot) };
+    else throw new UsageError(`--efi-boot ${flags.efiBoot}: neither a file of the tree nor a host file`);
+  }
+  if (flags.hybrid !== undefined) o.hybrid = flags.hybrid;
+  if (flags.mbrTemplate !== undefined) {
+    try {
+      o.mbrTemplate = new Uint8Array(await readFile(flags.mbrTemplate));
+    } catch (err) {
+      throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: flags.mbrTemplate, detail: `cannot read the MBR template: ${(err as { code?: string }).code ?? String(err)}` });
+    }
+    if (o.mbrTemplate.byteLength < 432) throw new UsageError(`--mbr-template ${flags.mbrTemplate} is ${o.mbrTemplate.byteLength} bytes; MBR boot code is 432 (e.g. /usr/lib/ISOLINUX/isohdpfx.bin)`);
+  }
+  if (flags.appendPartition !== undefined) {
+    o.appendedEsp = hostContent(flags.appendPartition);
+    if (o.hybrid === undefined) o.hybrid = 'appended-esp';
+    if (o.efiBoot === undefined) o.efiBoot = 'appended-esp';
+  }
+  if (o.hybrid === undefined && o.mbrTemplate) o.hybrid = 'isohybrid-mbr';
+  return o;
+}
+
+/** Write the ISO: source tree, options, output (file or '-'). */
+export async function writeIsoCommand(ctx: CliContext, dir: string, out: string, flags: IsoFlags, tree?: SourceTree): Promise<void> {
+  const epoch = epochFromEnv(ctx);
+  checkSourceDir(dir);
+  checkOutputOutside(out, [dir]);
+  const options = await isoOptionsFrom(dir, flags, epoch);
+  options.onWarning = (w) => ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`);
+  const source = tree ?? (await openSourceTree(dir, flags, epoch));
+  const sink = await openSink(ctx, out, { seekable: false });
+  await withSink(sink, (s) => writeIso(source, s, options));
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('iso')
+    .description('write a directory as an ISO 9660 image (Rock Ridge, Joliet, El Torito, hybrid MBR/GPT)')
+    .argument('<dir>', 'source directory')
+    .argument('<out>', "output file, or '-' for standard output")
+    .option('--volid <id>', 'volume identifier (up to 32 characters)', 'ISOIMAGE')
+    .option('--publisher <id>', 'publisher identifier')
+    .option('--preparer <id>', 'data preparer identifier')
+    .option('--appid <id>', 'application identifier')
+    .option('--sysid <id>', 'system identifier')
+    .option('--joliet', 'add a Joliet tree (Windows names, 64 UTF-16 units)')
+    .option('--joliet-long', 'Joliet names up to 103 units (implies --joliet)')
+    .option('--no-rock', 'leave Rock Ridge out (POSIX names, modes, owners, links)')
+    .addOption(new Option('--iso-level <n>', 'interchange level: 1 (8.3), 2 (31 chars), 3 (also files over 4 GiB)').argParser(intOption(1, 3)).default(3))
+    .option('--bios-boot <path>', 'El Torito BIOS no-emulation boot image (a path in the tree, e.g. isolinux/isolinux.bin)')
+    .option('--boot-catalog <path>', 'path of the boot catalog in the image', 'boot.catalog')
+    .addOption(new Option('--boot-load-size <sectors>', '512-byte sectors the BIOS loads').argParser(intOption(1, 65535)))
+    .option('--boot-info-table', 'patch a boot info table into the BIOS image (isolinux, GRUB eltorito.img)')
+    .option('--efi-boot <path>', "El Torito UEFI image: a FAT image in the tree, a host file, or 'appended-esp'")
+    .option('--efi-image-path <path>', 'where a host --efi-boot file goes in the image', 'boot/efiboot.img')
+    .addOption(new Option('--hybrid <preset>', 'bootable as a disk too').choices(['isohybrid-mbr', 'appended-esp', 'uefi-only']))
+    .option('--mbr-template <file>', 'MBR boot code for isohybrid (e.g. /usr/lib/ISOLINUX/isohdpfx.bin)')
+    .option('--append-partition <file>', 'append this ESP image after the ISO as GPT partition 2 (preset appended-esp)')
+    .addOption(new Option('--pad-blocks <n>', 'zero 2 KiB blocks after the data (mkisofs -pad)').argParser(intOption(0, 1 << 20)));
+  addSourceOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+SOURCE_DATE_EPOCH, when set, dates the volume and clamps newer file times to it.
+Examples:
+  imgkit iso rootfs/ live.iso --volid LIVE --joliet \\
+    --bios-boot isolinux/isolinux.bin --boot-catalog isolinux/boot.cat --boot-info-table \\
+    --efi-boot boot/efi.img --hybrid isohybrid-mbr --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin
+  imgkit iso tree/ arch.iso --bios-boot boot/isolinux.bin --boot-info-table \\
+    --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin --append-partition esp.img`,
+  );
+  cmd.action((dir: string, out: string, flags: IsoFlags) => runCommand(ctx, () => writeIsoCommand(ctx, dir, out, flags)));
+}

@@ -19,6 +19,8 @@ export interface DeflateEngine {
    * (at most 32 KiB), and the piece ends with a sync flush (byte aligned, not final) unless `last`.
    */
   deflateRawPiece(data: Uint8Array, level: number, dictionary: Uint8Array | undefined, last: boolean): Uint8Array;
+  /** A faster CRC-32 (gzip trailer) when the realm has one; core's `crc32` otherwise. */
+  crc32?(data: Uint8Array): number;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -2,7 +2,7 @@
  * compressStream: compress a byte stream, in parallel where the format allows, into ONE stream the
  * Linux initramfs unpacker accepts. init/initramfs.c `unpack_to_rootfs` runs one decompressor call
  * per compressed segment and then requires the cpio parser to be in state Reset ("junk at the end of
- * compressed archive"), so a cpio archive must be one gzip member / one zstd frame / one xz stream.
+ * compressed archive"), so a compressed segment may only end between two cpio entries.
  *
  * - gzip, deflate-raw: pigz style. Fixed-size pieces (deterministic), each raw-deflated with the
  *   32 KiB before it as dictionary and ended by a sync flush, the last one by finish; gzip header
@@ -12,9 +12,13 @@
  * - xz: each piece encoded as a single-block stream in a worker, the blocks re-assembled into one
  *   stream with a new Index (as `xz -T` does). Parallel. The kernel's xz_dec reads multi-block
  *   streams; the check is CRC32 unless `codec.check` says otherwise.
- * - zstd: lib/decompress_unzstd.c decodes exactly one frame per call, and @bokuweb/zstd-wasm only
- *   has one-shot ZSTD_compress, so the whole input is buffered and compressed as one frame (one job:
- *   off the main thread with a pool, but not parallel). Memory grows with the input here.
+ * - zstd: lib/decompress_unzstd.c decodes one frame per call, and @bokuweb/zstd-wasm only has one-shot
+ *   ZSTD_compress. The unpacker does accept a new compressed segment wherever the cpio parser is
+ *   between two entries (booted: segments cut at entry boundaries unpack; a cut inside a file's data
+ *   fails with "junk at the end of compressed archive"). So the writer marks entry boundaries with
+ *   STREAM_BOUNDARY, and each frame ends at the first boundary after `chunkSize` bytes: parallel, and
+ *   memory bounded by chunkSize plus the largest single entry. Without boundaries the whole input is
+ *   one frame.
  * - none: passes the input through.
  */
 import { ImgkitError, ErrorCodes } from '../errors.js';
@@ -40,6 +44,17 @@ export interface CompressStreamOptions {
 
 const DEFLATE_WINDOW = 32 * 1024;
 
+/**
+ * Marks a place in the input where a new compressed segment may start (between two cpio entries).
+ * Only zstd uses it; every other container is one segment and ignores it.
+ */
+export const STREAM_BOUNDARY: unique symbol = Symbol('imgkit.streamBoundary');
+export type StreamInput = AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY>;
+
+async function* bytesOnly(input: StreamInput): AsyncIterable<Uint8Array> {
+  for await (const c of input) if (c !== STREAM_BOUNDARY) yield c;
+}
+
 function badOption(field: string, detail: string, hint?: string): ImgkitError {
   const info: ConstructorParameters<typeof ImgkitError>[1] = { format: 'core', field: `compressStream.${field}`, detail };
   if (hint) info.hint = hint;
@@ -47,8 +62,9 @@ function badOption(field: string, detail: string, hint?: string): ImgkitError {
 }
 
 /** Compress `input` into one stream of `codec`'s container format; see the module comment. */
-export async function* compressStream(input: AsyncIterable<Uint8Array>, options: CompressStreamOptions): AsyncIterable<Uint8Array> {
+export async function* compressStream(marked: StreamInput, options: CompressStreamOptions): AsyncIterable<Uint8Array> {
   const { codec } = options;
+  const input = bytesOnly(marked);
   const pool = options.pool ?? inlinePool();
   const size = (def: number, min: number, max: number): number => {
     const n = options.chunkSize ?? def;
@@ -94,11 +110,8 @@ export async function* compressStream(input: AsyncIterable<Uint8Array>, options:
       return;
     }
     case 'zstd': {
-      const parts: Uint8Array[] = [];
-      for await (const c of input) parts.push(c.slice());
-      const job: CompressJob = { codec, data: concatBytes(parts) };
-      parts.length = 0;
-      for await (const r of pool.map<CompressJob, CompressResult>([job], 'compress')) yield r.data;
+      const frameBytes = size(4 << 20, 64 * 1024, 1 << 30);
+      for await (const r of pool.map<CompressJob, CompressResult>(zstdFrames(marked, codec, frameBytes), 'compress')) yield r.data;
       return;
     }
     default:
@@ -108,6 +121,26 @@ export async function* compressStream(input: AsyncIterable<Uint8Array>, options:
         'use gzip, zstd, xz, lz4-legacy, lz4-frame, deflate-raw or none',
       );
   }
+}
+
+/** zstd frame jobs: each ends at the first boundary after `frameBytes` input bytes, or at the end. */
+async function* zstdFrames(input: StreamInput, codec: CodecSpec, frameBytes: number): AsyncIterable<CompressJob> {
+  let parts: Uint8Array[] = [];
+  let held = 0;
+  for await (const c of input) {
+    if (c === STREAM_BOUNDARY) {
+      if (held >= frameBytes) {
+        yield { codec, data: concatBytes(parts) };
+        parts = [];
+        held = 0;
+      }
+      continue;
+    }
+    if (c.byteLength === 0) continue;
+    parts.push(c.slice()); // the source may reuse its buffer
+    held += c.byteLength;
+  }
+  if (held > 0 || parts.length === 0) yield { codec, data: concatBytes(parts) };
 }
 
 async function* pieces(input: AsyncIterable<Uint8Array>, codec: CodecSpec, size: number): AsyncIterable<StreamChunkJob> {

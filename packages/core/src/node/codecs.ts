@@ -11,7 +11,7 @@ import { registerCodecProvider, setDeflateEngine, setWasmLoader, deflateCodec, t
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** node:zlib engine (zlib 1.3 as bundled by Node; measured byte-identical to pako 3 at levels 1/6/9). */
-export const nodeZlibEngine: DeflateEngine = {
+export const nodeZlibEngine: DeflateEngine & { crc32?: (d: Uint8Array) => number } = {
   name: 'node:zlib',
   deflate(format, data, level, windowBits) {
     const o = { level, windowBits };
@@ -34,6 +34,9 @@ export const nodeZlibEngine: DeflateEngine = {
     return u8(zlib.deflateRawSync(data, o));
   },
 };
+// zlib.crc32 exists from Node 20.15 / 22.2
+const zlibCrc32 = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
+if (zlibCrc32) nodeZlibEngine.crc32 = (d) => zlibCrc32(d) >>> 0;
 
 let installed = false;
 

@@ -49,7 +49,7 @@ export async function fileSink(path: string, opts: FileSinkOptions = {}): Promis
     if (code !== undefined && NO_SPACE.has(code)) {
       return new NoSpaceError({ format: 'core', path, detail: `no space left while ${what} (${code})`, hint: 'free space on the output filesystem or write elsewhere', cause: err });
     }
-    return new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, { format: 'core', path, detail: `cannot write the output while ${what}: ${code ?? String(err)}`, cause: err });
+    return new ImgkitError(ErrorCodes.OUTPUT_UNWRITABLE, { format: 'core', path, detail: `cannot write the output while ${what}: ${code ?? String(err)}`, cause: err });
   };
   let fh: fsp.FileHandle | null;
   try {
@@ -184,7 +184,7 @@ export function stdoutSink(stream: Writable = process.stdout): ByteSink {
     if (failed !== null) {
       const code = errCode(failed);
       if (code !== undefined && NO_SPACE.has(code)) throw new NoSpaceError({ format: 'core', path: '-', detail: `no space left (${code})`, cause: failed });
-      throw new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, { format: 'core', path: '-', detail: `cannot write to the output stream: ${code ?? String(failed)}`, cause: failed });
+      throw new ImgkitError(ErrorCodes.OUTPUT_UNWRITABLE, { format: 'core', path: '-', detail: `cannot write to the output stream: ${code ?? String(failed)}`, cause: failed });
     }
   };
   const waitDrain = () =>

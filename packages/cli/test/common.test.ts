@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError } from 'commander';
+import { ErrorCodes, ImgkitError } from '@imgkit/core';
+import { UsageError, checkOutputOutside, intOption, main, openSink, runCommand, type CliContext } from '@imgkit/cli';
+
+const dir = mkdtempSync(join(tmpdir(), 'imgkit-cli-unit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const ROOTFS = fileURLToPath(new URL('../../../fixtures/rootfs', import.meta.url));
+
+function fakeCtx(opts: { tty?: boolean } = {}): CliContext & { err: () => string } {
+  let err = '';
+  const stderr = new Writable({
+    write(chunk, _enc, cb) {
+      err += String(chunk);
+      cb();
+    },
+  }) as Writable & { isTTY?: boolean };
+  if (opts.tty) stderr.isTTY = true;
+  return { env: {}, stdout: new PassThrough(), stderr, exitCode: -1, err: () => err };
+}
+
+test('intOption: whole numbers in range, else InvalidArgumentError (exit 2)', () => {
+  const p = intOption(0, 64);
+  assert.equal(p('8'), 8);
+  for (const bad of ['-1', '65', '1.5', 'x', '']) assert.throws(() => p(bad), InvalidArgumentError, bad);
+});
+
+test('runCommand: exit codes 0 / 1 (ImgkitError, message without stack) / 2 (usage, E_BAD_OPTION)', async () => {
+  const ok = fakeCtx();
+  await runCommand(ok, async () => {});
+  assert.equal(ok.exitCode, 0);
+  const fail = fakeCtx();
+  await runCommand(fail, async () => {
+    throw new ImgkitError(ErrorCodes.SOURCE_UNREADABLE, { format: 'core', path: 'etc/x', detail: 'cannot read' });
+  });
+  assert.equal(fail.exitCode, 1);
+  assert.equal(fail.err(), 'imgkit: core: etc/x: cannot read [E_SOURCE_UNREADABLE]\n');
+  const usage = fakeCtx();
+  await runCommand(usage, async () => {
+    throw new UsageError('bad');
+  });
+  assert.equal(usage.exitCode, 2);
+  const badOpt = fakeCtx();
+  await runCommand(badOpt, async () => {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { detail: 'level 99' });
+  });
+  assert.equal(badOpt.exitCode, 2);
+});
+
+test('checkOutputOutside: refuses the source dir itself and anything below it, accepts siblings', () => {
+  const src = join(dir, 'src');
+  const isErr = (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.OUTPUT_IN_SOURCE;
+  assert.throws(() => checkOutputOutside(join(ROOTFS, 'x.cpio'), [ROOTFS]), isErr);
+  assert.throws(() => checkOutputOutside(join(ROOTFS, 'etc/x.cpio'), [ROOTFS]), isErr);
+  assert.throws(() => checkOutputOutside(ROOTFS, [ROOTFS]), isErr);
+  checkOutputOutside(`${ROOTFS}-sibling.cpio`, [ROOTFS]);
+  checkOutputOutside('-', [src]);
+});
+
+test("openSink: '-' refused for seekable writers and for a terminal (usage errors)", async () => {
+  await assert.rejects(openSink(fakeCtx(), '-', { seekable: true, what: 'a squashfs image' }), UsageError);
+  const tty = fakeCtx();
+  (tty.stdout as PassThrough & { isTTY?: boolean }).isTTY = true;
+  await assert.rejects(openSink(tty, '-', { seekable: false }), UsageError);
+  const sink = await openSink(fakeCtx(), '-', { seekable: false });
+  assert.equal(sink.seekable, false);
+});
+
+test('progress line on stderr only when it is a terminal, cleared at the end', async () => {
+  const tty = fakeCtx({ tty: true });
+  const code = await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'a.cpio'), '--compress', 'none', '--workers', '0'], tty);
+  assert.equal(code, 0, tty.err());
+  assert.match(tty.err(), /cpio: \d+\/\d+ entries/);
+  assert.ok(tty.err().endsWith('\r\x1b[K'));
+  const pipe = fakeCtx();
+  assert.equal(await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'b.cpio'), '--compress', 'none', '--workers', '0'], pipe), 0);
+  assert.equal(pipe.err(), '');
+});
