@@ -6,16 +6,24 @@
  * the test passes only when that marker reaches the serial console. Four boots, one at a time.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { pseudoRandomBytes } from './lib/fixture.js';
 import { buildInitramfs } from './lib/initramfs.js';
 import { boot, consoleTail, defaultKernel } from './lib/qemu.js';
+import { requireTool, run } from './lib/tools.js';
+
+// 6 MiB of content: the archive spans several compressed pieces (gzip pieces, lz4 chunks, xz
+// blocks) and, for zstd, several frames cut between entries; its sha256 must survive.
+const FILLER = pseudoRandomBytes(6 * 1024 * 1024, 42);
+const FILLER_SHA = createHash('sha256').update(FILLER).digest('hex').slice(0, 16);
 
 const INIT = `#!/bin/sh
 mount -t proc proc /proc
 mount -t devtmpfs devtmpfs /dev
 exec 0</dev/console 1>/dev/console 2>&1
 # content, a symlink, and a hard link (data stored on the last name only) as the kernel unpacked them
-echo "IMGKIT-BOOT-OK-$(cat /etc/imgkit-payload)-$(readlink /etc/imgkit-link)-$(cat /etc/imgkit-hard)-$(stat -c %h /etc/imgkit-payload)"
+echo "IMGKIT-BOOT-OK-$(cat /etc/imgkit-payload)-$(readlink /etc/imgkit-link)-$(cat /etc/imgkit-hard)-$(stat -c %h /etc/imgkit-payload)-$(sha256sum /filler | cut -c1-16)"
 poweroff -f
 `;
 
@@ -26,11 +34,21 @@ describe('initramfs written by imgkit boots the Debian kernel', () => {
       const initrd = await buildInitramfs({
         initScript: INIT,
         compression,
-        files: [{ path: 'etc/imgkit-payload', content: compression }],
+        files: [
+          { path: 'etc/imgkit-payload', content: compression },
+          { path: 'filler', content: FILLER },
+          { path: 'z-after-filler', content: 'entries after the big file\n' },
+        ],
         symlinks: [{ path: 'etc/imgkit-link', target: 'linked' }],
         hardLinks: [{ path: 'etc/imgkit-hard', target: 'etc/imgkit-payload' }],
       });
-      const marker = `IMGKIT-BOOT-OK-${compression}-linked-${compression}-2`;
+      const marker = `IMGKIT-BOOT-OK-${compression}-linked-${compression}-2-${FILLER_SHA}`;
+      if (compression === 'zstd') {
+        // More than one frame, so the frame-per-entry-boundary path is what boots.
+        const list = await run(requireTool('zstd', 'zstd'), ['-lv', initrd]);
+        const frames = Number(/# Zstandard Frames:\s*(\d+)/.exec(list.stdout.toString('utf8'))?.[1]);
+        assert.ok(frames >= 2, `expected several zstd frames:\n${list.stdout.toString('utf8')}`);
+      }
       const r = await boot({ kernel, initrd, marker });
       assert.ok(r.passed, `no marker (${r.reason}); console tail:\n${consoleTail(r.console)}`);
     });

@@ -51,21 +51,21 @@ before(async () => {
   efiImage = await readFile(img);
 });
 
-function liveTree(): MemoryEntryInit[] {
+function liveTree(initramfs = initrd): MemoryEntryInit[] {
   return [
     { path: 'imgkit-stamp', kind: 'file', content: 'imgkit\n' },
     { path: 'boot/vmlinuz', kind: 'file', content: kernel },
-    { path: 'boot/initrd.img', kind: 'file', content: initrd },
+    { path: 'boot/initrd.img', kind: 'file', content: initramfs },
     { path: 'boot/grub/grub.cfg', kind: 'file', content: `set timeout=0\nmenuentry imgkit {\n  linux /boot/vmlinuz ${KARGS}\n  initrd /boot/initrd.img\n}\n` },
     { path: 'isolinux/isolinux.bin', kind: 'file', content: new Uint8Array(0) },
     { path: 'isolinux/isolinux.cfg', kind: 'file', content: `SERIAL 0 115200\nDEFAULT imgkit\nPROMPT 0\nTIMEOUT 0\nLABEL imgkit\n  KERNEL /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND ${KARGS}\n` },
   ];
 }
 
-async function makeIso(name: string, extra: MemoryEntryInit[], o: IsoOptions): Promise<string> {
+async function makeIso(name: string, extra: MemoryEntryInit[], o: IsoOptions, initramfs = initrd): Promise<string> {
   const isolinux = await readFile(requireFile('/usr/lib/ISOLINUX/isolinux.bin', 'isolinux'));
   const ldlinux = await readFile(requireFile('/usr/lib/syslinux/modules/bios/ldlinux.c32', 'syslinux-common'));
-  const files = liveTree().map((f) => (f.path === 'isolinux/isolinux.bin' ? { ...f, content: isolinux } : f));
+  const files = liveTree(initramfs).map((f) => (f.path === 'isolinux/isolinux.bin' ? { ...f, content: isolinux } : f));
   files.push({ path: 'isolinux/ldlinux.c32', kind: 'file', content: ldlinux }, ...extra);
   const iso = join(dir, name);
   const sink = await fileSink(iso);
@@ -83,19 +83,25 @@ const biosOptions = async (): Promise<IsoOptions> => ({
   mbrTemplate: new Uint8Array(await readFile(requireFile('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux'))),
 });
 
+/** The isohybrid ISO (BIOS + UEFI El Torito, MBR), made once for the first three boots. */
+async function hybrid(): Promise<string> {
+  if (!hybridIso) hybridIso = await makeIso('hybrid.iso', [{ path: 'boot/efi.img', kind: 'file', content: efiImage }], await biosOptions());
+  return hybridIso;
+}
+
 test('SeaBIOS boots the ISO as a CD-ROM through El Torito and isolinux', async () => {
-  hybridIso = await makeIso('hybrid.iso', [{ path: 'boot/efi.img', kind: 'file', content: efiImage }], await biosOptions());
+  await hybrid();
   const r = await boot({ cdrom: hybridIso, bootDisk: 'cdrom', firmware: 'seabios', marker: MARKER });
   assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);
 });
 
 test('SeaBIOS boots the same ISO as a hard disk through the isohybrid MBR', async () => {
-  const r = await boot({ drives: [{ file: hybridIso, if: 'ide', format: 'raw' }], bootDisk: 'disk', firmware: 'seabios', marker: MARKER });
+  const r = await boot({ drives: [{ file: await hybrid(), if: 'ide', format: 'raw' }], bootDisk: 'disk', firmware: 'seabios', marker: MARKER });
   assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);
 });
 
 test('OVMF boots the same ISO as a CD-ROM through the El Torito UEFI image', async () => {
-  const r = await boot({ cdrom: hybridIso, bootDisk: 'cdrom', firmware: 'ovmf', marker: MARKER });
+  const r = await boot({ cdrom: await hybrid(), bootDisk: 'cdrom', firmware: 'ovmf', marker: MARKER, memoryMb: 1024 });
   assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);
   assert.match(r.console, /imgkit-cmdpath=\(cd\d*\)/);
 });
@@ -109,7 +115,54 @@ test('OVMF boots an appended-ESP ISO as a disk through the GPT ESP, not El Torit
     appendedEsp: { size: efiImage.byteLength, read: async function* () { yield efiImage; } },
     efiBoot: 'appended-esp',
   });
-  const r = await boot({ drives: [{ file: iso, if: 'virtio', format: 'raw' }], bootDisk: 'disk', firmware: 'ovmf', marker: MARKER });
+  const r = await boot({ drives: [{ file: iso, if: 'virtio', format: 'raw' }], bootDisk: 'disk', firmware: 'ovmf', marker: MARKER, memoryMb: 1024 });
   assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);
   assert.match(r.console, /imgkit-cmdpath=\(hd0,gpt2\)/, consoleTail(r.console));
+});
+
+test('live ISO: isolinux boots, /init mounts the CD (Linux isofs, Rock Ridge) and /live/filesystem.squashfs from it', async () => {
+  const { writeSquashfs } = await import('@imgkit/squashfs');
+  const { MemorySink } = await import('@imgkit/core');
+  const sq = new MemorySink();
+  await writeSquashfs(memoryTree([{ path: 'etc/hello', kind: 'file', content: 'live root\n' }, { path: 'bin/x', kind: 'symlink', linkTarget: '../etc/hello' }]), sq, { epoch: 1_700_000_000 });
+  const squashfs = sq.bytes().slice();
+  const longTarget = `/${'t'.repeat(200)}/${'u'.repeat(200)}/end`;
+  const deep = Array.from({ length: 10 }, (_, i) => `d${i + 1}`).join('/');
+  const LIVE = 'IMGKIT-LIVE-SQUASHFS-MOUNTED';
+  const liveInitrd = await readFile(
+    await buildInitramfs({
+      modules: ['ata_piix', 'sr_mod', 'isofs', 'loop', 'squashfs'],
+      initScript: [
+        'mount -t devtmpfs dev /dev; mount -t proc proc /proc',
+        'mkdir -p /cd /sq',
+        'for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/sr0 ] && break; sleep 1; done',
+        'mount -t iso9660 -o ro /dev/sr0 /cd || echo "cd mount failed"',
+        `[ "$(readlink /cd/rr/long)" = "${longTarget}" ] || echo "long symlink wrong: $(readlink /cd/rr/long)"`,
+        `[ "$(cat /cd/rr/${deep}/leaf)" = "deep" ] || echo "deep leaf wrong"`,
+        '[ "$(stat -c %h /cd/rr/hard1)" = "2" ] && [ "$(stat -c %i /cd/rr/hard1)" = "$(stat -c %i /cd/rr/hard2)" ] || echo "hard links wrong"',
+        '[ "$(stat -c %a:%u:%g /cd/rr/owned)" = "4750:1000:100" ] || echo "PX wrong: $(stat -c %a:%u:%g /cd/rr/owned)"',
+        'mount -t squashfs -o loop,ro /cd/live/filesystem.squashfs /sq || echo "squashfs mount failed"',
+        `[ "$(cat /sq/bin/x)" = "live root" ] && [ "$(readlink /cd/rr/long)" = "${longTarget}" ] && [ "$(cat /cd/rr/${deep}/leaf)" = "deep" ] && echo ${LIVE}`,
+        'poweroff -f',
+      ].join('\n'),
+    }),
+  );
+  const iso = await makeIso(
+    'live.iso',
+    [
+      { path: 'live/filesystem.squashfs', kind: 'file', size: squashfs.byteLength, content: async function* () { yield squashfs; } },
+      { path: 'rr/long', kind: 'symlink', linkTarget: longTarget },
+      { path: `rr/${deep}/leaf`, kind: 'file', content: 'deep\n' },
+      { path: 'rr/hard1', kind: 'file', content: 'h\n' },
+      { path: 'rr/hard2', kind: 'file', content: 'h\n', hardLinkTo: 'rr/hard1' },
+      { path: 'rr/owned', kind: 'file', content: 'o\n', mode: 0o4750, uid: 1000, gid: 100 },
+    ],
+    {
+      biosBoot: { path: 'isolinux/isolinux.bin', loadSectors: 4, bootInfoTable: true },
+      catalogPath: 'isolinux/boot.cat',
+    },
+    liveInitrd,
+  );
+  const r = await boot({ cdrom: iso, bootDisk: 'cdrom', firmware: 'seabios', marker: LIVE });
+  assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);
 });

@@ -7,7 +7,7 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { memoryTree, type MemoryEntryInit } from '@imgkit/core';
 import { fileSink } from '@imgkit/core/node';
@@ -18,7 +18,12 @@ import { tempDir } from './lib/tools.js';
 import { pseudoRandomBytes } from './lib/fixture.js';
 
 const MARKER = 'IMGKIT-SQUASHFS-BOOT-OK';
-const payload = pseudoRandomBytes(700_000, 77);
+// Two compressible blocks, two all-zero blocks (stored as holes), one incompressible block (stored
+// raw), then a partial last block: every kind of data block the kernel must read.
+const payload = new Uint8Array(5 * 131072 + 10_000);
+payload.set(pseudoRandomBytes(2 * 131072, 77), 0);
+payload.set(randomBytes(131072), 4 * 131072);
+payload.set(pseudoRandomBytes(10_000, 78), 5 * 131072);
 const payloadSha = createHash('sha256').update(payload).digest('hex');
 
 const INIT = `#!/bin/sh

@@ -70,6 +70,26 @@ describe('imgkit cpio', () => {
     }
   });
 
+  test('--early DIR puts an uncompressed archive in front; --format crc writes 070702', async () => {
+    const early = join(work, 'early-src');
+    await mkdir(join(early, 'kernel/x86/microcode'), { recursive: true });
+    await writeFile(join(early, 'kernel/x86/microcode/AuthenticAMD.bin'), 'ucode');
+    const dir = await outDir('early');
+    const out = join(dir, 'x.img');
+    const r = await runImgkit(['cpio', DEFAULT_ROOTFS, out, '--early', early, '--format', 'crc', '--compress', 'xz', '--workers', '0']);
+    assert.equal(r.code, 0, r.stderr);
+    const bytes = await readFile(out);
+    const first = decodeCpio(bytes);
+    assert.equal(first.entries[0]!.magic, '070701');
+    assert.ok(first.entries.some((e) => e.name === 'kernel/x86/microcode/AuthenticAMD.bin' && e.uid === 0));
+    let at = first.end;
+    while (bytes[at] === 0) at++;
+    const main = (await run(requireTool('xz', 'xz-utils'), ['-dc'], { input: bytes.subarray(at) })).stdout;
+    assert.equal(main.subarray(0, 6).toString('latin1'), '070702');
+    const listing = (await run(CPIO, ['-it', '--quiet', '--only-verify-crc'], { input: main })).stderr;
+    assert.equal(listing.trim(), '', 'GNU cpio verifies every checksum');
+  });
+
   test('an unreadable file → E_SOURCE_UNREADABLE naming it, exit 1, nothing left', async () => {
     // Root reads anything, so run the CLI as nobody (setpriv) over a world-readable tree whose one
     // file is mode 000, writing into a world-writable directory.

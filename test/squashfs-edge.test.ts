@@ -16,7 +16,7 @@ import { createNodePool, fileSink, nodeSource } from '@imgkit/core/node';
 import { Superblock, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
 import { requireTool, run, tempDir } from './lib/tools.js';
 import { assertSameTree, snapshotDir, snapshotTree } from './lib/tree.js';
-import { pseudoRandomBytes } from './lib/fixture.js';
+import { makeRichTree, pseudoRandomBytes } from './lib/fixture.js';
 
 const UNSQUASHFS = () => requireTool('unsquashfs', 'squashfs-tools');
 
@@ -63,6 +63,41 @@ function readTable(img: Uint8Array, start: number, end: number): { data: Uint8Ar
   return { data: Buffer.concat(parts), blockAt };
 }
 
+
+/** (type, inode number) of every inode, in inode-table order (gzip images). */
+function inodeSequence(img: Uint8Array): [number, number][] {
+  const sb = Superblock.decode(img);
+  const { data } = readTable(img, Number(sb.inodeTableStart), Number(sb.directoryTableStart));
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const bs = sb.blockSize;
+  const out: [number, number][] = [];
+  for (let p = 0; p < data.byteLength; ) {
+    const type = v.getUint16(p, true);
+    out.push([type, v.getUint32(p + 12, true)]);
+    let q = p + 16;
+    const blocks = (size: number, frag: number) => (frag !== 0xffffffff ? Math.floor(size / bs) : Math.ceil(size / bs));
+    switch (type) {
+      case 1: q += 16; break;
+      case 8: {
+        const count = v.getUint16(q + 16, true);
+        q += 24;
+        for (let i = 0; i < count; i++) q += 12 + v.getUint32(q + 8, true) + 1;
+        break;
+      }
+      case 2: q += 16 + 4 * blocks(v.getUint32(q + 12, true), v.getUint32(q + 4, true)); break;
+      case 9: q += 40 + 4 * blocks(Number(v.getBigUint64(q + 8, true)), v.getUint32(q + 28, true)); break;
+      case 3: case 10: q += 8 + v.getUint32(q + 4, true) + (type === 10 ? 4 : 0); break;
+      case 4: case 5: q += 8; break;
+      case 11: case 12: q += 12; break;
+      case 6: case 7: q += 4; break;
+      case 13: case 14: q += 8; break;
+      default: throw new Error(`unknown inode type ${type}`);
+    }
+    p = q;
+  }
+  return out;
+}
+
 describe('squashfs edge cases', () => {
   it('empty file, empty dir, one-block file, largest-fragment file, fragment filled exactly, tails in fragments', async () => {
     const bs = 4096;
@@ -83,6 +118,24 @@ describe('squashfs edge cases', () => {
       const lln = (await run(UNSQUASHFS(), ['-lln', image])).stdout.toString();
       assert.match(lln, /^d\S+ 0\/0 +3 .* squashfs-root\/empty-dir$/m, 'an empty directory has size 3');
     }
+  });
+
+
+  it('numbers and orders inodes as mksquashfs does (same types and numbers in inode-table order)', async () => {
+    const dir = await tempDir('sqfs-vs-mksquashfs');
+    const src = join(dir, 'src');
+    await makeRichTree(src);
+    const theirs = join(dir, 'theirs.sqfs');
+    await run(requireTool('mksquashfs', 'squashfs-tools'), [src, theirs, '-noappend', '-quiet', '-no-progress', '-no-xattrs']);
+    const { bytes } = await build(nodeSource(src));
+    assert.deepEqual(inodeSequence(bytes), inodeSequence(await readFile(theirs)));
+  });
+
+  it('an empty tree is a valid image holding only the root', async () => {
+    const { image } = await build(memoryTree([]));
+    const lln = (await run(UNSQUASHFS(), ['-lln', image])).stdout.toString().trim().split('\n');
+    assert.equal(lln.length, 1);
+    assert.match(lln[0]!, /^drwxr-xr-x 0\/0 +3 1970-01-01 00:00 squashfs-root$/);
   });
 
   it('a sparse 5 GiB file is stored as holes and read back by unsquashfs', async () => {
@@ -280,6 +333,7 @@ describe('squashfs edge cases', () => {
     await rejects(writeSquashfs(t, new MemorySink(), { compression: 'gzip', level: 10 }), 'E_BAD_OPTION', (e) => assert.equal(e.field, 'squashfs.level'));
     await rejects(writeSquashfs(t, new MemorySink(), { compression: 'lzo' as never }), 'E_BAD_OPTION', (e) => assert.equal(e.field, 'squashfs.compression'));
     await rejects(writeSquashfs(t, new MemorySink(), { epoch: -1 }), 'E_BAD_OPTION');
+    await rejects(writeSquashfs(memoryTree([{ path: 'a/old', kind: 'file', mtime: -5 }]), new MemorySink()), 'E_FIELD_RANGE', (e) => assert.equal(e.path, 'a/old'));
     const stream: ByteSink = { position: 0, seekable: false, write: async () => {}, writeAt: async () => {}, close: async () => {} };
     await rejects(writeSquashfs(t, stream), 'E_SINK_UNSUPPORTED');
   });

@@ -14,6 +14,7 @@ import { Superblock, writeSquashfs, type SquashfsCompression, type SquashfsOptio
 import { makeRichTree, richManifestText, RICH_MANIFEST_PATH } from './lib/fixture.js';
 import { requireTool, run, tempDir } from './lib/tools.js';
 import { assertSameTree, snapshotDir, snapshotTree, type Snapshot } from './lib/tree.js';
+import { lightningFsTree } from './lib/source.js';
 
 const UNSQUASHFS = () => requireTool('unsquashfs', 'squashfs-tools');
 const SQFS2TAR = () => requireTool('sqfs2tar', 'squashfs-tools-ng');
@@ -176,3 +177,18 @@ for (const compression of COMPRESSORS) {
     }
   });
 }
+
+describe('squashfs from a lightning-fs source (the browser path)', () => {
+  it('unsquashfs -d gives back the lightning-fs tree', async () => {
+    const tree = await lightningFsTree(srcDir);
+    assert.ok(tree, '@imgkit/core/browser must export lightningFsSource');
+    const dir = await tempDir('sqfs-lfs');
+    const image = join(dir, 'img.sqfs');
+    const sink = await fileSink(image);
+    await writeSquashfs(tree, sink, { epoch: EPOCH });
+    await sink.close();
+    const out = join(dir, 'out');
+    await run(UNSQUASHFS(), ['-no-progress', '-d', out, image]);
+    assertSameTree(await snapshotDir(out), await snapshotTree(tree), { ignore: ['root'] });
+  });
+});

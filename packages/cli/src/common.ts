@@ -178,6 +178,22 @@ export async function openSourceTree(dir: string, flags: SourceFlags, epoch: num
   return tree;
 }
 
+/** File sinks of the running command: removed (temporary file and all) if a signal ends it. */
+const activeSinks = new Set<ByteSink>();
+
+/** Abort every open output sink (SIGINT/SIGTERM): no partial output or temporary file stays. */
+export async function abortActiveSinks(reason: unknown): Promise<void> {
+  const sinks = [...activeSinks];
+  activeSinks.clear();
+  for (const s of sinks) {
+    try {
+      await s.abort?.(reason);
+    } catch {
+      /* best effort: we are exiting */
+    }
+  }
+}
+
 /**
  * The output sink: '-' is standard output (refused for writers that seek back, and when stdout
  * is a terminal); anything else a file written under a temporary name and renamed on success.
@@ -190,7 +206,21 @@ export async function openSink(ctx: CliContext, out: string, opts: { seekable: b
     if (ctx.stdout.isTTY) throw new UsageError('refusing to write an image to a terminal; redirect standard output or give a file name');
     return stdoutSink(ctx.stdout);
   }
-  return fileSink(out);
+  const sink = await fileSink(out);
+  activeSinks.add(sink);
+  const forget = () => activeSinks.delete(sink);
+  const close = sink.close.bind(sink);
+  const abort = sink.abort?.bind(sink);
+  return Object.assign(sink, {
+    close: async () => {
+      forget();
+      await close();
+    },
+    abort: async (reason?: unknown) => {
+      forget();
+      await abort?.(reason);
+    },
+  });
 }
 
 /** A worker pool for `--workers N` (N = 0: inline); close it when done. */

@@ -3,7 +3,7 @@
  * `register(program, ctx)`; shared parsing, sinks and exit-code handling are in common.ts.
  */
 import { Command, CommanderError } from 'commander';
-import type { CliContext } from './common.js';
+import { abortActiveSinks, type CliContext } from './common.js';
 import * as cpio from './commands/cpio.js';
 import * as iso from './commands/iso.js';
 import * as mkisofs from './commands/mkisofs.js';
@@ -40,6 +40,13 @@ export async function main(argv: readonly string[], ctx?: Partial<CliContext>): 
     program.outputHelp();
     return 2;
   }
+  // Ctrl-C or kill: remove the temporary output file before exiting (128 + signal number).
+  const onSignal = (signal: NodeJS.Signals) => {
+    full.stderr.write(`imgkit: interrupted (${signal}); output removed\n`);
+    void abortActiveSinks(signal).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
@@ -49,6 +56,9 @@ export async function main(argv: readonly string[], ctx?: Partial<CliContext>): 
     }
     full.stderr.write(`imgkit: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   return full.exitCode;
 }

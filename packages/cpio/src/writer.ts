@@ -9,7 +9,9 @@
  *   3. stream the main archive's bytes — header+name, then the content chunk by chunk as the
  *      source yields it, then padding — through `compressStream`, which compresses fixed-size
  *      blocks (in parallel on a pool) into one kernel-readable stream.
- * No file is held whole: memory is the plan (one record per entry) plus the blocks in flight.
+ * No file is held whole: memory is the plan (one record per entry) plus the blocks in flight —
+ * except with zstd, whose frames may only end between entries (each frame ends at the first entry
+ * boundary after 4 MiB), so a file bigger than that is held whole inside its frame.
  *
  * buffer-format.rst grammar: initramfs := ("\0" | cpio_archive | cpio_compressed_archive)*, so an
  * uncompressed archive, zero padding and a compressed archive may simply follow each other.
@@ -17,6 +19,7 @@
 import {
   ErrorCodes,
   ImgkitError,
+  STREAM_BOUNDARY,
   SourceChangedError,
   compressStream,
   padLength,
@@ -136,8 +139,16 @@ class BlockGatherer {
     }
   }
   *flush(): Iterable<Uint8Array> {
-    if (this.buf && this.fill > 0) yield this.buf.subarray(0, this.fill);
-    this.buf = null;
+    if (!this.buf || this.fill === 0) return;
+    if (this.fill === BLOCK_BYTES) {
+      // A full block changes hands; the next piece starts a new one.
+      yield this.buf;
+      this.buf = null;
+    } else {
+      // A partial block (at an entry boundary, or the end) is copied out and the buffer reused:
+      // boundaries come after every entry with zstd, most of them after a few hundred bytes.
+      yield this.buf.slice(0, this.fill);
+    }
     this.fill = 0;
   }
 }
@@ -149,13 +160,18 @@ async function contentSum(p: PlannedEntry): Promise<number> {
   return sum;
 }
 
-/** The uncompressed archive bytes, in blocks. */
+/**
+ * The uncompressed archive bytes, in blocks. With `markBoundaries`, STREAM_BOUNDARY follows each
+ * entry: a place where a new compressed segment may start (see core's compressStream: the
+ * kernel's unpacker accepts a new zstd frame wherever its cpio parser is between two entries).
+ */
 async function* archiveBytes(
   planned: readonly PlannedEntry[],
   format: 'newc' | 'crc',
   progress: { done: number; total: number; bytes: number; cb?: ((p: CpioProgress) => void) | undefined },
   align = 4,
-): AsyncIterable<Uint8Array> {
+  markBoundaries = false,
+): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY> {
   const g = new BlockGatherer();
   const magic = format === 'crc' ? CRC_MAGIC : NEWC_MAGIC;
   for (const p of planned) {
@@ -194,6 +210,10 @@ async function* archiveBytes(
     }
     const pad = padLength(p.filesize, 4);
     if (pad > 0) yield* g.push(ZEROS.subarray(0, pad));
+    if (markBoundaries) {
+      yield* g.flush();
+      yield STREAM_BOUNDARY;
+    }
     progress.done++;
     progress.bytes = g.total;
     progress.cb?.({ entries: progress.done, totalEntries: progress.total, bytes: progress.bytes });
@@ -226,12 +246,13 @@ export async function writeCpio(source: SourceTree, sink: ByteSink, options: Cpi
 
   if (options.early) {
     // The early archive is always plain newc: the x86 microcode loader scans it uncompressed.
-    for await (const block of archiveBytes(early, 'newc', progress, EARLY_ALIGN)) await sink.write(block);
+    for await (const block of archiveBytes(early, 'newc', progress, EARLY_ALIGN)) if (block !== STREAM_BOUNDARY) await sink.write(block);
   }
   progress.bytes = 0;
-  const raw = archiveBytes(main, o.format, progress);
+  // zstd: frames may end only between entries, so the entry boundaries are marked.
+  const raw = archiveBytes(main, o.format, progress, 4, o.compression === 'zstd');
   if (o.compression === 'none') {
-    for await (const block of raw) await sink.write(block);
+    for await (const block of raw) if (block !== STREAM_BOUNDARY) await sink.write(block);
   } else {
     const codec: CodecSpec = { ...CODECS[o.compression] };
     if (o.level !== undefined) codec.level = o.level;

@@ -4,7 +4,7 @@
  * entries §2.4) and the boot-info-table that isolinux and GRUB's eltorito.img expect at offset 8 of
  * their image (mkisofs convention).
  */
-import { ascii, bytes, struct, u16le, u32le, u8 } from '@imgkit/core';
+import { bytes, struct, u16le, u32le, u8 } from '@imgkit/core';
 
 export const PLATFORM_X86 = 0x00;
 export const PLATFORM_EFI = 0xef;
@@ -17,7 +17,7 @@ export const HEADER_FINAL = 0x91;
 export const ValidationEntry = struct('iso9660.elTorito.validation', 32, {
   headerId: u8(0), // 1
   platformId: u8(1),
-  idString: ascii(4, 24),
+  idString: bytes(4, 24), // manufacturer id, zero-filled
   checksum: u16le(28),
   key55: u8(30),
   keyAA: u8(31),
@@ -50,7 +50,7 @@ export interface BootImageEntry {
 export function encodeBootCatalog(images: readonly BootImageEntry[]): Uint8Array {
   const out = new Uint8Array(2048);
   const first = images[0]!;
-  ValidationEntry.encode({ headerId: 1, platformId: first.platform, idString: '', checksum: 0, key55: 0x55, keyAA: 0xaa }, out, 0);
+  ValidationEntry.encode({ headerId: 1, platformId: first.platform, idString: new Uint8Array(0), checksum: 0, key55: 0x55, keyAA: 0xaa }, out, 0);
   // §2.1: the 16-bit words of the validation entry sum to zero.
   const view = new DataView(out.buffer);
   let sum = 0;

@@ -61,6 +61,12 @@ export interface IsoOptions {
   hybrid?: HybridPreset;
   /** isohybrid MBR boot code (the first 432 bytes are used), e.g. isolinux's isohdpfx.bin. */
   mbrTemplate?: Uint8Array;
+  /**
+   * xorriso -partition_offset: GPT partition 1 of the appended-esp preset starts at this block and
+   * holds a second set of descriptors and directories whose addresses count from there, so the
+   * partition mounts as ISO 9660 on its own (archiso uses 16). 0 or 16…1024. @default 0
+   */
+  partitionOffsetBlocks?: number;
   /** An ESP image appended after the ISO as GPT partition 2 (preset 'appended-esp'). */
   appendedEsp?: IsoContent;
   onWarning?: WarningHandler;
@@ -89,6 +95,7 @@ export interface ResolvedIsoOptions {
   hybrid: HybridPreset;
   mbrTemplate: Uint8Array | undefined;
   appendedEsp: IsoContent | undefined;
+  partitionOffset: number;
   onWarning: WarningHandler | undefined;
   strict: boolean;
 }
@@ -144,6 +151,11 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
       break;
   }
   if (o.padBlocks !== undefined && (!Number.isInteger(o.padBlocks) || o.padBlocks < 0 || o.padBlocks > 1 << 20)) throw bad('padBlocks', `padding of ${o.padBlocks} blocks is not in 0…1048576`);
+  if (o.partitionOffsetBlocks !== undefined && o.partitionOffsetBlocks !== 0) {
+    const p = o.partitionOffsetBlocks;
+    if (!Number.isInteger(p) || p < 16 || p > 1024) throw bad('partitionOffsetBlocks', `partition offset ${p} is not 0 or 16…1024 blocks`);
+    if (hybrid !== 'appended-esp') throw bad('partitionOffsetBlocks', 'a partition offset needs the appended-esp preset (its GPT partition 1)', 'pass --hybrid appended-esp');
+  }
   if (o.jolietLong && !o.joliet) throw bad('jolietLong', 'joliet-long without Joliet', 'pass --joliet too');
   return {
     volumeId: idField(o.volumeId, 'ISOIMAGE', 32, 'volumeId'),
@@ -165,6 +177,7 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
     hybrid,
     mbrTemplate: o.mbrTemplate,
     appendedEsp: o.appendedEsp,
+    partitionOffset: o.partitionOffsetBlocks ?? 0,
     onWarning: o.onWarning,
     strict: o.strict ?? false,
   };

@@ -85,6 +85,10 @@ export interface IsoDir extends IsoNode {
   ceBlocks: number;
   jLba: number;
   jSizeBytes: number;
+  /** The second copy's extents (partition offset, see options.partitionOffsetBlocks); absolute. */
+  lba1: number;
+  ceLba1: number;
+  jLba1: number;
 }
 
 export interface IsoPlan {
@@ -128,6 +132,9 @@ function newDir(name: string, path: string, parent: IsoDir | null, e: { mode: nu
     ceBlocks: 0,
     jLba: 0,
     jSizeBytes: 0,
+    lba1: 0,
+    ceLba1: 0,
+    jLba1: 0,
   };
 }
 

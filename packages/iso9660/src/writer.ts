@@ -93,7 +93,14 @@ class ContinuationAreas {
 }
 
 interface Layout {
+  /** 0, or the partition offset: a second descriptor set at 16 + offset, addresses minus offset. */
+  offset: number;
   pvdLba: number;
+  pvd1Lba: number;
+  lPath1: number;
+  mPath1: number;
+  jlPath1: number;
+  jmPath1: number;
   bootRecordLba?: number;
   svdLba?: number;
   lPath: number;
@@ -175,26 +182,35 @@ function pathTable(dirs: readonly IsoDir[], joliet: boolean): PathTableDir[] {
 }
 
 function layOut(plan: IsoPlan, o: ResolvedIsoOptions): Layout {
+  const P = o.partitionOffset;
   let lba = 16;
   const pvdLba = lba++;
   const bootRecordLba = plan.catalog ? lba++ : undefined;
   const svdLba = o.joliet ? lba++ : undefined;
   lba++; // terminator
+  // With a partition offset, the partition's own descriptors sit at its block 16.
+  let pvd1Lba = 0;
+  if (P > 0) {
+    lba = 16 + P;
+    pvd1Lba = lba;
+    lba += o.joliet ? 3 : 2;
+  }
   const isoPt = pathTable(plan.isoDirs, false);
   const ptBlocks = sectorsOf(pathTableSize(isoPt));
-  const lPath = lba;
-  lba += ptBlocks;
-  const mPath = lba;
-  lba += ptBlocks;
-  let jlPath = 0;
-  let jmPath = 0;
-  if (o.joliet) {
-    const jb = sectorsOf(pathTableSize(pathTable(plan.jolietDirs, true)));
-    jlPath = lba;
-    lba += jb;
-    jmPath = lba;
-    lba += jb;
-  }
+  const jb = o.joliet ? sectorsOf(pathTableSize(pathTable(plan.jolietDirs, true))) : 0;
+  const tables = () => {
+    const t = { l: lba, m: lba + ptBlocks, jl: 0, jm: 0 };
+    lba += 2 * ptBlocks;
+    if (o.joliet) {
+      t.jl = lba;
+      t.jm = lba + jb;
+      lba += 2 * jb;
+    }
+    return t;
+  };
+  const t0 = tables();
+  const t1 = P > 0 ? tables() : { l: 0, m: 0, jl: 0, jm: 0 };
+  const [lPath, mPath, jlPath, jmPath] = [t0.l, t0.m, t0.jl, t0.jm];
   if (plan.catalog) plan.catalog.lba = lba++;
   // Sizing pass: record lengths don't depend on LBAs.
   // Each directory's continuation areas follow its extent, so streaming readers (libarchive) meet
@@ -212,9 +228,23 @@ function layOut(plan: IsoPlan, o: ResolvedIsoOptions): Layout {
     d.ceLba = lba;
     lba += d.ceBlocks;
   }
+  if (P > 0) {
+    for (const d of plan.isoDirs) {
+      d.lba1 = lba;
+      lba += sectorsOf(d.sizeBytes);
+      d.ceLba1 = lba;
+      lba += d.ceBlocks;
+    }
+  }
   for (const d of plan.jolietDirs) {
     d.jLba = lba;
     lba += sectorsOf(d.jSizeBytes);
+  }
+  if (P > 0) {
+    for (const d of plan.jolietDirs) {
+      d.jLba1 = lba;
+      lba += sectorsOf(d.jSizeBytes);
+    }
   }
   for (const f of plan.files) {
     if (f.catalog) continue;
@@ -252,7 +282,13 @@ function layOut(plan: IsoPlan, o: ResolvedIsoOptions): Layout {
       break;
   }
   const l: Layout = {
+    offset: P,
     pvdLba,
+    pvd1Lba,
+    lPath1: t1.l,
+    mPath1: t1.m,
+    jlPath1: t1.jl,
+    jmPath1: t1.jm,
     lPath,
     mPath,
     jlPath,
@@ -271,15 +307,34 @@ function layOut(plan: IsoPlan, o: ResolvedIsoOptions): Layout {
   return l;
 }
 
+/** The second copy's path table: the same records, addresses relative to the partition. */
+function shiftedPathTable(dirs: readonly IsoDir[], joliet: boolean, offset: number): PathTableDir[] {
+  const t = pathTable(dirs, joliet);
+  return t.map((r, i) => ({ ...r, extentLba: (joliet ? dirs[i]!.jLba1 : dirs[i]!.lba1) - offset }));
+}
+
 /** Builds directory records; the same code serves the sizing pass and the writing pass. */
 class RecordBuilder {
   private ce = new ContinuationAreas(false);
   private ceLba = 0;
+  /** 0: the image's own tree; 1: the partition's copy (addresses minus `offset`). */
+  copy: 0 | 1 = 0;
   constructor(
     private readonly plan: IsoPlan,
     private readonly o: ResolvedIsoOptions,
     private readonly keepAreas: boolean,
+    private readonly offset = 0,
   ) {}
+
+  private dirLba(d: IsoDir): number {
+    return this.copy === 0 ? d.lba : d.lba1 - this.offset;
+  }
+  private jDirLba(d: IsoDir): number {
+    return this.copy === 0 ? d.jLba : d.jLba1 - this.offset;
+  }
+  private fileLba(lba: number): number {
+    return this.copy === 0 || lba === 0 ? lba : lba - this.offset;
+  }
 
   private systemUse(entries: Uint8Array[], idLen: number): Uint8Array {
     const room = DIR_RECORD_MAX - recordLength(idLen, 0);
@@ -302,26 +357,26 @@ class RecordBuilder {
     if ((n.kind === 'char' || n.kind === 'block') && n.rdev !== undefined) e.push(pnEntry(Math.floor(n.rdev / 2 ** 32), n.rdev % 2 ** 32));
     if (n.kind === 'symlink') e.push(...slEntries(n.linkTarget ?? ''));
     if (opts.name) e.push(...nmEntries(n.name));
-    if (n.kind === 'placeholder') e.push(clEntry(n.relocated!.lba));
+    if (n.kind === 'placeholder') e.push(clEntry(this.dirLba(n.relocated!)));
     if (opts.root) e.push(erEntry());
     return e;
   }
 
   isoRecords(d: IsoDir): { records: Uint8Array[]; ce: ContinuationAreas } {
     this.ce = new ContinuationAreas(this.keepAreas);
-    this.ceLba = d.ceLba;
+    this.ceLba = this.copy === 0 ? d.ceLba : d.ceLba1 - this.offset;
     const out: Uint8Array[] = [];
     const parent = d.isoParent ?? d;
     const selfSu = this.systemUse(this.rr(d, { root: d === this.plan.root }), 1);
-    out.push(encodeDirectoryRecord({ extentLba: d.lba, dataLength: d.sizeBytes, mtime: d.mtime, flags: FLAG_DIRECTORY, identifier: ID_SELF, systemUse: selfSu }));
+    out.push(encodeDirectoryRecord({ extentLba: this.dirLba(d), dataLength: d.sizeBytes, mtime: d.mtime, flags: FLAG_DIRECTORY, identifier: ID_SELF, systemUse: selfSu }));
     const parentEntries = this.rr(parent);
-    if (d.isRelocated && this.o.rockRidge) parentEntries.push(plEntry(d.parent!.lba));
-    out.push(encodeDirectoryRecord({ extentLba: parent.lba, dataLength: parent.sizeBytes, mtime: parent.mtime, flags: FLAG_DIRECTORY, identifier: ID_PARENT, systemUse: this.systemUse(parentEntries, 1) }));
+    if (d.isRelocated && this.o.rockRidge) parentEntries.push(plEntry(this.dirLba(d.parent!)));
+    out.push(encodeDirectoryRecord({ extentLba: this.dirLba(parent), dataLength: parent.sizeBytes, mtime: parent.mtime, flags: FLAG_DIRECTORY, identifier: ID_PARENT, systemUse: this.systemUse(parentEntries, 1) }));
     for (const c of d.isoChildren) {
       const entries = this.rr(c, { name: true, relocatedHere: c.kind === 'dir' && (c as IsoDir).isRelocated === true && d !== c.parent });
       if (c.kind === 'dir') {
         const cd = c as IsoDir;
-        out.push(encodeDirectoryRecord({ extentLba: cd.lba, dataLength: cd.sizeBytes, mtime: c.mtime, flags: FLAG_DIRECTORY, identifier: c.isoId, systemUse: this.systemUse(entries, c.isoId.byteLength) }));
+        out.push(encodeDirectoryRecord({ extentLba: this.dirLba(cd), dataLength: cd.sizeBytes, mtime: c.mtime, flags: FLAG_DIRECTORY, identifier: c.isoId, systemUse: this.systemUse(entries, c.isoId.byteLength) }));
       } else out.push(...this.fileRecords(c, c.isoId, () => this.systemUse(entries, c.isoId.byteLength)));
     }
     return { records: out, ce: this.ce };
@@ -330,12 +385,12 @@ class RecordBuilder {
   jolietRecords(d: IsoDir): Uint8Array[] {
     const out: Uint8Array[] = [];
     const parent = d.parent ?? d;
-    out.push(encodeDirectoryRecord({ extentLba: d.jLba, dataLength: d.jSizeBytes, mtime: d.mtime, flags: FLAG_DIRECTORY, identifier: ID_SELF }));
-    out.push(encodeDirectoryRecord({ extentLba: parent.jLba, dataLength: parent.jSizeBytes, mtime: parent.mtime, flags: FLAG_DIRECTORY, identifier: ID_PARENT }));
+    out.push(encodeDirectoryRecord({ extentLba: this.jDirLba(d), dataLength: d.jSizeBytes, mtime: d.mtime, flags: FLAG_DIRECTORY, identifier: ID_SELF }));
+    out.push(encodeDirectoryRecord({ extentLba: this.jDirLba(parent), dataLength: parent.jSizeBytes, mtime: parent.mtime, flags: FLAG_DIRECTORY, identifier: ID_PARENT }));
     for (const c of d.jolietChildren) {
       if (c.kind === 'dir') {
         const cd = c as IsoDir;
-        out.push(encodeDirectoryRecord({ extentLba: cd.jLba, dataLength: cd.jSizeBytes, mtime: c.mtime, flags: FLAG_DIRECTORY, identifier: c.jolietId! }));
+        out.push(encodeDirectoryRecord({ extentLba: this.jDirLba(cd), dataLength: cd.jSizeBytes, mtime: c.mtime, flags: FLAG_DIRECTORY, identifier: c.jolietId! }));
       } else out.push(...this.fileRecords(c, c.jolietId!, () => new Uint8Array(0)));
     }
     return out;
@@ -344,7 +399,7 @@ class RecordBuilder {
   /** One record per extent (ECMA-119 §6.5.1 multi-extent files: all but the last flagged). */
   private fileRecords(n: IsoNode, id: Uint8Array, su: () => Uint8Array): Uint8Array[] {
     const size = n.data?.size ?? 0;
-    const lba = n.kind === 'placeholder' ? 0 : (n.data?.lba ?? 0);
+    const lba = n.kind === 'placeholder' ? 0 : this.fileLba(n.data?.lba ?? 0);
     const count = extentCount(size);
     const out: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
@@ -384,15 +439,19 @@ class Writer {
     await this.padTo(lba * ISO_SECTOR_SIZE);
   }
 
-  async writeAll(): Promise<void> {
+  /** PVD, [boot record], [Joliet SVD], terminator of one copy (1: the partition's, shifted). */
+  private async writeDescriptors(copy: 0 | 1): Promise<void> {
     const { plan, o, l } = this;
-    await this.writeSystemArea();
-    await this.at(l.pvdLba);
+    const shift = copy === 0 ? 0 : l.offset;
     const root = plan.root;
     const rootRecord = (joliet: boolean) =>
-      encodeDirectoryRecord({ extentLba: joliet ? root.jLba : root.lba, dataLength: joliet ? root.jSizeBytes : root.sizeBytes, mtime: root.mtime, flags: FLAG_DIRECTORY, identifier: ID_SELF });
-    const ptSize = pathTableSize(l.isoPathTable);
-    const space = new Uint8Array(37).fill(0x20);
+      encodeDirectoryRecord({
+        extentLba: (joliet ? (copy ? root.jLba1 : root.jLba) : copy ? root.lba1 : root.lba) - shift,
+        dataLength: joliet ? root.jSizeBytes : root.sizeBytes,
+        mtime: root.mtime,
+        flags: FLAG_DIRECTORY,
+        identifier: ID_SELF,
+      });
     await this.sink.write(
       encodeVolumeDescriptor({
         type: VD_PRIMARY,
@@ -403,17 +462,17 @@ class Writer {
         dataPreparerId: padded(asciiBytes(o.dataPreparerId), 128),
         applicationId: padded(asciiBytes(o.applicationId), 128),
         escape: new Uint8Array(32),
-        volumeSpaceSize: l.volumeBlocks,
-        pathTableSize: ptSize,
-        lPathTableLba: l.lPath,
-        mPathTableLba: l.mPath,
+        volumeSpaceSize: l.volumeBlocks - shift,
+        pathTableSize: pathTableSize(l.isoPathTable),
+        lPathTableLba: copy ? l.lPath1 - shift : l.lPath,
+        mPathTableLba: copy ? l.mPath1 - shift : l.mPath,
         rootRecord: rootRecord(false),
         epoch: o.epoch,
-        fileIdFill: space,
+        fileIdFill: new Uint8Array(37).fill(0x20),
       }),
     );
-    if (l.bootRecordLba !== undefined) await this.sink.write(encodeBootRecord(plan.catalog!.lba));
-    if (l.svdLba !== undefined) {
+    if (copy === 0 && l.bootRecordLba !== undefined) await this.sink.write(encodeBootRecord(plan.catalog!.lba));
+    if (o.joliet) {
       const u = (s: string, n: number) => paddedUcs2(ucs2be(s), n);
       await this.sink.write(
         encodeVolumeDescriptor({
@@ -425,10 +484,10 @@ class Writer {
           dataPreparerId: u(o.dataPreparerId, 128),
           applicationId: u(o.applicationId, 128),
           escape: JOLIET_ESCAPE,
-          volumeSpaceSize: l.volumeBlocks,
+          volumeSpaceSize: l.volumeBlocks - shift,
           pathTableSize: pathTableSize(l.jolietPathTable),
-          lPathTableLba: l.jlPath,
-          mPathTableLba: l.jmPath,
+          lPathTableLba: copy ? l.jlPath1 - shift : l.jlPath,
+          mPathTableLba: copy ? l.jmPath1 - shift : l.jmPath,
           rootRecord: rootRecord(true),
           epoch: o.epoch,
           fileIdFill: paddedUcs2(new Uint8Array(0), 37),
@@ -436,27 +495,57 @@ class Writer {
       );
     }
     await this.sink.write(encodeTerminator());
-    await this.at(l.lPath);
-    await this.sink.write(encodePathTable(l.isoPathTable, false));
-    await this.at(l.mPath);
-    await this.sink.write(encodePathTable(l.isoPathTable, true));
-    if (o.joliet) {
-      await this.at(l.jlPath);
-      await this.sink.write(encodePathTable(l.jolietPathTable, false));
-      await this.at(l.jmPath);
-      await this.sink.write(encodePathTable(l.jolietPathTable, true));
+  }
+
+  private async writePathTables(iso: PathTableDir[], joliet: PathTableDir[], at: { l: number; m: number; jl: number; jm: number }): Promise<void> {
+    await this.at(at.l);
+    await this.sink.write(encodePathTable(iso, false));
+    await this.at(at.m);
+    await this.sink.write(encodePathTable(iso, true));
+    if (this.o.joliet) {
+      await this.at(at.jl);
+      await this.sink.write(encodePathTable(joliet, false));
+      await this.at(at.jm);
+      await this.sink.write(encodePathTable(joliet, true));
+    }
+  }
+
+  async writeAll(): Promise<void> {
+    const { plan, o, l } = this;
+    const P = l.offset;
+    await this.writeSystemArea();
+    await this.at(l.pvdLba);
+    await this.writeDescriptors(0);
+    if (P > 0) {
+      await this.at(l.pvd1Lba);
+      await this.writeDescriptors(1);
+    }
+    await this.writePathTables(l.isoPathTable, l.jolietPathTable, { l: l.lPath, m: l.mPath, jl: l.jlPath, jm: l.jmPath });
+    if (P > 0) {
+      await this.writePathTables(shiftedPathTable(plan.isoDirs, false, P), o.joliet ? shiftedPathTable(plan.jolietDirs, true, P) : [], {
+        l: l.lPath1,
+        m: l.mPath1,
+        jl: l.jlPath1,
+        jm: l.jmPath1,
+      });
     }
     if (plan.catalog) {
       await this.at(plan.catalog.lba);
       await this.sink.write(encodeBootCatalog(this.bootImages()));
     }
-    const builder = new RecordBuilder(plan, o, true);
-    for (const d of plan.isoDirs) {
-      const r = builder.isoRecords(d);
-      await this.writeDirectory(d.lba, d.sizeBytes, r.records);
-      for (const sector of r.ce.sectors) await this.sink.write(sector);
+    const builder = new RecordBuilder(plan, o, true, P);
+    for (const copy of P > 0 ? ([0, 1] as const) : ([0] as const)) {
+      builder.copy = copy;
+      for (const d of plan.isoDirs) {
+        const r = builder.isoRecords(d);
+        await this.writeDirectory(copy ? d.lba1 : d.lba, d.sizeBytes, r.records);
+        for (const sector of r.ce.sectors) await this.sink.write(sector);
+      }
     }
-    for (const d of plan.jolietDirs) await this.writeDirectory(d.jLba, d.jSizeBytes, builder.jolietRecords(d));
+    for (const copy of P > 0 ? ([0, 1] as const) : ([0] as const)) {
+      builder.copy = copy;
+      for (const d of plan.jolietDirs) await this.writeDirectory(copy ? d.jLba1 : d.jLba, d.jSizeBytes, builder.jolietRecords(d));
+    }
     for (const f of plan.files) {
       if (f.catalog || f.size === 0) continue;
       await this.at(f.lba);
@@ -525,7 +614,7 @@ class Writer {
     const parts: GptPartition[] = [];
     if (o.hybrid === 'appended-esp') {
       // Partition 1: the ISO 9660 data after the system area; partition 2: the appended ESP.
-      parts.push({ typeGuid: guidBytes(GUID_BASIC_DATA), uniqueGuid: guid(1), startLba: 64, endLba: l.isoEndBlocks * 4 - 1, name: 'ISO9660' });
+      parts.push({ typeGuid: guidBytes(GUID_BASIC_DATA), uniqueGuid: guid(1), startLba: Math.max(l.offset, 16) * 4, endLba: l.isoEndBlocks * 4 - 1, name: 'ISO9660' });
       const start = l.espStartBlock! * 4;
       parts.push({ typeGuid: guidBytes(GUID_EFI_SYSTEM), uniqueGuid: guid(2), startLba: start, endLba: start + Math.ceil(o.appendedEsp!.size / SECTOR) - 1, name: 'EFI System' });
     } else {

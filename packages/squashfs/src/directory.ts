@@ -58,6 +58,13 @@ export function writeDirectory(table: MetadataWriter, entries: readonly Director
   let i = 0;
   while (i < entries.length) {
     const first = entries[i]!;
+    // mksquashfs's rule: once the listing since the last indexed header plus this entry would pass
+    // a metadata block, this header becomes an index point.
+    const at = table.position();
+    if (i > 0 && length + DirEntry.size + first.name.byteLength - lastIndexed > METADATA_SIZE) {
+      index.push({ index: length, startBlock: at.block, name: first.name });
+      lastIndexed = length;
+    }
     // Decide how many entries share this header.
     let n = 1;
     let runLength = DirHeader.size + DirEntry.size + first.name.byteLength;
@@ -69,11 +76,6 @@ export function writeDirectory(table: MetadataWriter, entries: readonly Director
       if (length + runLength + size - lastIndexed > METADATA_SIZE) break;
       runLength += size;
       n++;
-    }
-    const at = table.position();
-    if (i > 0 && length + DirHeader.size + DirEntry.size + first.name.byteLength - lastIndexed > METADATA_SIZE) {
-      index.push({ index: length, startBlock: at.block, name: first.name });
-      lastIndexed = length;
     }
     const header = DirHeader.encode({ count: n - 1, startBlock: first.inodeBlock, inodeNumber: first.inodeNumber });
     table.append(header);

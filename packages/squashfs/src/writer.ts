@@ -25,6 +25,7 @@
  */
 import {
   ErrorCodes,
+  FieldRangeError,
   ImgkitError,
   Sha256,
   inlinePool,
@@ -61,7 +62,7 @@ import {
   NO_XATTR,
 } from './inode.js';
 import { encodeMetadataBlock, metadataRef, MetadataWriter, type BlockCompressor } from './metadata.js';
-import { forEachPostOrder, planTree, type FileData, type InodeRecord } from './plan.js';
+import { forEachPostOrder, planTree, type FileData, type InodeRecord, type PlanNode } from './plan.js';
 import { SQUASHFS_INVALID_BLK, SQUASHFS_MAGIC, SUPERBLOCK_FLAGS, Superblock } from './superblock.js';
 import { XattrTable } from './xattr.js';
 import { devMajor, devMinor, encodeUtf8 } from '@imgkit/core';
@@ -166,7 +167,9 @@ interface CompressResult {
 
 /** What the writer does with each pool result (or without one, for holes), in job order. */
 type Pending =
-  | { t: 'block'; file: FileData; raw: Uint8Array; first: boolean; hole: boolean }
+  | { t: 'block'; file: FileData; raw: Uint8Array; first: boolean; hole: false }
+  // A hole keeps no bytes, so a long run of them costs a few bytes each, not a block each.
+  | { t: 'block'; file: FileData; raw: null; first: boolean; hole: true }
   | { t: 'fragment'; index: number; raw: Uint8Array };
 
 const DEDUP_BUFFER_LIMIT = 1 << 20;
@@ -241,11 +244,16 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
       let i = 0;
       for await (const block of rechunk(content, o.blockSize)) {
         if (i < blockCount) {
-          const hole = isAllZero(block);
-          const raw = hole ? block : block.slice();
-          queue.push({ t: 'block', file: data, raw, first: i === 0, hole });
-          if (hole) data.sparseBytes += block.byteLength;
-          else yield { codec: codecSpec, data: raw };
+          if (isAllZero(block)) {
+            queue.push({ t: 'block', file: data, raw: null, first: i === 0, hole: true });
+            data.sparseBytes += block.byteLength;
+          } else {
+            // A copy: sources may reuse their read buffers, and the raw bytes are kept until the
+            // compressed result shows whether they are needed.
+            const raw = block.slice();
+            queue.push({ t: 'block', file: data, raw, first: i === 0, hole: false });
+            yield { codec: codecSpec, data: raw };
+          }
         } else {
           const placed = packer.add(block);
           data.fragment = placed.fragment;
@@ -273,8 +281,9 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
         return;
       }
     }
-    const useCompressed = compressed !== null && compressed.byteLength > 0 && compressed.byteLength < p.raw.byteLength;
-    const bytes = useCompressed ? compressed : p.raw;
+    const raw = p.raw!;
+    const useCompressed = compressed !== null && compressed.byteLength > 0 && compressed.byteLength < raw.byteLength;
+    const bytes = useCompressed ? compressed : raw;
     const start = here();
     await sink.write(bytes);
     const word = dataSize(bytes.byteLength, { uncompressed: !useCompressed });
@@ -308,7 +317,7 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
   const ids = new IdTable();
   const xattrs = new XattrTable();
   const inodeCount = plan.inodes.length;
-  forEachPostOrder(plan.root, (node) => {
+  const writeInode = (node: PlanNode): void => {
     const rec = node.inode;
     if (rec.ref) return; // another name of a hard-linked inode
     const e = rec.entry;
@@ -382,6 +391,17 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
     }
     rec.ref = inodeTable.position();
     inodeTable.append(bytes);
+  };
+  forEachPostOrder(plan.root, (node) => {
+    try {
+      writeInode(node);
+    } catch (err) {
+      // Name the entry whose field did not fit (e.g. an mtime before 1970 or after 2106).
+      if (err instanceof FieldRangeError && err.path === undefined) {
+        throw new FieldRangeError({ format: 'squashfs', path: node.path, ...(err.field ? { field: err.field } : {}), detail: err.detail, cause: err });
+      }
+      throw err;
+    }
   });
   const rootRef = metadataRef(plan.root.inode.ref!);
 

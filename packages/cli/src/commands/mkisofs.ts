@@ -130,11 +130,13 @@ export function parseMkisofsArgs(argv: readonly string[]): MkisofsArgs {
   return a;
 }
 
-/** mkisofs -r: uid/gid 0; everything readable by all; executable by all where anyone could execute; no write bits but the owner's. */
+/**
+ * mkisofs -r, as xorriso applies it (checked against xorriso 1.5): uid/gid 0, read bits for all,
+ * execute bits for all where anyone had one (and on directories), write and set-id bits cleared.
+ */
 function rationalize(e: SourceEntry): SourceEntry {
-  let mode = e.mode | 0o444;
-  if (e.kind === 'dir' || mode & 0o111) mode |= 0o555;
-  mode &= ~0o022;
+  let mode = (e.mode | 0o444) & 0o555;
+  if (e.kind === 'dir' || e.mode & 0o111) mode |= 0o111;
   return { ...e, uid: 0, gid: 0, mode };
 }
 

@@ -1,0 +1,116 @@
+/** `imgkit iso` and `imgkit mkisofs` end to end (built CLI), checked with xorriso, isoinfo, sgdisk. */
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { requireTool, run, runImgkit, tempDir } from './lib/tools.js';
+
+function requireFile(path: string, pkg: string): string {
+  if (!existsSync(path)) throw new Error(`required file ${path} is missing: apt-get install -y ${pkg}`);
+  return path;
+}
+
+async function makeTree(dir: string): Promise<{ src: string; esp: string }> {
+  const src = join(dir, 'src');
+  await mkdir(join(src, 'isolinux'), { recursive: true });
+  await mkdir(join(src, 'EFI'), { recursive: true });
+  await copyFile(requireFile('/usr/lib/ISOLINUX/isolinux.bin', 'isolinux'), join(src, 'isolinux/isolinux.bin'));
+  await writeFile(join(src, 'README.txt'), 'hello\n');
+  const esp = join(src, 'EFI/efi.img');
+  await run(requireTool('mkfs.fat', 'dosfstools'), ['-C', esp, '1440']);
+  return { src, esp };
+}
+
+const env = { SOURCE_DATE_EPOCH: '1700000000' };
+
+test('imgkit mkisofs with a Debian-style xorriso line equals imgkit iso with readable options', async () => {
+  const dir = await tempDir('iso-cli');
+  const { src } = await makeTree(dir);
+  const a = join(dir, 'a.iso');
+  const b = join(dir, 'b.iso');
+  const r1 = await runImgkit(
+    ['mkisofs', '-o', a, '-iso-level', '3', '-R', '-J', '-joliet-long', '-V', 'DEBIAN_LIVE', '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat',
+      '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', 'EFI/efi.img', '-no-emul-boot',
+      '-isohybrid-mbr', '/usr/lib/ISOLINUX/isohdpfx.bin', '-isohybrid-gpt-basdat', src],
+    { env },
+  );
+  assert.equal(r1.code, 0, r1.stderr);
+  const r2 = await runImgkit(
+    ['iso', src, b, '--volid', 'DEBIAN_LIVE', '--joliet-long', '--bios-boot', 'isolinux/isolinux.bin', '--boot-catalog', 'isolinux/boot.cat',
+      '--boot-load-size', '4', '--boot-info-table', '--efi-boot', 'EFI/efi.img', '--hybrid', 'isohybrid-mbr', '--mbr-template', '/usr/lib/ISOLINUX/isohdpfx.bin'],
+    { env },
+  );
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.ok((await readFile(a)).equals(await readFile(b)), 'same bytes from both command lines');
+  const rep = (await run(requireTool('xorriso', 'xorriso'), ['-indev', a, '-report_el_torito', 'plain', '-report_system_area', 'plain'])).stdout.toString();
+  assert.match(rep, /El Torito boot img :\s+1\s+BIOS\s+y\s+none/);
+  assert.match(rep, /El Torito boot img :\s+2\s+UEFI\s+y\s+none/);
+  assert.match(rep, /El Torito img opts :\s+1\s+boot-info-table/);
+  assert.match(rep, /System area summary: MBR isohybrid/);
+  const d = (await run(requireTool('isoinfo', 'genisoimage'), ['-d', '-i', a])).stdout.toString();
+  assert.match(d, /Volume id: DEBIAN_LIVE/);
+  assert.match(d, /Joliet with UCS level 3 found/);
+  assert.match(d, /Rock Ridge signatures version 1 found/);
+  // SOURCE_DATE_EPOCH dates the volume.
+  const pvd = (await readFile(a)).subarray(16 * 2048, 17 * 2048);
+  assert.equal(pvd.subarray(813, 829).toString('latin1'), '2023111422132000');
+});
+
+test('imgkit mkisofs, archiso line: appended ESP as GPT partition 2 with the El Torito interval', async () => {
+  const dir = await tempDir('iso-cli-arch');
+  const { src } = await makeTree(dir);
+  const esp = join(dir, 'efiboot.img');
+  await run(requireTool('mkfs.fat', 'dosfstools'), ['-C', esp, '2048']);
+  const out = join(dir, 'arch.iso');
+  const r = await runImgkit(
+    ['mkisofs', '-iso-level', '3', '-full-iso9660-filenames', '-joliet', '-joliet-long', '-rational-rock', '-volid', 'ARCH_202401', '-appid', 'Arch Linux Live',
+      '-publisher', 'Arch Linux', '-preparer', 'prepared by mkarchiso', '-partition_offset', '16', '-isohybrid-mbr', '/usr/lib/ISOLINUX/isohdpfx.bin',
+      '-eltorito-boot', 'isolinux/isolinux.bin', '-eltorito-catalog', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+      '-append_partition', '2', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', esp, '-appended_part_as_gpt', '-eltorito-alt-boot',
+      '-e', '--interval:appended_partition_2:all::', '-no-emul-boot', '-isohybrid-gpt-basdat', '-output', out, src],
+    { env },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /partition_offset 16/, 'the partial -partition_offset support is reported');
+  const v = (await run(requireTool('sgdisk', 'gdisk'), ['-v', out])).stdout.toString();
+  assert.match(v, /No problems found/);
+  const rep = (await run(requireTool('xorriso', 'xorriso'), ['-indev', out, '-report_el_torito', 'plain', '-report_system_area', 'plain'])).stdout.toString();
+  assert.match(rep, /GPT type GUID      :\s+2\s+28732ac11ff8d211ba4b00a0c93ec93b/);
+  assert.match(rep, /El Torito boot img :\s+2\s+UEFI/);
+  const d = (await run(requireTool('isoinfo', 'genisoimage'), ['-d', '-i', out])).stdout.toString();
+  assert.match(d, /Publisher id: Arch Linux/);
+  assert.match(d, /Application id: Arch Linux Live/);
+  // -rational-rock: owners 0 and readable modes.
+  const l = (await run(requireTool('isoinfo', 'genisoimage'), ['-l', '-R', '-i', out])).stdout.toString();
+  assert.match(l, /^-r--r--r--\s+1\s+0\s+0\s+6 .*README\.txt/m);
+});
+
+test('usage errors exit 2 and name the problem: unknown mkisofs options, inconsistent presets', async () => {
+  const dir = await tempDir('iso-cli-err');
+  const { src } = await makeTree(dir);
+  const r1 = await runImgkit(['mkisofs', '-o', join(dir, 'x.iso'), '-R', '-frobnicate', '-graft-points', src]);
+  assert.equal(r1.code, 2);
+  assert.match(r1.stderr, /unknown mkisofs options: -frobnicate -graft-points/);
+  assert.equal(existsSync(join(dir, 'x.iso')), false);
+  const r2 = await runImgkit(['iso', src, join(dir, 'y.iso'), '--hybrid', 'isohybrid-mbr']);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /E_BAD_OPTION/);
+  assert.match(r2.stderr, /--mbr-template/);
+  const r3 = await runImgkit(['iso', src, join(dir, 'z.iso'), '--hybrid', 'uefi-only', '--efi-boot', 'EFI/efi.img', '--bios-boot', 'isolinux/isolinux.bin']);
+  assert.equal(r3.code, 2);
+  assert.equal(existsSync(join(dir, 'z.iso')), false);
+  const r4 = await runImgkit(['mkisofs', '-o', join(dir, 'w.iso'), '-append_partition', '3', '0x83', 'x', src]);
+  assert.equal(r4.code, 2);
+  assert.match(r4.stderr, /only partition 2/);
+});
+
+test('imgkit iso writes to standard output (the writer never seeks)', async () => {
+  const dir = await tempDir('iso-cli-stdout');
+  const { src } = await makeTree(dir);
+  const file = join(dir, 'f.iso');
+  await runImgkit(['iso', src, file], { env });
+  const r = await runImgkit(['iso', src, '-'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.equals(await readFile(file)));
+});
