@@ -80,6 +80,7 @@ const biosOptions = async (): Promise<IsoOptions> => ({
   catalogPath: 'isolinux/boot.cat',
   efiBoot: { path: 'boot/efi.img' },
   hybrid: 'isohybrid-mbr',
+  isohybridGpt: true, // as Debian's -isohybrid-gpt-basdat: a GPT beside the MBR
   mbrTemplate: new Uint8Array(await readFile(requireFile('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux'))),
 });
 
@@ -106,7 +107,7 @@ test('OVMF boots the same ISO as a CD-ROM through the El Torito UEFI image', asy
   assert.match(r.console, /imgkit-cmdpath=\(cd\d*\)/);
 });
 
-test('OVMF boots an appended-ESP ISO as a disk through the GPT ESP, not El Torito', async () => {
+test('OVMF boots an appended-ESP ISO (archiso layout, partition offset 16) as a disk through the GPT ESP, not El Torito', async () => {
   const iso = await makeIso('appended.iso', [], {
     biosBoot: { path: 'isolinux/isolinux.bin', loadSectors: 4, bootInfoTable: true },
     catalogPath: 'isolinux/boot.cat',
@@ -114,6 +115,7 @@ test('OVMF boots an appended-ESP ISO as a disk through the GPT ESP, not El Torit
     mbrTemplate: new Uint8Array(await readFile(requireFile('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux'))),
     appendedEsp: { size: efiImage.byteLength, read: async function* () { yield efiImage; } },
     efiBoot: 'appended-esp',
+    partitionOffsetBlocks: 16,
   });
   const r = await boot({ drives: [{ file: iso, if: 'virtio', format: 'raw' }], bootDisk: 'disk', firmware: 'ovmf', marker: MARKER, memoryMb: 1024 });
   assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);

@@ -4,7 +4,10 @@
  * and no output or temporary file left behind; usage errors exit 2.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { applyManifest, applyOwnership, parseManifest } from '@imgkit/core';
@@ -165,6 +168,23 @@ describe('imgkit cpio', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /\[E_OUTPUT_IN_SOURCE\]/);
     assertSameTree(await snapshotDir(src), before);
+  });
+
+  test('SIGTERM while writing → exit 143 and the temporary output file is removed', async () => {
+    // 3 GiB of sparse zeros through gzip on one thread: still writing when the signal comes.
+    const src = join(work, 'sig-src');
+    await mkdir(src);
+    await run(requireTool('truncate', 'coreutils'), ['-s', String(3 * 2 ** 30), join(src, 'zeros.img')]);
+    const dir = await outDir('sig');
+    const child = spawn(process.execPath, [IMGKIT_BIN, 'cpio', src, join(dir, 'x.cpio.gz'), '--workers', '0'], { stdio: 'ignore' });
+    const exited = once(child, 'exit');
+    // Wait (not a timing assertion) until the temporary file exists, then interrupt.
+    while ((await readdir(dir)).length === 0 && child.exitCode === null) await sleep(50);
+    assert.equal(child.exitCode, null, 'the command must still be running');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 143);
+    assert.deepEqual(await readdir(dir), [], 'no output or temporary file left');
   });
 
   test('usage errors exit 2; --help exits 0', async () => {

@@ -11,6 +11,7 @@ import { ImgkitError, MemorySink, memoryTree, type SourceTree } from '@imgkit/co
 import { fileSink, nodeSource } from '@imgkit/core/node';
 import { writeIso, type IsoOptions } from '@imgkit/iso9660';
 import { makeRichTree } from './lib/fixture.js';
+import { makeSources } from './lib/source.js';
 import { requireTool, run, tempDir } from './lib/tools.js';
 import { assertSameTree, snapshotDir, snapshotTree } from './lib/tree.js';
 
@@ -53,53 +54,59 @@ function isoinfoPaths(listing: string): string[] {
   return out.sort();
 }
 
-test('rich tree: Rock Ridge + Joliet image equals the source (isoinfo, xorriso, bsdtar, 7z)', async () => {
-  const dir = await tempDir('iso-rich');
-  const src = join(dir, 'src');
+test('rich tree: Rock Ridge + Joliet image equals the source (isoinfo, xorriso, bsdtar, 7z), for each source kind', async (t) => {
+  const top = await tempDir('iso-rich');
+  const src = join(top, 'src');
   await makeRichTree(src);
-  const iso = join(dir, 'rich.iso');
-  await writeTo(nodeSource(src), iso, { joliet: true, jolietLong: true, volumeId: 'RICH_TREE', epoch: 1_800_000_000 });
+  for (const source of await makeSources(src)) {
+    await t.test(source.name, async () => {
+      const dir = join(top, source.name);
+      await mkdir(dir);
+      const iso = join(dir, 'rich.iso');
+      await writeTo(source.tree, iso, { joliet: true, jolietLong: true, volumeId: 'RICH_TREE', epoch: 1_800_000_000 });
 
-  const d = (await run(isoinfo(), ['-d', '-i', iso])).stdout.toString();
-  assert.match(d, /Volume id: RICH_TREE/);
-  assert.match(d, /Rock Ridge signatures version 1 found/);
-  assert.match(d, /Joliet with UCS level 3 found/);
-  assert.match(d, /Logical block size is: 2048/);
+      const d = (await run(isoinfo(), ['-d', '-i', iso])).stdout.toString();
+      assert.match(d, /Volume id: RICH_TREE/);
+      assert.match(d, /Rock Ridge signatures version 1 found/);
+      assert.match(d, /Joliet with UCS level 3 found/);
+      assert.match(d, /Logical block size is: 2048/);
 
-  // The expected tree: the source with times clamped to the epoch.
-  const expected = await snapshotTree(nodeSource(src));
-  for (const e of expected.values()) if (e.mtime > 1_800_000_000) e.mtime = 1_800_000_000;
+      // The expected tree: the source with times clamped to the epoch.
+      const expected = await snapshotTree(source.tree);
+      for (const e of expected.values()) if (e.mtime > 1_800_000_000) e.mtime = 1_800_000_000;
 
-  // Rock Ridge through libarchive: names, kinds, modes, owners, times, links, devices, contents.
-  const out = join(dir, 'bsdtar');
-  await mkdir(out);
-  await run(bsdtar(), ['-xpf', iso, '--numeric-owner', '-C', out]);
-  assertSameTree(await snapshotDir(out), expected, { ignore: ['root', 'dirMtime'] });
+      // Rock Ridge through libarchive: names, kinds, modes, owners, times, links, devices, contents.
+      const out = join(dir, 'bsdtar');
+      await mkdir(out);
+      await run(bsdtar(), ['-xpf', iso, '--numeric-owner', '-C', out]);
+      assertSameTree(await snapshotDir(out), expected, { ignore: ['root', 'dirMtime'] });
 
-  // Rock Ridge names through isoinfo, and through xorriso (libisofs).
-  // isoinfo doesn't follow RRIP relocation (CL): deep/…/g (level 9) shows as its placeholder, its
-  // content under rr_moved/; everything else must match.
-  const relocated = 'deep/a/b/c/d/e/f/g/';
-  const rr = isoinfoPaths((await run(isoinfo(), ['-l', '-R', '-i', iso])).stdout.toString());
-  assert.deepEqual(
-    rr.filter((p) => !p.startsWith('rr_moved')),
-    [...expected.keys()].filter((p) => p !== '' && !p.startsWith(relocated)).sort(),
-  );
-  assert.ok(rr.includes('rr_moved/g/leaf'), rr.filter((p) => p.startsWith('rr_moved')).join(' '));
-  const lsdl = (await run(xorriso(), ['-indev', iso, '-find', '/', '-exec', 'lsdl'])).stdout.toString();
-  for (const p of expected.keys()) if (p !== '') assert.ok(lsdl.includes(`'/${p}'`), `xorriso lists /${p}`);
+      // Rock Ridge names through isoinfo, and through xorriso (libisofs).
+      // isoinfo doesn't follow RRIP relocation (CL): deep/…/g (level 9) shows as its placeholder, its
+      // content under rr_moved/; everything else must match.
+      const relocated = 'deep/a/b/c/d/e/f/g/';
+      const rr = isoinfoPaths((await run(isoinfo(), ['-l', '-R', '-i', iso])).stdout.toString());
+      assert.deepEqual(
+        rr.filter((p) => !p.startsWith('rr_moved')),
+        [...expected.keys()].filter((p) => p !== '' && !p.startsWith(relocated)).sort(),
+      );
+      assert.ok(rr.includes('rr_moved/g/leaf'), rr.filter((p) => p.startsWith('rr_moved')).join(' '));
+      const lsdl = (await run(xorriso(), ['-indev', iso, '-find', '/', '-exec', 'lsdl'])).stdout.toString();
+      for (const p of expected.keys()) if (p !== '') assert.ok(lsdl.includes(`'/${p}'`), `xorriso lists /${p}`);
 
-  // Joliet names through isoinfo -J, and 7-Zip extraction (Joliet) with the file contents.
-  // Joliet is UCS-2: characters outside the BMP were replaced by "_" (with a warning).
-  // isoinfo prints Joliet names in ISO 8859-1 (it has no UTF-8), other characters as "_".
-  const jol = isoinfoPaths((await run(isoinfo(), ['-l', '-J', '-i', iso])).stdout.toString('latin1'));
-  const ucs2 = (p: string) => p.replace(/[\u{10000}-\u{10FFFF}]/gu, '_');
-  assert.deepEqual(jol, [...expected.keys()].filter((p) => p !== '').map((p) => ucs2(p).replace(/[^\u0000-\u00ff]/g, '_')).sort());
-  const z = join(dir, '7z');
-  await run(sevenZ(), ['x', '-y', `-o${z}`, iso]);
-  for (const [p, e] of expected) {
-    if (e.kind !== 'file') continue;
-    assert.equal(await sha256File(join(z, ucs2(p))), e.sha256, `7z content of ${p}`);
+      // Joliet names through isoinfo -J, and 7-Zip extraction (Joliet) with the file contents.
+      // Joliet is UCS-2: characters outside the BMP were replaced by "_" (with a warning).
+      // isoinfo prints Joliet names in ISO 8859-1 (it has no UTF-8), other characters as "_".
+      const jol = isoinfoPaths((await run(isoinfo(), ['-l', '-J', '-i', iso])).stdout.toString('latin1'));
+      const ucs2 = (p: string) => p.replace(/[\u{10000}-\u{10FFFF}]/gu, '_');
+      assert.deepEqual(jol, [...expected.keys()].filter((p) => p !== '').map((p) => ucs2(p).replace(/[^\u0000-\u00ff]/g, '_')).sort());
+      const z = join(dir, '7z');
+      await run(sevenZ(), ['x', '-y', `-o${z}`, iso]);
+      for (const [p, e] of expected) {
+        if (e.kind !== 'file') continue;
+        assert.equal(await sha256File(join(z, ucs2(p))), e.sha256, `7z content of ${p}`);
+      }
+    });
   }
 });
 
@@ -305,4 +312,20 @@ test('level 3: a sparse 4.5 GiB file is written as multi-extent and reads back w
   for await (const c of (await import('node:fs')).createReadStream(join(src, 'huge.img'), { highWaterMark: 1 << 20 })) want.update(c as Buffer);
   const got = await run('sh', ['-c', `${bsdtar()} -xOf '${iso}' huge.img | sha256sum`]);
   assert.equal(got.stdout.toString().split(' ')[0], want.digest('hex'));
+});
+
+test('a file that changes size between plan and write is E_SOURCE_CHANGED naming it; the output is removed', async () => {
+  const dir = await tempDir('iso-changed');
+  const out = join(dir, 'c.iso');
+  const tree = memoryTree([
+    { path: 'ok', kind: 'file', content: 'fine\n' },
+    { path: 'shrinks', kind: 'file', size: 10_000, content: async function* () { yield new Uint8Array(5000); } },
+  ]);
+  const sink = await fileSink(out);
+  await assert.rejects(
+    writeIso(tree, sink, {}),
+    (e: unknown) => e instanceof ImgkitError && e.code === 'E_SOURCE_CHANGED' && e.path === 'shrinks',
+  );
+  await sink.abort?.(new Error('test'));
+  await assert.rejects(stat(out));
 });

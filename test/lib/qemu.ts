@@ -68,12 +68,11 @@ export async function defaultKernel(): Promise<{ kernel: string; version: string
   return { kernel: join('/boot', name), version: name.slice('vmlinuz-'.length) };
 }
 
+function lineHasMarker(line: string, marker: string): boolean {
+  return !/command line/i.test(line) && line.includes(marker);
+}
 function markerSeen(consoleText: string, marker: string): boolean {
-  for (const line of consoleText.split('\n')) {
-    if (/command line/i.test(line)) continue;
-    if (line.includes(marker)) return true;
-  }
-  return false;
+  return consoleText.split('\n').some((line) => lineHasMarker(line, marker));
 }
 
 export async function boot(opts: BootOptions): Promise<BootResult> {
@@ -119,9 +118,14 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       child.kill('SIGKILL');
     };
     const timer = setTimeout(() => finish(`timeout after ${timeoutMs} ms`, false), timeoutMs);
+    // Only the text since the last complete line is examined again (consoles print byte by byte).
+    let lineStart = 0;
     const check = () => {
-      if (markerSeen(out, opts.marker)) return finish('marker', true);
-      for (const d of DEAD_ENDS) if (out.includes(d)) return finish(`dead end: ${JSON.stringify(d.trim())}`, false);
+      const fresh = out.slice(lineStart);
+      for (const line of fresh.split('\n')) if (lineHasMarker(line, opts.marker)) return finish('marker', true);
+      for (const d of DEAD_ENDS) if (fresh.includes(d)) return finish(`dead end: ${JSON.stringify(d.trim())}`, false);
+      const nl = out.lastIndexOf('\n');
+      if (nl >= lineStart) lineStart = nl + 1;
     };
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (s: string) => {

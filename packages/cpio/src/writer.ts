@@ -43,19 +43,19 @@ export interface CpioOptions {
    * the kernel reads; 'xz' uses the CRC32 check the kernel requires. @default 'gzip'
    */
   compression?: CpioCompression;
-  /** Compression level; the codec's default when absent (gzip 6, zstd 3, xz 6). */
+  /** Compression level. @default the codec's own (gzip 6, zstd 3, xz 6) */
   level?: number;
-  /** Pool that compresses blocks in parallel; inline when absent. Output is the same either way. */
+  /** Pool that compresses blocks in parallel; output is the same either way. @default inline (main thread) */
   pool?: WorkerPool;
   /** Seconds; file times newer than it are clamped to it (SOURCE_DATE_EPOCH). @default no clamping */
   epoch?: number;
-  /** An uncompressed archive put in front of the main one (e.g. kernel/x86/microcode/…). */
+  /** An uncompressed archive put in front of the main one (e.g. kernel/x86/microcode/…). @default none */
   early?: SourceTree;
-  /** Lossy conversions (extended attributes dropped) are reported here. */
+  /** Lossy conversions (extended attributes dropped) are reported here. @default ignored */
   onWarning?: WarningHandler;
   /** Turn warnings into errors. @default false */
   strict?: boolean;
-  /** Called after each entry is written (progress display). */
+  /** Called after each entry is written (progress display). @default none */
   onProgress?: (p: CpioProgress) => void;
 }
 

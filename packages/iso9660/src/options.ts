@@ -59,6 +59,12 @@ export interface IsoOptions {
   efiBoot?: { path: string; content?: IsoContent } | 'appended-esp';
   /** Hybrid preset for writing the image to a disk. @default 'none' */
   hybrid?: HybridPreset;
+  /**
+   * With 'isohybrid-mbr': also write a GPT whose partition 1 is the EFI image inside the ISO
+   * (ESP type), as xorriso -isohybrid-gpt-basdat does beside the MBR; the backup GPT goes into the
+   * volume's cylinder padding. @default false
+   */
+  isohybridGpt?: boolean;
   /** isohybrid MBR boot code (the first 432 bytes are used), e.g. isolinux's isohdpfx.bin. */
   mbrTemplate?: Uint8Array;
   /**
@@ -94,6 +100,7 @@ export interface ResolvedIsoOptions {
   efi: { path: string; content: IsoContent | undefined } | 'appended-esp' | undefined;
   hybrid: HybridPreset;
   mbrTemplate: Uint8Array | undefined;
+  isohybridGpt: boolean;
   appendedEsp: IsoContent | undefined;
   partitionOffset: number;
   onWarning: WarningHandler | undefined;
@@ -156,6 +163,9 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
     if (!Number.isInteger(p) || p < 16 || p > 1024) throw bad('partitionOffsetBlocks', `partition offset ${p} is not 0 or 16…1024 blocks`);
     if (hybrid !== 'appended-esp') throw bad('partitionOffsetBlocks', 'a partition offset needs the appended-esp preset (its GPT partition 1)', 'pass --hybrid appended-esp');
   }
+  if (o.isohybridGpt && (hybrid !== 'isohybrid-mbr' || !efi || efi === 'appended-esp')) {
+    throw bad('isohybridGpt', 'a GPT beside the isohybrid MBR needs the isohybrid-mbr preset and an EFI image in the ISO', 'pass --efi-boot with --hybrid isohybrid-mbr');
+  }
   if (o.jolietLong && !o.joliet) throw bad('jolietLong', 'joliet-long without Joliet', 'pass --joliet too');
   return {
     volumeId: idField(o.volumeId, 'ISOIMAGE', 32, 'volumeId'),
@@ -176,6 +186,7 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
     efi,
     hybrid,
     mbrTemplate: o.mbrTemplate,
+    isohybridGpt: o.isohybridGpt ?? false,
     appendedEsp: o.appendedEsp,
     partitionOffset: o.partitionOffsetBlocks ?? 0,
     onWarning: o.onWarning,

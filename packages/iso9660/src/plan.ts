@@ -77,7 +77,6 @@ export interface IsoDir extends IsoNode {
   isoDepth: number;
   /** Set on a relocated directory: the record in rr_moved carries RE, its ".." a PL. */
   isRelocated?: boolean;
-  hidden?: boolean;
   lba: number;
   sizeBytes: number;
   /** Rock Ridge continuation areas right after the extent (SUSP §5.1). */
@@ -278,7 +277,6 @@ function relocate(plan: IsoPlan, o: ResolvedIsoOptions): void {
           }
           moved = newDir(RELOCATION_DIR, RELOCATION_DIR, plan.root, { mode: 0o755, uid: 0, gid: 0, mtime: o.epoch });
           moved.ino = ++plan.nodeCount;
-          moved.hidden = true;
           plan.root.nlink++;
         }
         // The placeholder keeps the name in the original parent; the directory moves.

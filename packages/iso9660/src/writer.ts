@@ -266,7 +266,8 @@ function layOut(plan: IsoPlan, o: ResolvedIsoOptions): Layout {
   const gptTail = (1 + GPT_ENTRIES_SECTORS) * SECTOR;
   switch (o.hybrid) {
     case 'isohybrid-mbr':
-      volumeBlocks = alignUp(isoEndBlocks * ISO_SECTOR_SIZE, CYLINDER_BYTES) / ISO_SECTOR_SIZE;
+      // With a GPT, its backup takes the last 33 sectors of the cylinder padding.
+      volumeBlocks = alignUp(isoEndBlocks * ISO_SECTOR_SIZE + (o.isohybridGpt ? gptTail : 0), CYLINDER_BYTES) / ISO_SECTOR_SIZE;
       diskBytes = volumeBlocks * ISO_SECTOR_SIZE;
       break;
     case 'appended-esp': {
@@ -551,6 +552,11 @@ class Writer {
       await this.at(f.lba);
       await this.writeFile(f);
     }
+    if (o.isohybridGpt) {
+      const backup = this.gpt().backup;
+      await this.padTo(l.diskBytes - backup.byteLength);
+      await this.sink.write(backup);
+    }
     await this.at(l.volumeBlocks);
     await this.writeTail();
   }
@@ -618,6 +624,7 @@ class Writer {
       const start = l.espStartBlock! * 4;
       parts.push({ typeGuid: guidBytes(GUID_EFI_SYSTEM), uniqueGuid: guid(2), startLba: start, endLba: start + Math.ceil(o.appendedEsp!.size / SECTOR) - 1, name: 'EFI System' });
     } else {
+      // uefi-only, or isohybrid-mbr with isohybridGpt: the EFI image inside the ISO.
       const start = plan.efiImage!.lba * 4;
       parts.push({ typeGuid: guidBytes(GUID_EFI_SYSTEM), uniqueGuid: guid(1), startLba: start, endLba: start + Math.ceil(plan.efiImage!.size / SECTOR) - 1, name: 'EFI System' });
     }
@@ -632,6 +639,7 @@ class Writer {
       const parts: MbrEntry[] = [{ bootable: true, type: 0x17, startLba: 0, sectorCount: l.volumeBlocks * 4 }];
       if (plan.efiImage) parts.push({ bootable: false, type: 0xef, startLba: plan.efiImage.lba * 4, sectorCount: Math.ceil(plan.efiImage.size / SECTOR) });
       area.set(encodeMbr(o.mbrTemplate, biosLba, this.diskId(), parts));
+      if (o.isohybridGpt) area.set(this.gpt().primary, SECTOR);
     } else if (o.hybrid === 'appended-esp' || o.hybrid === 'uefi-only') {
       const diskSectors = l.diskBytes / SECTOR;
       area.set(encodeMbr(o.mbrTemplate, o.mbrTemplate ? biosLba : undefined, this.diskId(), [protectiveEntry(diskSectors)]));

@@ -39,6 +39,8 @@ export interface IsoFlags extends SourceFlags {
   hybrid?: HybridPreset;
   mbrTemplate?: string;
   appendPartition?: string;
+  partitionOffset?: number;
+  isohybridGpt?: boolean;
   padBlocks?: number;
 }
 
@@ -100,7 +102,9 @@ export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number
     if (o.hybrid === undefined) o.hybrid = 'appended-esp';
     if (o.efiBoot === undefined) o.efiBoot = 'appended-esp';
   }
+  if (flags.partitionOffset !== undefined && flags.partitionOffset > 0) o.partitionOffsetBlocks = flags.partitionOffset;
   if (o.hybrid === undefined && o.mbrTemplate) o.hybrid = 'isohybrid-mbr';
+  if (flags.isohybridGpt && o.hybrid === 'isohybrid-mbr') o.isohybridGpt = true;
   return o;
 }
 
@@ -139,7 +143,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--efi-image-path <path>', 'where a host --efi-boot file goes in the image', 'boot/efiboot.img')
     .addOption(new Option('--hybrid <preset>', 'bootable as a disk too').choices(['isohybrid-mbr', 'appended-esp', 'uefi-only']))
     .option('--mbr-template <file>', 'MBR boot code for isohybrid (e.g. /usr/lib/ISOLINUX/isohdpfx.bin)')
+    .option('--isohybrid-gpt', 'with isohybrid-mbr: also a GPT whose partition 1 is the EFI image (xorriso -isohybrid-gpt-basdat)')
     .option('--append-partition <file>', 'append this ESP image after the ISO as GPT partition 2 (preset appended-esp)')
+    .addOption(new Option('--partition-offset <blocks>', 'GPT partition 1 starts at this 2 KiB block and mounts on its own (archiso: 16)').argParser(intOption(0, 1024)))
     .addOption(new Option('--pad-blocks <n>', 'zero 2 KiB blocks after the data (mkisofs -pad)').argParser(intOption(0, 1 << 20)));
   addSourceOptions(cmd);
   cmd.addHelpText(
@@ -151,7 +157,7 @@ Examples:
     --bios-boot isolinux/isolinux.bin --boot-catalog isolinux/boot.cat --boot-info-table \\
     --efi-boot boot/efi.img --hybrid isohybrid-mbr --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin
   imgkit iso tree/ arch.iso --bios-boot boot/isolinux.bin --boot-info-table \\
-    --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin --append-partition esp.img`,
+    --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin --append-partition esp.img --partition-offset 16`,
   );
   cmd.action((dir: string, out: string, flags: IsoFlags) => runCommand(ctx, () => writeIsoCommand(ctx, dir, out, flags)));
 }

@@ -52,8 +52,8 @@ const WITH_VALUE: Record<string, (a: MkisofsArgs, v: string) => void> = {
   },
   '-isohybrid-mbr': (a, v) => (a.flags.mbrTemplate = v),
   '-partition_offset': (a, v) => {
-    if (v !== '0' && v !== '16') throw new UsageError(`-partition_offset ${v}: only 0 and 16 are supported`);
-    if (v === '16') a.notes.push('-partition_offset 16: GPT partition 1 starts at block 16, but no second set of descriptors is written for it');
+    if (!/^\d+$/.test(v) || (Number(v) !== 0 && (Number(v) < 16 || Number(v) > 1024))) throw new UsageError(`-partition_offset ${v}: use 0 or 16…1024`);
+    a.flags.partitionOffset = Number(v);
   },
 };
 
@@ -70,7 +70,7 @@ const FLAGS: Record<string, (a: MkisofsArgs) => void> = {
   '-boot-info-table': (a) => (a.flags.bootInfoTable = true),
   '-eltorito-alt-boot': () => {},
   '--mbr-force-bootable': (a) => a.notes.push('--mbr-force-bootable: the isohybrid MBR partition 1 is bootable already'),
-  '-isohybrid-gpt-basdat': (a) => a.notes.push('-isohybrid-gpt-basdat: the EFI image gets an MBR 0xEF entry (isohybrid-mbr) or a GPT ESP entry (appended-esp, uefi-only)'),
+  '-isohybrid-gpt-basdat': (a) => (a.flags.isohybridGpt = true),
   '-appended_part_as_gpt': () => {},
   '-full-iso9660-filenames': (a) => (a.flags.isoLevel = Math.max(a.flags.isoLevel, 2)),
   '-pad': () => {},
@@ -124,7 +124,7 @@ export function parseMkisofsArgs(argv: readonly string[]): MkisofsArgs {
   if (operands.length !== 1) throw new UsageError(`give exactly one source directory (got ${operands.length ? operands.join(' ') : 'none'})`);
   a.source = operands[0]!;
   // No -b but -e with a hybrid GPT request: UEFI only.
-  if (a.flags.biosBoot === undefined && a.flags.efiBoot !== undefined && a.flags.efiBoot !== 'appended-esp' && a.flags.appendPartition === undefined && a.notes.some((n) => n.startsWith('-isohybrid-gpt-basdat'))) {
+  if (a.flags.biosBoot === undefined && a.flags.efiBoot !== undefined && a.flags.efiBoot !== 'appended-esp' && a.flags.appendPartition === undefined && a.flags.isohybridGpt === true) {
     a.flags.hybrid = 'uefi-only';
   }
   return a;

@@ -4,7 +4,7 @@
  * (after importing any modules that `registerTask`); give the wasm codecs their URLs there with
  * `setWasmLoader` if the bundler does not place zstd.wasm / liblzma.wasm beside it.
  */
-import { createPortPool, inlinePool, handleTaskRequest, type TaskPort, type TaskRequest, type WorkerPool } from '@imgkit/core';
+import { createPortPool, inlinePool, handleTaskRequest, ErrorCodes, ImgkitError, type TaskPort, type TaskRequest, type WorkerPool } from '@imgkit/core';
 
 export interface BrowserPoolOptions {
   /** Web Workers; 0 runs inline. */
@@ -23,7 +23,9 @@ export function createBrowserPool(options: BrowserPoolOptions): WorkerPool {
       post: (req, transfer) => w.postMessage(req, transfer),
       listen(onReply, fail) {
         w.addEventListener('message', (e) => onReply(e.data));
-        w.addEventListener('error', (e) => fail(new Error(e.message || 'worker error')));
+        // A worker script that is missing (404), not JavaScript, or throws while loading fires an
+        // ErrorEvent, often without a message: name the URL.
+        w.addEventListener('error', (e) => fail(new Error(e.message || `the worker module ${String(options.workerUrl)} could not be loaded or did not start`)));
         w.addEventListener('messageerror', () => fail(new Error('worker message could not be deserialised')));
       },
       terminate: () => w.terminate(),
@@ -41,6 +43,16 @@ export function startBrowserWorker(): void {
     postMessage(m: unknown, transfer: Transferable[]): void;
   };
   scope.addEventListener('message', (e) => {
-    void handleTaskRequest(e.data).then(({ reply, transfer }) => scope.postMessage(reply, transfer));
+    void handleTaskRequest(e.data).then(({ reply, transfer }) => {
+      try {
+        scope.postMessage(reply, transfer);
+      } catch (err) {
+        // e.g. DataCloneError for a task output that cannot be cloned: answer anyway, or the job
+        // would never settle and the pool would wait for ever.
+        const detail = `task "${e.data.task}" returned a value that cannot be posted back: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+        const error = new ImgkitError(ErrorCodes.WORKER, { format: 'core', field: `pool.task.${e.data.task}`, detail });
+        scope.postMessage({ id: e.data.id, ok: false, error: error.toJSON() }, []);
+      }
+    });
   });
 }

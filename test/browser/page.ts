@@ -1,0 +1,95 @@
+/**
+ * The browser side of test/browser.test.ts (bundled by test/browser/build.ts, run in headless
+ * Chromium): write the spec tree into lightning-fs (IndexedDB), build squashfs images on a 2-worker
+ * Web Worker pool into a MemorySink and cpio archives through a WebStreamSink, and POST each image
+ * (or the error) back to the test's server. Ends with POST /done.
+ */
+import LightningFS from '@isomorphic-git/lightning-fs';
+import { applyOwnership, setWasmLoader, withSink, type SourceTree, type WorkerPool } from '@imgkit/core';
+import { createBrowserPool, lightningFsSource, MemorySink, WebStreamSink } from '@imgkit/core/browser';
+import { writeSquashfs } from '@imgkit/squashfs';
+import { writeCpio } from '@imgkit/cpio';
+import { BROWSER_TEST, contentOf, treeSpec } from './tree-spec.js';
+
+async function post(path: string, body: BodyInit): Promise<void> {
+  const r = await fetch(path, { method: 'POST', body });
+  if (!r.ok) throw new Error(`POST ${path}: HTTP ${r.status}`);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const extra = (err as { code?: string }).code ? ` [${(err as { code?: string }).code}]` : '';
+    return `${err.name}${extra}: ${err.message}\n${err.stack ?? ''}`;
+  }
+  return String(err);
+}
+
+let failed = false;
+const reportError = (where: string, err: unknown): Promise<void> => {
+  failed = true;
+  return post(`/error?where=${encodeURIComponent(where)}`, describe(err)).catch(() => {});
+};
+addEventListener('error', (e) => void reportError('window.onerror', e.error ?? e.message));
+addEventListener('unhandledrejection', (e) => void reportError('unhandledrejection', e.reason));
+
+async function writeTree(fs: LightningFS): Promise<void> {
+  const p = fs.promises;
+  const at = (path: string) => `${BROWSER_TEST.root}/${path}`;
+  await p.mkdir(BROWSER_TEST.root, { mode: 0o755 });
+  for (const e of treeSpec(BROWSER_TEST.seed)) {
+    if (e.kind === 'dir') await p.mkdir(at(e.path), { mode: e.mode });
+    else if (e.kind === 'file') await p.writeFile(at(e.path), contentOf(e), { mode: e.mode });
+    else await p.symlink(e.linkTarget!, at(e.path));
+  }
+}
+
+/** Ask each of the pool's workers what it did (one 'worker-stats' job per worker, dispatched together). */
+async function workerStats(pool: WorkerPool): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const s of pool.map(Array.from({ length: BROWSER_TEST.workers }, () => ({})), 'worker-stats')) out.push(s);
+  return out;
+}
+
+async function main(): Promise<void> {
+  // zstd.wasm: the main realm is told where it is (setWasmLoader); the worker realm finds it with
+  // the package's default, `new URL('./zstd.wasm', import.meta.url)`, i.e. beside worker.js.
+  setWasmLoader('zstd', async () => new URL('/wasm/zstd.wasm', location.href));
+
+  const fs = new LightningFS('imgkit-browser-test', { wipe: true });
+  await writeTree(fs);
+  const source = (): SourceTree => applyOwnership(lightningFsSource(fs, BROWSER_TEST.root), { allRoot: true, epoch: BROWSER_TEST.epoch });
+
+  const workerUrl = new URL('./worker.js', location.href);
+  for (const job of BROWSER_TEST.squashfs) {
+    const pool = createBrowserPool({ workers: BROWSER_TEST.workers, workerUrl });
+    try {
+      const sink = new MemorySink();
+      await withSink(sink, (s) => writeSquashfs(source(), s, { compression: job.compression, epoch: BROWSER_TEST.epoch, pool }));
+      await post(`/image/${job.name}`, sink.bytes().slice());
+      await post(`/stats/${job.name}`, JSON.stringify(await workerStats(pool)));
+    } catch (err) {
+      await reportError(job.name, err);
+    } finally {
+      await pool.close();
+    }
+  }
+  for (const job of BROWSER_TEST.cpio) {
+    const pool = createBrowserPool({ workers: BROWSER_TEST.workers, workerUrl });
+    try {
+      // A non-seekable Web stream sink, drained into a Blob as it is written.
+      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+      const collected = new Response(readable).blob();
+      await withSink(new WebStreamSink(writable), (s) => writeCpio(source(), s, { compression: job.compression, level: job.level, epoch: BROWSER_TEST.epoch, pool }));
+      await post(`/image/${job.name}`, await collected);
+      await post(`/stats/${job.name}`, JSON.stringify(await workerStats(pool)));
+    } catch (err) {
+      await reportError(job.name, err);
+    } finally {
+      await pool.close();
+    }
+  }
+}
+
+main()
+  .catch((err) => reportError('main', err))
+  .finally(() => post('/done', failed ? 'failed' : 'ok').catch(() => {}));

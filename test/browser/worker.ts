@@ -1,0 +1,18 @@
+/**
+ * The Web Worker module of the browser test's pool (bundled beside page.js by build.ts). The wasm
+ * codecs find zstd.wasm / liblzma.wasm beside this bundle (their default: `new URL(…, import.meta.url)`).
+ *
+ * Besides `startBrowserWorker()`, it counts the requests it answers per task and registers a
+ * 'worker-stats' task reporting them, so the test can see that both workers compressed blocks.
+ */
+import { registerTask } from '@imgkit/core';
+import { startBrowserWorker } from '@imgkit/core/browser';
+
+const seen: Record<string, number> = {};
+addEventListener('message', (e: MessageEvent<{ task?: unknown }>) => {
+  const task = String(e.data?.task);
+  seen[task] = (seen[task] ?? 0) + 1;
+});
+registerTask('worker-stats', () => ({ name: (globalThis as { name?: string }).name ?? '', seen: { ...seen } }));
+
+startBrowserWorker();
