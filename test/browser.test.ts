@@ -9,6 +9,13 @@
  * `-idm` after `gzip|zstd|xz -dc`), the extracted tree compared with the spec tree, and the bytes
  * compared with the same image built in Node from the same tree on disk (nodeSource, inline pool,
  * node:zlib for deflate): all formats here promise the same bytes for the same input and epoch.
+ * That holds across realms for deflate too: the browser's pako 3 and Node 20's node:zlib give
+ * identical bytes for squashfs's level-9 gzip blocks and for cpio's level-6 raw pieces (32 KiB
+ * dictionary, sync flush). Should a future Node zlib differ, the two gzip byte comparisons are the
+ * ones to fail, and the tool checks above still hold.
+ *
+ * lightning-fs has no utimes and no owners: every entry is applyOwnership({ allRoot, epoch })'d in
+ * the page (times clamped to the epoch), and the Node side does the same to its disk copy.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,6 +88,8 @@ interface PageRun {
   /** Per image: what each pool worker reported ('worker-stats' task of test/browser/worker.ts). */
   stats: Map<string, { name: string; seen: Record<string, number> }[]>;
   errors: string[];
+  /** Outcome of each pool failure case of page.ts `errorPaths()`. */
+  errorPaths: Record<string, string> | undefined;
   requested: string[];
   done: string | undefined;
   chromiumLog: string;
@@ -98,6 +107,7 @@ function startServer(root: string, state: PageRun, onDone: () => void): Promise<
       if (req.method === 'POST') {
         if (url.pathname.startsWith('/image/')) state.images.set(url.pathname.slice(7), body);
         else if (url.pathname.startsWith('/stats/')) state.stats.set(url.pathname.slice(7), JSON.parse(body.toString('utf8')));
+        else if (url.pathname === '/error-paths') state.errorPaths = JSON.parse(body.toString('utf8'));
         else if (url.pathname === '/error') state.errors.push(`${url.searchParams.get('where')}: ${body.toString('utf8')}`);
         else if (url.pathname === '/done') {
           state.done = body.toString('utf8');
@@ -121,6 +131,15 @@ function startServer(root: string, state: PageRun, onDone: () => void): Promise<
       resolve({ server, port: typeof addr === 'object' && addr ? addr.port : 0 });
     });
   });
+}
+
+/** Chromium's stderr without the D-Bus noise of a machine with no session bus (console lines kept). */
+function chromiumLogTail(log: string): string {
+  return log
+    .split('\n')
+    .filter((l) => !/dbus|bluez|idle_linux|UPower|Floss/i.test(l))
+    .join('\n')
+    .slice(-6000);
 }
 
 /** Flags from the machine notes: no sandbox (root), no GPU, no network chatter, a fresh profile. */
@@ -147,7 +166,7 @@ async function runPage(): Promise<PageRun> {
   const dir = await tempDir('browser');
   const outdir = join(dir, 'site');
   await buildBrowserPage(outdir);
-  const state: PageRun = { images: new Map(), stats: new Map(), errors: [], requested: [], done: undefined, chromiumLog: '' };
+  const state: PageRun = { images: new Map(), stats: new Map(), errors: [], errorPaths: undefined, requested: [], done: undefined, chromiumLog: '' };
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
   const { server, port } = await startServer(outdir, state, () => finish());
@@ -163,7 +182,7 @@ async function runPage(): Promise<PageRun> {
     const outcome = await Promise.race([finished.then(() => 'done'), exited, timeout]);
     clearTimeout(timer);
     state.chromiumLog = log.join('');
-    if (outcome !== 'done') state.errors.push(`${outcome}; chromium said:\n${state.chromiumLog.slice(-6000)}`);
+    if (outcome !== 'done') state.errors.push(`${outcome}; chromium said:\n${chromiumLogTail(state.chromiumLog)}`);
     return state;
   } finally {
     if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
@@ -224,7 +243,7 @@ describe('browser: headless Chromium builds images from lightning-fs on a Web Wo
     await writeSpecTree(srcDir);
   });
   after(() => {
-    if (page && (page.errors.length > 0 || page.done !== 'ok')) console.log(`chromium log (tail):\n${page.chromiumLog.slice(-4000)}`);
+    if (page && (page.errors.length > 0 || page.done !== 'ok')) console.log(`chromium log (tail):\n${chromiumLogTail(page.chromiumLog)}`);
   });
 
   it('the page ran to the end without an error and sent every image', () => {
@@ -257,6 +276,15 @@ describe('browser: headless Chromium builds images from lightning-fs on a Web Wo
       else for (const [i, n] of counts.entries()) assert.ok(n > 0, `${job.name}: worker ${stats[i]!.name} ran no ${task} job: ${JSON.stringify(stats)}`);
     }
     console.log(`jobs per worker: ${lines.join('; ')}`);
+  });
+
+  it('pool failures reject with E_WORKER instead of hanging', () => {
+    const r = page.errorPaths;
+    assert.ok(r, 'the page sent no error-path results');
+    assert.match(r['missing worker module']!, /^E_WORKER: .*missing-worker\.js could not be loaded/);
+    assert.match(r['worker module throws']!, /^E_WORKER: .*fails on purpose/);
+    assert.match(r['uncloneable output']!, /^E_WORKER: .*"uncloneable" returned a value that cannot be posted back: DataCloneError/);
+    assert.match(r['unknown task']!, /^E_WORKER: .*no task named "no-such-task"/);
   });
 
   for (const job of BROWSER_TEST.squashfs) {

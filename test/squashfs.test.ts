@@ -8,7 +8,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { applyManifest, parseManifest, type SourceTree } from '@imgkit/core';
+import { applyManifest, memoryTree, parseManifest, type SourceTree } from '@imgkit/core';
 import { createNodePool, fileSink, nodeSource } from '@imgkit/core/node';
 import { Superblock, writeSquashfs, type SquashfsCompression, type SquashfsOptions } from '@imgkit/squashfs';
 import { makeRichTree, richManifestText, RICH_MANIFEST_PATH } from './lib/fixture.js';
@@ -131,7 +131,7 @@ for (const compression of COMPRESSORS) {
         let result;
         try {
           const sink = await fileSink(image);
-          result = await writeSquashfs(richSource(), sink, { ...variant.opts, compression, epoch: EPOCH, pool });
+          result = await writeSquashfs(richSource(), sink, { ...variant.opts, compression, mkfsTime: EPOCH, pool });
           await sink.close();
         } finally {
           await pool.close();
@@ -185,10 +185,38 @@ describe('squashfs from a lightning-fs source (the browser path)', () => {
     const dir = await tempDir('sqfs-lfs');
     const image = join(dir, 'img.sqfs');
     const sink = await fileSink(image);
-    await writeSquashfs(tree, sink, { epoch: EPOCH });
+    await writeSquashfs(tree, sink, { mkfsTime: EPOCH });
     await sink.close();
     const out = join(dir, 'out');
     await run(UNSQUASHFS(), ['-no-progress', '-d', out, image]);
     assertSameTree(await snapshotDir(out), await snapshotTree(tree), { ignore: ['root'] });
+  });
+});
+
+describe('squashfs epoch', () => {
+  it('epoch sets the mkfs time and clamps newer file times; mkfsTime alone does not clamp', async () => {
+    const tree = memoryTree([
+      { path: 'old', kind: 'file', content: 'old', mtime: 1_000_000_000 },
+      { path: 'new', kind: 'file', content: 'new', mtime: 1_700_000_000 },
+      { path: 'dir', kind: 'dir', mtime: 1_800_000_000 },
+    ], { mtime: 1_750_000_000 });
+    const epoch = 1_500_000_000;
+    const dir = await tempDir('sqfs-epoch');
+    for (const [name, opts, expectNew] of [
+      ['clamped', { epoch }, epoch],
+      ['mkfs-only', { mkfsTime: epoch }, 1_700_000_000],
+    ] as const) {
+      const image = join(dir, `${name}.sqfs`);
+      const sink = await fileSink(image);
+      await writeSquashfs(tree, sink, opts);
+      await sink.close();
+      assert.equal(Superblock.decode(await readFile(image)).modificationTime, epoch);
+      const out = join(dir, name);
+      await run(UNSQUASHFS(), ['-no-progress', '-d', out, image]);
+      const snap = await snapshotDir(out);
+      assert.equal(snap.get('old')?.mtime, 1_000_000_000, name);
+      assert.equal(snap.get('new')?.mtime, expectNew, name);
+      assert.equal(snap.get('dir')?.mtime, name === 'clamped' ? epoch : 1_800_000_000, name);
+    }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * esbuild config of the browser test: page.ts and worker.ts as two ES-module bundles (platform
+ * esbuild config of the browser test: page.ts, worker.ts (and throwing-worker.ts) as ES-module bundles (platform
  * "browser", no polyfills, no code splitting) in `outdir`, with index.html and the wasm files the
  * codecs load at run time.
  *
@@ -10,6 +10,10 @@
  * the worker for data blocks). `setWasmLoader('zstd' | 'xz', () => url | bytes)` from @imgkit/core
  * overrides that per realm; the page uses it for zstd (served under /wasm/), the worker relies on the
  * default, so both ways are exercised.
+ *
+ * A missing zstd.wasm does not fail, it hangs: @bokuweb/zstd-wasm aborts inside a promise and its
+ * `init()` never settles, so the first zstd job waits for ever (seen in Chromium 156, page and worker).
+ * Serve it with `content-type: application/wasm` (else instantiateStreaming fails and it re-fetches).
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -44,7 +48,7 @@ export interface BuiltPage {
 export async function buildBrowserPage(outdir: string): Promise<BuiltPage> {
   await mkdir(join(outdir, 'wasm'), { recursive: true });
   const result = await esbuild.build({
-    entryPoints: { page: join(here, 'page.ts'), worker: join(here, 'worker.ts') },
+    entryPoints: { page: join(here, 'page.ts'), worker: join(here, 'worker.ts'), 'throwing-worker': join(here, 'throwing-worker.ts') },
     absWorkingDir: repoRoot,
     outdir,
     bundle: true,

@@ -90,6 +90,44 @@ async function main(): Promise<void> {
   }
 }
 
-main()
+/**
+ * Pool failures must reject (E_WORKER), never hang: a worker URL that is 404, a worker module that
+ * throws while loading, a task whose output cannot be posted back, a task no worker knows. Each is
+ * raced against 15 s so a hang is reported as one instead of stalling the page.
+ */
+async function errorPaths(): Promise<Record<string, string>> {
+  const block = new Uint8Array(70000).fill(7);
+  const cases: [string, string, unknown, string][] = [
+    ['missing worker module', './missing-worker.js', { codec: { name: 'gzip' }, data: block }, 'compress'],
+    ['worker module throws', './throwing-worker.js', { codec: { name: 'gzip' }, data: block }, 'compress'],
+    ['uncloneable output', './worker.js', {}, 'uncloneable'],
+    ['unknown task', './worker.js', {}, 'no-such-task'],
+  ];
+  const out: Record<string, string> = {};
+  for (const [name, url, job, task] of cases) {
+    const pool = createBrowserPool({ workers: BROWSER_TEST.workers, workerUrl: new URL(url, location.href) });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hang = new Promise<string>((r) => (timer = setTimeout(() => r('hang: no answer within 15 s'), 15000)));
+    const attempt = (async () => {
+      try {
+        for await (const _ of pool.map([job, job, job], task)) void _;
+        return 'resolved';
+      } catch (err) {
+        return `${(err as { code?: string }).code ?? 'no code'}: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    })();
+    out[name] = await Promise.race([attempt, hang]);
+    clearTimeout(timer);
+    await pool.close();
+  }
+  return out;
+}
+
+async function runAll(): Promise<void> {
+  await main();
+  await post('/error-paths', JSON.stringify(await errorPaths()));
+}
+
+runAll()
   .catch((err) => reportError('main', err))
   .finally(() => post('/done', failed ? 'failed' : 'ok').catch(() => {}));

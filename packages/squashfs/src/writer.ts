@@ -65,7 +65,7 @@ import { encodeMetadataBlock, metadataRef, MetadataWriter, type BlockCompressor 
 import { forEachPostOrder, planTree, type FileData, type InodeRecord, type PlanNode } from './plan.js';
 import { SQUASHFS_INVALID_BLK, SQUASHFS_MAGIC, SUPERBLOCK_FLAGS, Superblock } from './superblock.js';
 import { XattrTable } from './xattr.js';
-import { devMajor, devMinor, encodeUtf8 } from '@imgkit/core';
+import { applyOwnership, devMajor, devMinor, encodeUtf8 } from '@imgkit/core';
 
 export interface SquashfsOptions {
   /** Compressor for data and metadata. @default 'gzip' */
@@ -84,8 +84,13 @@ export interface SquashfsOptions {
   exportTable?: boolean;
   /** Pad the image to a multiple of 4 KiB (mksquashfs -nopad turns it off). @default true */
   pad?: boolean;
-  /** mkfs time in seconds since 1970. @default 0 */
+  /**
+   * Reproducible-build time (SOURCE_DATE_EPOCH), seconds since 1970: the mkfs time, and file times
+   * newer than it are clamped to it (as every imgkit writer does). @default 0, no clamping
+   */
   epoch?: number;
+  /** mkfs time only, without clamping file times (mksquashfs -mkfs-time). @default epoch */
+  mkfsTime?: number;
   /** Where data blocks are compressed. @default inlinePool() */
   pool?: WorkerPool;
   /** Called for lossy conversions (e.g. an xattr outside the namespaces squashfs stores). */
@@ -151,7 +156,7 @@ export function resolveOptions(o: SquashfsOptions = {}): ResolvedOptions {
     duplicates: o.duplicates ?? true,
     exportTable: o.exportTable ?? true,
     pad: o.pad ?? true,
-    epoch: resolveEpoch(o.epoch, 'squashfs'),
+    epoch: resolveEpoch(o.mkfsTime ?? o.epoch, 'squashfs'),
     onWarning: o.onWarning,
     strict: o.strict ?? false,
   };
@@ -191,7 +196,7 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
   const compress: BlockCompressor = (b) => codec.compress(b);
   const pool = options.pool ?? inlinePool();
 
-  const plan = await planTree(source);
+  const plan = await planTree(options.epoch !== undefined ? applyOwnership(source, { epoch: options.epoch }) : source);
   const base = sink.position;
   const here = () => sink.position - base;
 

@@ -168,8 +168,6 @@ export function register(program: Command, ctx: CliContext): void {
           mtime: epoch ?? 0,
         });
       }
-      // SOURCE_DATE_EPOCH clamps file times (reproducible builds); -mkfs-time alone does not, as in mksquashfs.
-      if (envEpoch !== undefined) tree = applyOwnership(tree, { epoch: envEpoch });
 
       const pool = createNodePool({ workers: flags.processors });
       try {
@@ -185,7 +183,10 @@ export function register(program: Command, ctx: CliContext): void {
           onWarning: (w) => ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`),
         };
         if (flags.xcompressionLevel !== undefined) options.level = flags.xcompressionLevel;
-        if (epoch !== undefined) options.epoch = epoch;
+        // SOURCE_DATE_EPOCH is the library's epoch: mkfs time + clamping of newer file times (reproducible
+        // builds); -mkfs-time sets the mkfs time only and wins over it, as in mksquashfs.
+        if (envEpoch !== undefined) options.epoch = envEpoch;
+        if (flags.mkfsTime !== undefined) options.mkfsTime = flags.mkfsTime;
         const sink = await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' });
         await withSink(sink, (s) => writeSquashfs(tree, s, options));
       } finally {

@@ -25,7 +25,10 @@ export function createBrowserPool(options: BrowserPoolOptions): WorkerPool {
         w.addEventListener('message', (e) => onReply(e.data));
         // A worker script that is missing (404), not JavaScript, or throws while loading fires an
         // ErrorEvent, often without a message: name the URL.
-        w.addEventListener('error', (e) => fail(new Error(e.message || `the worker module ${String(options.workerUrl)} could not be loaded or did not start`)));
+        w.addEventListener('error', (e) => {
+          e.preventDefault(); // handled here: the pool rejects its jobs with E_WORKER
+          fail(new Error(e.message || `the worker module ${String(options.workerUrl)} could not be loaded or did not start`));
+        });
         w.addEventListener('messageerror', () => fail(new Error('worker message could not be deserialised')));
       },
       terminate: () => w.terminate(),

@@ -63,6 +63,39 @@ export const pakoEngine: DeflateEngine = {
   },
 };
 
+/**
+ * Level 9 of the one-shot codec is a ratio profile for independent blocks (squashfs "gzip" is one
+ * zlib stream per 128 KiB block), the same in every realm: pako with zlib's canonical 3-byte rolling
+ * hash (`legacyHash`), memLevel {@link RATIO_MEM_LEVEL} and zlib's level-6 match search.
+ *
+ * Why: Node's bundled zlib (Chromium's) and pako's default hash only chain strings whose first 4
+ * bytes agree, so 3-byte matches are lost; on 128 KiB blocks of a Debian root filesystem that costs
+ * 1.6% against the system zlib that mksquashfs links. zlib's own hash gets them back, and the smaller
+ * memLevel ends Huffman blocks more often (4 Ki symbols instead of 16 Ki), which gains more than
+ * zlib level 9's long chains at a fifth of their cost. benchmarks/deflate-ratio.ts has the numbers;
+ * measured there: 0.4% smaller than system zlib -9 (memLevel 8) at 0.6× node:zlib level 9's speed.
+ */
+// TEMP-EXPERIMENT
+const TMP = String((globalThis as any).process?.env?.IMGKIT_RATIO ?? '6,6').split(',').map(Number);
+export const RATIO_MEM_LEVEL = TMP[0]!;
+/** zlib's configuration_table entry whose match search the ratio profile uses. */
+export const RATIO_SEARCH_LEVEL = TMP[1]!;
+
+/** The level-9 ratio profile (see above); pure JS, identical bytes in Node, workers and browsers. */
+export function deflateRatio(format: DeflateFormat, data: Uint8Array, windowBits: number): Uint8Array {
+  const opts: pako.DeflateOptions = {
+    level: RATIO_SEARCH_LEVEL,
+    memLevel: RATIO_MEM_LEVEL,
+    windowBits,
+    legacyHash: true,
+    // one output chunk for a whole block (pako's default 16 KiB chunks are concatenated afterwards)
+    chunkSize: Math.max(16384, data.byteLength + (data.byteLength >>> 3) + 64),
+  };
+  if (format === 'gzip') return pako.gzip(data, opts);
+  if (format === 'zlib') return pako.deflate(data, opts);
+  return pako.deflateRaw(data, opts);
+}
+
 let engine: DeflateEngine = pakoEngine;
 
 /** Replace the deflate engine of this realm (the Node entry installs node:zlib). */
@@ -89,6 +122,7 @@ export function deflateCodec(spec: Readonly<CodecSpec>): Codec {
     spec,
     compress(block) {
       try {
+        if (level === 9 && RATIO_MEM_LEVEL > 0) return deflateRatio(format, block, windowBits);
         return e.deflate(format, block, level, windowBits);
       } catch (err) {
         throw codecFailure(spec, 'compress', err);
