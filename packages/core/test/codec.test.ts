@@ -249,3 +249,17 @@ test('xz: stream says CRC32 and the LZMA2 dictionary asked for', async () => {
     assert.equal(sha(r.stdout), sha(data));
   }
 });
+
+test('a zstd.wasm that cannot be fetched is an E_CODEC error naming it, not a hang', async () => {
+  // A fresh realm (init runs once per realm): point the loader at a closed port, as a page whose
+  // zstd.wasm is missing would, and expect the error.
+  const script = `
+    import { loadCodec, setWasmLoader } from '@imgkit/core';
+    setWasmLoader('zstd', async () => 'http://127.0.0.1:9/missing/zstd.wasm');
+    try { await loadCodec({ name: 'zstd' }); console.log('LOADED'); }
+    catch (e) { console.log(JSON.stringify({ code: e.code, path: e.path })); }`;
+  const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url).pathname });
+  const out = JSON.parse(r.stdout.toString().trim()) as { code: string; path: string };
+  assert.equal(out.code, 'E_CODEC');
+  assert.equal(out.path, 'http://127.0.0.1:9/missing/zstd.wasm');
+});

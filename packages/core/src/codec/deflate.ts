@@ -91,6 +91,15 @@ export function deflateRatio(format: DeflateFormat, data: Uint8Array, windowBits
     // one output chunk for a whole block (pako's default 16 KiB chunks are concatenated afterwards)
     chunkSize: Math.max(16384, data.byteLength + (data.byteLength >>> 3) + 64),
   };
+  if (TMP.length > 2) {
+    if (format === 'gzip') opts.gzip = true;
+    if (format === 'deflate-raw') opts.raw = true;
+    const d = new pako.Deflate(opts);
+    const st = (d as any).strm.state;
+    [st.good_match, st.max_lazy_match, st.nice_match, st.max_chain_length] = TMP.slice(2);
+    d.push(data, true);
+    return d.result;
+  }
   if (format === 'gzip') return pako.gzip(data, opts);
   if (format === 'zlib') return pako.deflate(data, opts);
   return pako.deflateRaw(data, opts);
@@ -123,6 +132,7 @@ export function deflateCodec(spec: Readonly<CodecSpec>): Codec {
     compress(block) {
       try {
         if (level === 9 && RATIO_MEM_LEVEL > 0) return deflateRatio(format, block, windowBits);
+        if (level === 9 && RATIO_MEM_LEVEL < 0) return (e as any).deflate(format, block, level, windowBits, -RATIO_MEM_LEVEL);
         return e.deflate(format, block, level, windowBits);
       } catch (err) {
         throw codecFailure(spec, 'compress', err);

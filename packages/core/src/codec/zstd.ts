@@ -10,6 +10,7 @@
  * The package's `init()` must run exactly once per realm (a second one silently corrupts later
  * frames), so every caller goes through one shared promise.
  */
+import { ErrorCodes, ImgkitError } from '../errors.js';
 import { codecFailure, codecOptionError, getWasmLoader } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
 
@@ -24,10 +25,40 @@ export function zstdReady(): Promise<ZstdModule> {
     // Node: the package's own entry reads dist/common/zstd.wasm from disk and ignores the argument.
     // Browsers: pass the URL of zstd.wasm shipped beside the bundle (default: next to the module).
     const where = loader ? await loader() : undefined;
-    await (mod.init as (p?: unknown) => Promise<void>)(where instanceof URL ? where.href : where);
+    const url = where instanceof URL ? where.href : typeof where === 'string' ? where : undefined;
+    // The package's init() never settles when its fetch of the wasm fails (it aborts inside a
+    // promise), so check a URL first and bound the wait: a missing zstd.wasm is an error, not a hang.
+    if (url !== undefined && !url.startsWith('file:') && typeof fetch === 'function') {
+      const res = await fetch(url).catch((err: unknown) => {
+        throw zstdLoadError(url, String(err));
+      });
+      if (!res.ok) throw zstdLoadError(url, `HTTP ${res.status}`);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(zstdLoadError(url ?? 'zstd.wasm beside the module', 'not initialised after 60 s')), 60_000);
+    });
+    try {
+      await Promise.race([(mod.init as (p?: unknown) => Promise<void>)(url ?? where), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
     return mod;
   })();
+  ready.catch(() => {
+    ready = undefined; // let a later call retry, e.g. after setWasmLoader
+  });
   return ready;
+}
+
+function zstdLoadError(where: string, why: string): ImgkitError {
+  return new ImgkitError(ErrorCodes.CODEC, {
+    format: 'core',
+    field: 'codec.zstd',
+    path: where,
+    detail: `cannot load zstd.wasm: ${why}`,
+    hint: 'ship zstd.wasm beside the bundle or point setWasmLoader("zstd", …) at it',
+  });
 }
 
 export async function zstdCodec(spec: Readonly<CodecSpec>): Promise<Codec> {

@@ -13,8 +13,8 @@ const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.b
 /** node:zlib engine (zlib 1.3 as bundled by Node; measured byte-identical to pako 3 at levels 1/6/9). */
 export const nodeZlibEngine: DeflateEngine & { crc32?: (d: Uint8Array) => number } = {
   name: 'node:zlib',
-  deflate(format, data, level, windowBits) {
-    const o = { level, windowBits };
+  deflate(format, data, level, windowBits, memLevel?: number) {
+    const o = { level, windowBits, memLevel: memLevel ?? 8 };
     if (format === 'gzip') return u8(zlib.gzipSync(data, o));
     if (format === 'zlib') return u8(zlib.deflateSync(data, o));
     return u8(zlib.deflateRawSync(data, o));
