@@ -120,3 +120,13 @@ export async function* rechunk(chunks: AsyncIterable<Uint8Array>, size: number):
   }
   if (pending !== null && fill > 0) yield pending.subarray(0, fill);
 }
+
+/**
+ * A copy of `u` in a buffer of its own. Not `u.slice()`: on a Node Buffer that is a view of the same
+ * memory, so transferring or reusing it would reach the caller's bytes.
+ */
+export function copyBytes(u: Uint8Array): Uint8Array {
+  const out = new Uint8Array(u.byteLength);
+  out.set(u);
+  return out;
+}

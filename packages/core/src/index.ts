@@ -29,3 +29,4 @@ export { inlinePool, createPortPool } from './pool.js';
 export type { TaskPort, PortPoolOptions } from './pool.js';
 export { registerTask, runTask, hasTask, handleTaskRequest } from './worker-tasks.js';
 export type { TaskHandler, TaskRequest, TaskReply, CompressJob, CompressResult } from './worker-tasks.js';
+export * from './read-ahead.js';

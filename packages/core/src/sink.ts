@@ -4,6 +4,7 @@
  * seekable. Output that may be read as valid while half-written goes to a temporary name and is
  * renamed on `close()`; `abort()` removes it.
  */
+import { copyBytes } from './bytes.js';
 import { ErrorCodes, ImgkitError, NoSpaceError } from './errors.js';
 
 export interface ByteSink {
@@ -182,7 +183,7 @@ export class WebStreamSink implements ByteSink {
   async write(chunk: Uint8Array): Promise<void> {
     await this.writer.ready;
     // The stream may hold on to the chunk: hand it a copy so callers can reuse their buffers.
-    await this.writer.write(chunk.slice());
+    await this.writer.write(copyBytes(chunk));
     this.pos += chunk.byteLength;
   }
   async writeAt(): Promise<void> {

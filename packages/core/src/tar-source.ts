@@ -9,7 +9,7 @@
  * parent directories are created (0755, 0:0, mtime 0), and hard links share their target's inode.
  * The entries are re-sorted into the canonical walk order (core/src/source.ts).
  */
-import { compareBytes } from './bytes.js';
+import { compareBytes, copyBytes } from './bytes.js';
 import { ErrorCodes, ImgkitError, UnsupportedEntryError } from './errors.js';
 import { readRange, type RandomAccessReader } from './random-access.js';
 import { compareTreePaths, emptyContent, makeDev, parentPath, type EntryKind, type SourceEntry, type SourceTree, type Xattr } from './source.js';
@@ -177,7 +177,7 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
     if (size > 16 << 20) throw formatError(hdr, `metadata member of ${size} bytes is implausibly large`);
     const d = await win.read(at, size);
     if (d.byteLength < size) throw formatError(hdr, 'archive ends inside a member');
-    return d.slice();
+    return copyBytes(d);
   };
 
   while (offset < reader.size) {
@@ -307,7 +307,7 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
       inode.rdev = makeDev(major, minor);
     }
     const xattrs: Xattr[] = [];
-    for (const [k, v] of attrs) if (k.startsWith('SCHILY.xattr.')) xattrs.push({ name: k.slice('SCHILY.xattr.'.length), value: v.slice() });
+    for (const [k, v] of attrs) if (k.startsWith('SCHILY.xattr.')) xattrs.push({ name: k.slice('SCHILY.xattr.'.length), value: copyBytes(v) });
     for (const [k, v] of attrs) {
       // libarchive's own form: URL-encoded name, base64 value; used when no SCHILY record names it.
       if (!k.startsWith('LIBARCHIVE.xattr.')) continue;

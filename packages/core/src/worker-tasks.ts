@@ -4,6 +4,7 @@
  * may call `registerTask`). Tasks take and return structured-cloneable values; top-level
  * `Uint8Array` fields of results are transferred, not copied.
  */
+import { copyBytes } from './bytes.js';
 import { ImgkitError, ErrorCodes, isSerializedError, type SerializedError } from './errors.js';
 import { loadCodec } from './codec/registry.js';
 import type { CodecSpec } from './codec/types.js';
@@ -87,7 +88,7 @@ registerTask<StreamChunkJob, StreamChunkResult>('stream-chunk', async ({ codec, 
       const c = await loadCodec(codec);
       const one = xzSplitSingleBlock(c.compress(data));
       if (!one) return { data: new Uint8Array(0), unpaddedSize: 0, uncompressedSize: 0 };
-      return { data: one.block.slice(), unpaddedSize: one.unpaddedSize, uncompressedSize: one.uncompressedSize };
+      return { data: copyBytes(one.block), unpaddedSize: one.unpaddedSize, uncompressedSize: one.uncompressedSize };
     }
     default: {
       const c = await loadCodec(codec);
@@ -119,7 +120,7 @@ export function ownBuffer(u: Uint8Array): Uint8Array {
   if (u.byteOffset === 0 && u.byteLength === u.buffer.byteLength && u.buffer instanceof ArrayBuffer) {
     return u.constructor === Uint8Array ? u : new Uint8Array(u.buffer);
   }
-  return u.slice();
+  return copyBytes(u);
 }
 
 /**
@@ -130,7 +131,7 @@ export function ownBuffer(u: Uint8Array): Uint8Array {
 export function prepareTransfer(value: unknown, copy: boolean): { value: unknown; transfer: ArrayBuffer[] } {
   const transfer: ArrayBuffer[] = [];
   const fix = (u: Uint8Array): Uint8Array => {
-    const own = copy ? u.slice() : ownBuffer(u);
+    const own = copy ? copyBytes(u) : ownBuffer(u);
     if (!transfer.includes(own.buffer as ArrayBuffer)) transfer.push(own.buffer as ArrayBuffer);
     return own;
   };

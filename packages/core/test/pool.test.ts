@@ -75,6 +75,14 @@ test('job inputs stay usable for the caller (copied, not detached)', async () =>
   }
   assert.equal(data.byteLength, 50_000);
   assert.equal(view.byteLength, 20_000);
+  // A Node Buffer too: its slice() is a view, so a copy made with it would detach the caller's memory.
+  const buf = Buffer.from(block(5, 50_000));
+  const part = buf.subarray(100, 30_100);
+  for await (const r of p.map<CompressJob, CompressResult>([{ codec: { name: 'lz4-block' }, data: part }], 'compress')) {
+    assert.ok(r.data.byteLength > 0);
+  }
+  assert.equal(buf.byteLength, 50_000);
+  assert.equal(part.byteLength, 30_000);
 });
 
 test('at most workers × inFlight jobs are taken ahead of the consumer', async () => {

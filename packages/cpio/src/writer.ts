@@ -24,6 +24,7 @@ import {
   compressStream,
   padLength,
   readChecked,
+  ReadAhead,
   type ByteSink,
   type CodecSpec,
   type SourceTree,
@@ -174,7 +175,10 @@ async function* archiveBytes(
 ): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY> {
   const g = new BlockGatherer();
   const magic = format === 'crc' ? CRC_MAGIC : NEWC_MAGIC;
-  for (const p of planned) {
+  // Small files are read a few ahead of the one being written (the copy is latency-bound, not CPU-bound);
+  // the crc format reads each file twice and keeps plain in-order reads.
+  const ahead = format === 'crc' ? undefined : new ReadAhead(planned.map((p) => (p.target || p.filesize === 0 ? undefined : p.content)));
+  for (const [index, p] of planned.entries()) {
     let check = 0;
     if (format === 'crc' && p.filesize > 0 && p.content) check = await contentSum(p);
     const head = encodeEntryHead(
@@ -200,7 +204,8 @@ async function* archiveBytes(
       yield* g.push(p.target);
     } else if (p.filesize > 0 && p.content) {
       let sum = 0;
-      for await (const chunk of readChecked(p.content, FORMAT, p.filesize)) {
+      const content = ahead ? { ...p.content, read: () => ahead.read(index) } : p.content;
+      for await (const chunk of readChecked(content, FORMAT, p.filesize)) {
         if (format === 'crc') sum = byteSum(chunk, sum);
         yield* g.push(chunk);
       }

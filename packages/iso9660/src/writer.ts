@@ -16,9 +16,11 @@ import {
   ErrorCodes,
   ImgkitError,
   readChecked,
+  ReadAhead,
   type SourceEntry,
   type SourceTree,
   writeZeros,
+  copyBytes,
 } from '@imgkit/core';
 import { encodeDirectoryRecord, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, ID_PARENT, ID_SELF, recordLength, DIR_RECORD_MAX } from './directory-record.js';
 import { encodeBootCatalog, patchBootInfoTable, PLATFORM_EFI, PLATFORM_X86, type BootImageEntry } from './el-torito.js';
@@ -547,10 +549,12 @@ class Writer {
       builder.copy = copy;
       for (const d of plan.jolietDirs) await this.writeDirectory(copy ? d.jLba1 : d.jLba, d.jSizeBytes, builder.jolietRecords(d));
     }
-    for (const f of plan.files) {
+    // Small files are read a few ahead of the one being written (copying is latency-bound).
+    const ahead = new ReadAhead(plan.files.map((f) => (f.catalog || f.size === 0 || f.bootInfoTable ? undefined : f.entry)));
+    for (const [index, f] of plan.files.entries()) {
       if (f.catalog || f.size === 0) continue;
       await this.at(f.lba);
-      await this.writeFile(f);
+      await this.writeFile(f, f.entry && !f.bootInfoTable ? { ...f.entry, read: () => ahead.read(index) } : undefined);
     }
     if (o.isohybridGpt) {
       const backup = this.gpt().backup;
@@ -584,8 +588,8 @@ class Writer {
     await this.padTo(start + sizeBytes);
   }
 
-  private async writeFile(f: FileData): Promise<void> {
-    const entry: SourceEntry = f.entry ?? {
+  private async writeFile(f: FileData, readAhead?: SourceEntry): Promise<void> {
+    const entry: SourceEntry = readAhead ?? f.entry ?? {
       path: '(given content)',
       kind: 'file',
       mode: 0o444,
@@ -597,7 +601,7 @@ class Writer {
     };
     if (f.bootInfoTable) {
       const parts: Uint8Array[] = [];
-      for await (const c of readChecked(entry, 'iso9660', f.size)) parts.push(c.slice());
+      for await (const c of readChecked(entry, 'iso9660', f.size)) parts.push(copyBytes(c));
       const image = concatBytes(parts);
       patchBootInfoTable(image, this.l.pvdLba, f.lba);
       await this.sink.write(image);

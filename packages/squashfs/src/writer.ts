@@ -43,6 +43,7 @@ import {
   type WarningHandler,
   type WorkerPool,
   type CodecSpec,
+  copyBytes,
 } from '@imgkit/core';
 import { codecSpecFor, compressionId, DEFAULT_LEVEL, encodeCompressorOptions, LEVEL_RANGE, type SquashfsCompression } from './compressor.js';
 import { writeDirectory, type DirectoryEntryInfo } from './directory.js';
@@ -226,7 +227,7 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
         const keep: Uint8Array[] | null = size <= DEDUP_BUFFER_LIMIT ? [] : null;
         for await (const chunk of readChecked(entry, 'squashfs')) {
           hash.update(chunk);
-          keep?.push(chunk.slice());
+          keep?.push(copyBytes(chunk));
         }
         const key = `${size}:${toHex(hash.digest())}`;
         const earlier = seen.get(key);
@@ -255,7 +256,7 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
           } else {
             // A copy: sources may reuse their read buffers, and the raw bytes are kept until the
             // compressed result shows whether they are needed.
-            const raw = block.slice();
+            const raw = copyBytes(block);
             queue.push({ t: 'block', file: data, raw, first: i === 0, hole: false });
             yield { codec: codecSpec, data: raw };
           }

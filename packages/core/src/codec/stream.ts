@@ -23,7 +23,7 @@
  */
 import { ImgkitError, ErrorCodes } from '../errors.js';
 import { crc32Combine } from '../hash.js';
-import { rechunk, concatBytes } from '../bytes.js';
+import { rechunk, concatBytes, copyBytes } from '../bytes.js';
 import type { WorkerPool } from '../pool-types.js';
 import { inlinePool } from '../pool.js';
 import type { CodecSpec } from './types.js';
@@ -76,7 +76,7 @@ export async function* compressStream(marked: StreamInput, options: CompressStre
   switch (codec.name) {
     case 'none':
       // copy: the source may reuse its buffer, and other codecs never hand out input views either
-      for await (const c of input) yield c.slice();
+      for await (const c of input) yield copyBytes(c);
       return;
     case 'gzip':
     case 'deflate-raw':
@@ -137,7 +137,7 @@ async function* zstdFrames(input: StreamInput, codec: CodecSpec, frameBytes: num
       continue;
     }
     if (c.byteLength === 0) continue;
-    parts.push(c.slice()); // the source may reuse its buffer
+    parts.push(copyBytes(c)); // the source may reuse its buffer
     held += c.byteLength;
   }
   if (held > 0 || parts.length === 0) yield { codec, data: concatBytes(parts) };
@@ -166,7 +166,7 @@ async function* deflateStream(input: AsyncIterable<Uint8Array>, codec: CodecSpec
         yield dictionary ? { codec: spec, data: held, dictionary, last: false } : { codec: spec, data: held, last: false };
         dictionary = held.subarray(held.byteLength - DEFLATE_WINDOW);
       }
-      held = c.slice();
+      held = copyBytes(c);
     }
     const last = held ?? new Uint8Array(0);
     lengths.push(last.byteLength);
