@@ -6,7 +6,7 @@
  * make it smaller). A reference to a byte inside a table is (offset of its block from the table
  * start << 16) | (offset inside the uncompressed block).
  */
-import { ErrorCodes, ImgkitError } from '@imgkit/core';
+import { ErrorCodes, ImgkitError, concatBytes } from '@imgkit/core';
 
 export const METADATA_SIZE = 8192;
 export const METADATA_UNCOMPRESSED = 0x8000;
@@ -108,15 +108,7 @@ export function readMetadataBlocks(
     parts.push(header & METADATA_UNCOMPRESSED ? body : decompress(body, METADATA_SIZE));
     at += 2 + len;
   }
-  let total = 0;
-  for (const p of parts) total += p.byteLength;
-  const data = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p, o);
-    o += p.byteLength;
-  }
-  return { data, blockOffsets };
+  return { data: concatBytes(parts), blockOffsets };
 }
 
 /**

@@ -9,7 +9,7 @@
  * u64le offsets of the id blocks. The superblock points at that header. Inodes store the set's id.
  * Identical sets are stored once, as mksquashfs does. Out-of-line values are not used.
  */
-import { ErrorCodes, ImgkitError, encodeUtf8, struct, u32le, u64le, type Xattr } from '@imgkit/core';
+import { ErrorCodes, ImgkitError, concatBytes, encodeUtf8, struct, u32le, u64le, type Xattr } from '@imgkit/core';
 import { MetadataWriter, encodeIndexedTable, metadataRef, type BlockCompressor } from './metadata.js';
 
 /** squashfs_fs.h SQUASHFS_XATTR_USER / TRUSTED / SECURITY. */
@@ -50,15 +50,7 @@ export function encodeXattrPairs(xattrs: readonly Xattr[], path: string): Uint8A
     kv.set(x.value, 8 + split.suffix.byteLength);
     parts.push(kv);
   }
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 export class XattrTable {

@@ -9,6 +9,7 @@
  * input it cannot compress and keeps a module-wide hash table. This one always returns a valid
  * block (possibly longer than the input: callers store raw data when the result is not smaller).
  */
+import { concatBytes } from '../bytes.js';
 import { codecFailure, codecOptionError } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
 
@@ -230,7 +231,7 @@ function lz4FrameCompress(data: Uint8Array): Uint8Array {
     parts.push(lz4FrameBlock(data.subarray(o, Math.min(o + LZ4_FRAME_BLOCK_SIZE, data.byteLength))));
   }
   parts.push(LZ4_FRAME_END_MARK);
-  return join(parts);
+  return concatBytes(parts);
 }
 
 function lz4FrameDecompress(src: Uint8Array): Uint8Array {
@@ -254,7 +255,7 @@ function lz4FrameDecompress(src: Uint8Array): Uint8Array {
     }
     if (flg & 0x04) ip += 4; // content checksum (not verified)
   }
-  return join(parts);
+  return concatBytes(parts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ function lz4LegacyCompress(data: Uint8Array): Uint8Array {
   for (let o = 0; o < data.byteLength; o += LZ4_LEGACY_CHUNK_SIZE) {
     parts.push(lz4LegacyChunk(data.subarray(o, Math.min(o + LZ4_LEGACY_CHUNK_SIZE, data.byteLength))));
   }
-  return join(parts);
+  return concatBytes(parts);
 }
 
 function lz4LegacyDecompress(src: Uint8Array): Uint8Array {
@@ -298,20 +299,9 @@ function lz4LegacyDecompress(src: Uint8Array): Uint8Array {
     parts.push(lz4DecompressBlock(src.subarray(ip, ip + word), LZ4_LEGACY_CHUNK_SIZE));
     ip += word;
   }
-  return join(parts);
+  return concatBytes(parts);
 }
 
-function join(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
-}
 
 /** Codec factory for 'lz4-block' | 'lz4-frame' | 'lz4-legacy'. `level` is not supported (fast mode only). */
 export function lz4Codec(spec: Readonly<CodecSpec>): Codec {
