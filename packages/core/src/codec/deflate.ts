@@ -2,7 +2,8 @@
  * The deflate family (RFC 1951 raw, RFC 1950 zlib, RFC 1952 gzip) behind one small engine interface,
  * so `@imgkit/core/node` can swap pako for node:zlib. pako 3 (default hash) and Node 20's zlib
  * (Chromium's) were measured to give the same bytes at levels 1, 6 and 9; the tests only rely on
- * each realm kind being deterministic.
+ * each realm kind being deterministic. The one-shot codec's level 9 bypasses the engine: it is the
+ * pure-JS ratio profile below (`deflateRatio`), identical everywhere.
  */
 import * as pako from 'pako';
 import { codecFailure, codecOptionError } from './registry.js';
@@ -65,44 +66,83 @@ export const pakoEngine: DeflateEngine = {
 
 /**
  * Level 9 of the one-shot codec is a ratio profile for independent blocks (squashfs "gzip" is one
- * zlib stream per 128 KiB block), the same in every realm: pako with zlib's canonical 3-byte rolling
- * hash (`legacyHash`), memLevel {@link RATIO_MEM_LEVEL} and zlib's level-6 match search.
+ * zlib stream per 128 KiB block), the same code and bytes in every realm: pako with zlib's own
+ * 3-byte rolling hash (`legacyHash`), a short match search (zlib's deflateTune() knobs) and Huffman
+ * blocks of 4 Ki symbols.
  *
  * Why: Node's bundled zlib (Chromium's) and pako's default hash only chain strings whose first 4
- * bytes agree, so 3-byte matches are lost; on 128 KiB blocks of a Debian root filesystem that costs
- * 1.6% against the system zlib that mksquashfs links. zlib's own hash gets them back, and the smaller
- * memLevel ends Huffman blocks more often (4 Ki symbols instead of 16 Ki), which gains more than
- * zlib level 9's long chains at a fifth of their cost. benchmarks/deflate-ratio.ts has the numbers;
- * measured there: 0.4% smaller than system zlib -9 (memLevel 8) at 0.6× node:zlib level 9's speed.
+ * bytes agree, so 3-byte matches are lost: on 128 KiB blocks of a Debian root filesystem that costs
+ * 1.6% against the system zlib mksquashfs links. zlib's hash gets them back. Ending a Huffman block
+ * every 4 Ki symbols instead of zlib's 16 Ki (memLevel 8) adapts the codes to the data and gains
+ * more than level 9's 4096-long chains; 64-long chains keep it as fast as node:zlib level 9 in one
+ * thread. (zlib ties the block size to the hash size through memLevel; memLevel 6 gives the same
+ * blocks but a 13-bit hash that is 20% slower, so the block end is set on the state instead.)
+ * Measured in benchmarks/deflate-ratio.ts (every 5th block of Debian minbase): the same size as
+ * system zlib -9 (-0.03%) where node:zlib -9 is 1.5% larger, at 18 MB/s against node:zlib's 15.
+ * The squashfs of that tree went from 1.8% larger than `mksquashfs -comp gzip`'s to 0.07% smaller.
+ * Very compressible blocks lose a few % to the short chains; the sum wins. The stream header says
+ * level 9 (FLEVEL 3); it is informational (RFC 1950 §2.2).
  */
-// TEMP-EXPERIMENT
-const TMP = String((globalThis as any).process?.env?.IMGKIT_RATIO ?? '6,6').split(',').map(Number);
-export const RATIO_MEM_LEVEL = TMP[0]!;
-/** zlib's configuration_table entry whose match search the ratio profile uses. */
-export const RATIO_SEARCH_LEVEL = TMP[1]!;
+export const RATIO_PROFILE = {
+  memLevel: 8,
+  goodLength: 4,
+  maxLazy: 32,
+  niceLength: 258,
+  maxChain: 64,
+  blockSymbols: 4096,
+} as const;
 
-/** The level-9 ratio profile (see above); pure JS, identical bytes in Node, workers and browsers. */
+/** zlib's deflate_state fields on pako's state (pako ports zlib's deflate.c field by field). */
+interface PakoDeflateState {
+  good_match: number;
+  max_lazy_match: number;
+  nice_match: number;
+  max_chain_length: number;
+  lit_bufsize: number;
+  /** End of the symbol buffer, 3 bytes a symbol: the block is emitted when it fills. */
+  sym_end: number;
+}
+
+const Z_DEFLATED = 8; // RFC 1950 CM: the only method
+
+/** The level-9 ratio profile (see above): pure JS, deterministic, identical in Node, workers and browsers. */
 export function deflateRatio(format: DeflateFormat, data: Uint8Array, windowBits: number): Uint8Array {
-  const opts: pako.DeflateOptions = {
-    level: RATIO_SEARCH_LEVEL,
-    memLevel: RATIO_MEM_LEVEL,
-    windowBits,
-    legacyHash: true,
-    // one output chunk for a whole block (pako's default 16 KiB chunks are concatenated afterwards)
-    chunkSize: Math.max(16384, data.byteLength + (data.byteLength >>> 3) + 64),
-  };
-  if (TMP.length > 2) {
-    if (format === 'gzip') opts.gzip = true;
-    if (format === 'deflate-raw') opts.raw = true;
-    const d = new pako.Deflate(opts);
-    const st = (d as any).strm.state;
-    [st.good_match, st.max_lazy_match, st.nice_match, st.max_chain_length] = TMP.slice(2);
-    d.push(data, true);
-    return d.result;
+  const p = RATIO_PROFILE;
+  const strm = new pako.ZStream();
+  // zlib's windowBits convention: negative for raw deflate, +16 for a gzip wrapper
+  const wbits = format === 'deflate-raw' ? -windowBits : format === 'gzip' ? windowBits + 16 : windowBits;
+  let status = pako.zlibDeflateInit2(strm, 9, Z_DEFLATED, wbits, p.memLevel, pako.Z_DEFAULT_STRATEGY, true);
+  if (status !== pako.Z_OK) throw new Error(`pako deflateInit2 error ${status}: ${strm.msg}`);
+  const s = strm.state as Partial<PakoDeflateState> | undefined;
+  if (!s || typeof s.max_chain_length !== 'number' || typeof s.lit_bufsize !== 'number' || s.sym_end !== (s.lit_bufsize - 1) * 3) {
+    throw new Error("pako's deflate state is not zlib's (internals changed?); imgkit is built for pako 3.0");
   }
-  if (format === 'gzip') return pako.gzip(data, opts);
-  if (format === 'zlib') return pako.deflate(data, opts);
-  return pako.deflateRaw(data, opts);
+  s.good_match = p.goodLength;
+  s.max_lazy_match = p.maxLazy;
+  s.nice_match = p.niceLength;
+  s.max_chain_length = p.maxChain;
+  s.sym_end = Math.min(s.sym_end, (p.blockSymbols - 1) * 3); // a smaller buffer fill: always safe
+  strm.input = data;
+  strm.next_in = 0;
+  strm.avail_in = data.byteLength;
+  // deflateBound()'s conservative bound plus the largest wrapper: one output buffer in practice
+  const parts: Uint8Array[] = [];
+  let size = data.byteLength + (data.byteLength >>> 3) + (data.byteLength >>> 6) + 64;
+  for (;;) {
+    strm.output = new Uint8Array(size);
+    strm.next_out = 0;
+    strm.avail_out = size;
+    status = pako.zlibDeflate(strm, pako.Z_FINISH);
+    if (status !== pako.Z_OK && status !== pako.Z_STREAM_END) {
+      throw new Error(`pako deflate error ${status}: ${strm.msg}`);
+    }
+    parts.push(strm.output.subarray(0, strm.next_out));
+    if (status === pako.Z_STREAM_END) break;
+    size = 64 * 1024;
+  }
+  pako.zlibDeflateEnd(strm);
+  // copy to the exact length: results cross worker boundaries by transfer of the whole buffer
+  return parts.length === 1 ? parts[0]!.slice() : concat(parts);
 }
 
 let engine: DeflateEngine = pakoEngine;
@@ -131,8 +171,7 @@ export function deflateCodec(spec: Readonly<CodecSpec>): Codec {
     spec,
     compress(block) {
       try {
-        if (level === 9 && RATIO_MEM_LEVEL > 0) return deflateRatio(format, block, windowBits);
-        if (level === 9 && RATIO_MEM_LEVEL < 0) return (e as any).deflate(format, block, level, windowBits, -RATIO_MEM_LEVEL);
+        if (level === 9) return deflateRatio(format, block, windowBits);
         return e.deflate(format, block, level, windowBits);
       } catch (err) {
         throw codecFailure(spec, 'compress', err);

@@ -10,11 +10,15 @@ import { registerCodecProvider, setDeflateEngine, setWasmLoader, deflateCodec, t
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-/** node:zlib engine (zlib 1.3 as bundled by Node; measured byte-identical to pako 3 at levels 1/6/9). */
+/**
+ * node:zlib engine (zlib 1.3 as bundled by Node; measured byte-identical to pako 3 at levels 1/6/9).
+ * One-shot level 9 doesn't come here: core's codec routes it to its pure-JS ratio profile
+ * (`deflateRatio`), because this zlib's 4-byte hash loses 1.6% on squashfs blocks; see deflate.ts.
+ */
 export const nodeZlibEngine: DeflateEngine & { crc32?: (d: Uint8Array) => number } = {
   name: 'node:zlib',
-  deflate(format, data, level, windowBits, memLevel?: number) {
-    const o = { level, windowBits, memLevel: memLevel ?? 8 };
+  deflate(format, data, level, windowBits) {
+    const o = { level, windowBits };
     if (format === 'gzip') return u8(zlib.gzipSync(data, o));
     if (format === 'zlib') return u8(zlib.deflateSync(data, o));
     return u8(zlib.deflateRawSync(data, o));
