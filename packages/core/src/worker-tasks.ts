@@ -34,7 +34,7 @@ export async function runTask(name: string, input: unknown): Promise<unknown> {
       format: 'core',
       field: 'pool.task',
       detail: `no task named "${name}" in this realm`,
-      hint: 'register it with registerTask() in a module passed to the pool as `modules`',
+      hint: 'register it with registerTask() in the worker: a module passed to createNodePool as `modules`, or the browser worker script before startBrowserWorker()',
     });
   }
   return t(input);

@@ -32,6 +32,7 @@ import {
   isAllZero,
   loadCodec,
   readChecked,
+  ReadAhead,
   rechunk,
   requireSeekable,
   resolveEpoch,
@@ -214,9 +215,11 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
   let duplicateFiles = 0;
   const seen = new Map<string, FileData>();
 
+  // Small files are read a few ahead of the one being cut into blocks (reading is latency-bound).
+  const ahead = new ReadAhead(plan.files.map((rec) => rec.entry));
   async function* jobs(): AsyncIterable<CompressJob> {
-    for (const rec of plan.files) {
-      const entry = rec.entry;
+    for (const [index, rec] of plan.files.entries()) {
+      const entry: SourceEntry = { ...rec.entry, read: () => ahead.read(index) };
       const size = entry.size;
       const data: FileData = { size, startBlock: 0, blockSizes: [], fragment: NO_FRAGMENT, fragmentOffset: 0, sparseBytes: 0 };
       rec.data = data;
