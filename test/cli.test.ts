@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -213,4 +214,35 @@ describe('imgkit cpio', () => {
       assert.match(r.stdout.toString('utf8'), /Usage: imgkit/);
     }
   });
+});
+
+test('warnings: ten per kind are printed, then one line says more follow; --strict stops at the first', async () => {
+  const dir = await tempDir('cli-warn');
+  const src = join(dir, 'src');
+  await mkdir(src);
+  // 15 names with ':' — Joliet cannot hold it, so each is a warning (as for Debian's pkg:amd64.list)
+  for (let i = 0; i < 15; i++) await writeFile(join(src, `pkg${String(i).padStart(2, '0')}:amd64.list`), `${i}\n`);
+  const out = join(dir, 'a.iso');
+  const r = await runImgkit(['iso', src, out, '--joliet']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('imgkit: warning:'));
+  assert.equal(lines.filter((l) => l.includes(':amd64.list')).length, 10, r.stderr);
+  assert.equal(lines.filter((l) => l.includes('more warnings like the last (E_NAME_UNENCODABLE)')).length, 1, r.stderr);
+  // The image itself: Joliet has "_" where the name had ":", Rock Ridge keeps the name.
+  const isoinfo = requireTool('isoinfo', 'genisoimage');
+  const joliet = (await run(isoinfo, ['-J', '-f', '-i', out])).stdout.toString().split('\n');
+  const rock = (await run(isoinfo, ['-R', '-f', '-i', out])).stdout.toString().split('\n');
+  for (let i = 0; i < 15; i++) {
+    const n = String(i).padStart(2, '0');
+    assert.ok(joliet.includes(`/pkg${n}_amd64.list`), `Joliet /pkg${n}_amd64.list`);
+    assert.ok(rock.includes(`/pkg${n}:amd64.list`), `Rock Ridge /pkg${n}:amd64.list`);
+  }
+
+  const strictOut = join(dir, 'b.iso');
+  const s = await runImgkit(['iso', src, strictOut, '--joliet', '--strict']);
+  assert.equal(s.code, 1, s.stderr);
+  assert.match(s.stderr, /E_NAME_UNENCODABLE/);
+  assert.match(s.stderr, /pkg00:amd64\.list/);
+  assert.equal(existsSync(strictOut), false, 'no output after a strict failure');
+  assert.deepEqual((await readdir(dir)).sort(), ['a.iso', 'src'], 'no temporary file left');
 });

@@ -23,6 +23,7 @@ import {
   parseEpoch,
   parseManifest,
   type ByteSink,
+  type ImgkitWarning,
   type SourceTree,
   type WorkerPool,
 } from '@imgkit/core';
@@ -100,10 +101,12 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--manifest <file>', 'gen_init_cpio-style list adding entries (devices, …) or setting owners and modes')
     .option('--all-root', 'make every entry owned by 0:0')
     .addOption(new Option('--uid <n>', 'owner uid for every entry').argParser(intOption(0, 0xffffffff)))
-    .addOption(new Option('--gid <n>', 'group gid for every entry').argParser(intOption(0, 0xffffffff)));
+    .addOption(new Option('--gid <n>', 'group gid for every entry').argParser(intOption(0, 0xffffffff)))
+    .option('--strict', 'stop at the first warning (a lossy conversion) instead of printing it');
 }
 
 export interface SourceFlags {
+  strict?: boolean;
   manifest?: string;
   allRoot?: boolean;
   uid?: number;
@@ -257,4 +260,24 @@ export function clearProgress(ctx: CliContext): void {
     ctx.stderr.write('\r\x1b[K');
     progressShown = false;
   }
+}
+
+/** Warnings printed per code before the rest of that code is only counted. */
+const WARNINGS_SHOWN_PER_CODE = 10;
+
+/**
+ * The `onWarning` every command passes to its library call: prints each warning with its path, the
+ * first ten of each code, then says once that more of that code follow unprinted (a Debian tree
+ * can raise one per file, e.g. every "pkg:amd64.list" name that Joliet cannot hold).
+ */
+export function printWarning(ctx: CliContext): (w: ImgkitWarning) => void {
+  const seen = new Map<string, number>();
+  return (w) => {
+    const n = (seen.get(w.code) ?? 0) + 1;
+    seen.set(w.code, n);
+    if (n <= WARNINGS_SHOWN_PER_CODE) ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`);
+    else if (n === WARNINGS_SHOWN_PER_CODE + 1) {
+      ctx.stderr.write(`imgkit: warning: more warnings like the last (${w.code}) are not printed; pass --strict to stop at the first\n`);
+    }
+  };
 }

@@ -17,6 +17,7 @@ import {
   runCommand,
   type CliContext,
   type SourceFlags,
+  printWarning,
 } from '../common.js';
 
 interface CpioFlags extends SourceFlags {
@@ -56,7 +57,8 @@ export function register(program: Command, ctx: CliContext): void {
         if (early) options.early = early;
         const onProgress = progressLine(ctx, 'cpio');
         if (onProgress) options.onProgress = onProgress;
-        options.onWarning = (w) => ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`);
+        options.onWarning = printWarning(ctx);
+        if (flags.strict) options.strict = true;
         const sink = await openSink(ctx, out, { seekable: false });
         await withSink(sink, (s) => writeCpio(tree, s, options));
         clearProgress(ctx);

@@ -18,6 +18,7 @@ import {
   UsageError,
   type CliContext,
   type SourceFlags,
+  printWarning,
 } from '../common.js';
 
 export interface IsoFlags extends SourceFlags {
@@ -114,7 +115,8 @@ export async function writeIsoCommand(ctx: CliContext, dir: string, out: string,
   checkSourceDir(dir);
   checkOutputOutside(out, [dir]);
   const options = await isoOptionsFrom(dir, flags, epoch);
-  options.onWarning = (w) => ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`);
+  options.onWarning = printWarning(ctx);
+  if (flags.strict) options.strict = true;
   const source = tree ?? (await openSourceTree(dir, flags, epoch));
   const sink = await openSink(ctx, out, { seekable: false });
   await withSink(sink, (s) => writeIso(source, s, options));

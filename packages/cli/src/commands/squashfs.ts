@@ -21,7 +21,7 @@ import {
 } from '@imgkit/core';
 import { createNodePool, nodeFileReader, nodeHostFiles, nodeSource } from '@imgkit/core/node';
 import { needsSeekableSink, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
-import { checkOutputOutside, checkSourceDir, epochFromEnv, intOption, openSink, runCommand, type CliContext } from '../common.js';
+import { checkOutputOutside, checkSourceDir, epochFromEnv, intOption, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
 export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
@@ -72,6 +72,7 @@ interface SquashfsFlags {
   processors: number;
   manifest?: string;
   tar?: boolean;
+  strict?: boolean;
 }
 
 /** "131072", "128K", "1M" → bytes. */
@@ -113,6 +114,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-pad', 'do not pad the image to a multiple of 4 KiB')
     .option('--noappend', 'accepted for mksquashfs compatibility (imgkit always writes a new image)')
     .option('--all-root', 'make every entry owned by 0:0')
+    .option('--strict', 'stop at the first warning (a lossy conversion) instead of printing it')
     .addOption(new Option('--force-uid <uid>', 'owner uid for every entry').argParser(intOption(0, 0xffffffff)))
     .addOption(new Option('--force-gid <gid>', 'group gid for every entry').argParser(intOption(0, 0xffffffff)))
     .addOption(
@@ -180,7 +182,8 @@ export function register(program: Command, ctx: CliContext): void {
           exportTable: flags.exports,
           pad: flags.pad,
           pool,
-          onWarning: (w) => ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`),
+          onWarning: printWarning(ctx),
+          strict: flags.strict === true,
         };
         if (flags.xcompressionLevel !== undefined) options.level = flags.xcompressionLevel;
         // SOURCE_DATE_EPOCH is the library's epoch: mkfs time + clamping of newer file times (reproducible
