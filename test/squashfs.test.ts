@@ -22,8 +22,43 @@ const TAR = () => requireTool('tar', 'tar');
 
 let srcDir: string;
 let manifestText: string;
+// Node cannot read xattrs from disk, so the matrix gets them from imgkit's manifest `xattr` lines:
+// on a file, on a hard-linked file (one inode, one set), on a directory and on a device node.
+const XATTRS: Record<string, Record<string, string>> = {
+  'bin/tool': { 'user.comment': 'hello', 'security.capability': '0100000220000000000000000000000000000000' },
+  'hard/a': { 'user.linked': 'one inode' },
+  'hard/b': { 'user.linked': 'one inode' },
+  'hard/sub/c': { 'user.linked': 'one inode' },
+  'home/user': { 'user.dir': 'D', 'trusted.t': 'T' },
+  'dev/console': { 'trusted.dev': 'console' },
+};
+const XATTR_MANIFEST = [
+  'xattr /bin/tool user.comment hello',
+  'xattr /bin/tool security.capability 0x0100000220000000000000000000000000000000',
+  'xattr /hard/a user.linked one inode',
+  'xattr /home/user user.dir D',
+  'xattr /home/user trusted.t T',
+  'xattr /dev/console trusted.dev console',
+].join('\n');
+const hexOf = (v: string): string => (/^[0-9a-f]{40}$/.test(v) ? v : Buffer.from(v).toString('hex'));
+
 function richSource(): SourceTree {
-  return applyManifest(nodeSource(srcDir), parseManifest(manifestText, RICH_MANIFEST_PATH), { mtime: 1_700_000_000 });
+  return applyManifest(nodeSource(srcDir), parseManifest(`${manifestText}\n${XATTR_MANIFEST}\n`, RICH_MANIFEST_PATH), { mtime: 1_700_000_000 });
+}
+
+/** xattrs (hex values) of the XATTRS paths under an extracted tree, read by python's os.getxattr. */
+async function xattrsUnder(dir: string): Promise<Record<string, Record<string, string>>> {
+  const py = requireTool('python3', 'python3');
+  const res = await run(py, [
+    '-c',
+    'import os,sys,json\nd=sys.argv[1]\nprint(json.dumps({p:{k:os.getxattr(os.path.join(d,p),k,follow_symlinks=False).hex() for k in os.listxattr(os.path.join(d,p),follow_symlinks=False)} for p in sys.argv[2:]}))',
+    dir,
+    ...Object.keys(XATTRS),
+  ]);
+  return JSON.parse(res.stdout.toString()) as Record<string, Record<string, string>>;
+}
+function expectedXattrs(): Record<string, Record<string, string>> {
+  return Object.fromEntries(Object.entries(XATTRS).map(([p, kv]) => [p, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, hexOf(v)]))]));
 }
 
 /** Parse `unsquashfs -lln` (TZ=UTC) into path → listing fields. */
@@ -163,6 +198,7 @@ for (const compression of COMPRESSORS) {
         const out1 = join(dir, 'unsquashfs');
         await run(UNSQUASHFS(), ['-no-progress', '-d', out1, image]);
         assertSameTree(await snapshotDir(out1), expected);
+        assert.deepEqual(await xattrsUnder(out1), expectedXattrs(), 'xattrs after unsquashfs -d');
 
         // sqfs2tar | tar -x (tar has no sockets: sqfs2tar skips them).
         const out2 = join(dir, 'sqfs2tar');
@@ -170,7 +206,8 @@ for (const compression of COMPRESSORS) {
         const tarred = await run(SQFS2TAR(), [image]);
         await writeFile(tarFile, tarred.stdout);
         await run('mkdir', ['-p', out2]);
-        await run(TAR(), ['-xpf', tarFile, '--numeric-owner', '--same-owner', '-C', out2]);
+        await run(TAR(), ['-xpf', tarFile, '--numeric-owner', '--same-owner', '--xattrs', '--xattrs-include=*', '-C', out2]);
+        assert.deepEqual(await xattrsUnder(out2), expectedXattrs(), 'xattrs after sqfs2tar | tar -x');
         const noSockets = new Map([...expected].filter(([, e]) => e.kind !== 'socket'));
         assertSameTree(await snapshotDir(out2), noSockets, { ignore: ['root'] });
       });
