@@ -20,6 +20,7 @@ import {
   type SourceEntry,
   type SourceTree,
   writeZeros,
+  isAllZero,
   copyBytes,
 } from '@imgkit/core';
 import { encodeDirectoryRecord, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, ID_PARENT, ID_SELF, recordLength, DIR_RECORD_MAX } from './directory-record.js';
@@ -606,7 +607,11 @@ class Writer {
       patchBootInfoTable(image, this.l.pvdLba, f.lba);
       await this.sink.write(image);
     } else {
-      for await (const c of readChecked(entry, 'iso9660', f.size)) await this.sink.write(c);
+      // All-zero chunks (sparse files, empty disk images) go out as zeros the sink may leave as holes.
+      for await (const c of readChecked(entry, 'iso9660', f.size)) {
+        if (this.sink.writeZeros && c.byteLength >= ISO_SECTOR_SIZE && isAllZero(c)) await this.sink.writeZeros(c.byteLength);
+        else await this.sink.write(c);
+      }
     }
     const rem = f.size % ISO_SECTOR_SIZE;
     if (rem) await this.sink.write(this.zeros.subarray(0, ISO_SECTOR_SIZE - rem));

@@ -11,6 +11,8 @@
 import { struct, u32le, u64le } from '@imgkit/core';
 import { encodeIndexedTable, type BlockCompressor } from './metadata.js';
 
+// struct squashfs_fragment_entry (squashfs on-disk format, "Fragment table"): start, size with the
+// uncompressed bit 24, unused.
 export const FragmentEntry = struct('squashfs.fragmentEntry', 16, {
   startBlock: u64le(0), // absolute offset of the fragment block
   size: u32le(8), // dataSize(): bit 24 set when stored uncompressed

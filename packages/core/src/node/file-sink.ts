@@ -21,6 +21,9 @@ export interface FileSinkOptions {
   bufferBytes?: number;
 }
 
+/** Zero runs at least this long become holes; shorter ones are written. */
+const HOLE_MIN_BYTES = 64 * 1024;
+
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 
 function errCode(err: unknown): string | undefined {
@@ -126,7 +129,7 @@ export async function fileSink(path: string, opts: FileSinkOptions = {}): Promis
     async writeZeros(length) {
       handle();
       if (length <= 0) return;
-      if (bufLen + length <= cap) {
+      if (length < HOLE_MIN_BYTES && bufLen + length <= cap) {
         buf.fill(0, bufLen, bufLen + length); // small runs: not worth a hole
         bufLen += length;
         pos += length;
