@@ -8,16 +8,12 @@ import 'fake-indexeddb/auto';
 import { readChecked, type SourceTree } from '@imgkit/core';
 import { lightningFsSource } from '@imgkit/core/browser';
 import { nodeSource } from '@imgkit/core/node';
+import { tempDir } from '../../../test/lib/tools.ts';
 
 // lightning-fs expects a browser: Node 20 has no navigator, and IndexedDB comes from fake-indexeddb.
 (globalThis as { navigator?: unknown }).navigator ??= {};
 const { default: LightningFS } = await import('@isomorphic-git/lightning-fs');
 
-async function tmp(prefix: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `imgkit-${prefix}-`));
-  test.after(() => fsp.rm(d, { recursive: true, force: true }));
-  return d;
-}
 type Snap = Map<string, Record<string, unknown>>;
 async function snapshot(tree: SourceTree): Promise<Snap> {
   const out: Snap = new Map();
@@ -37,7 +33,7 @@ async function snapshot(tree: SourceTree): Promise<Snap> {
 }
 
 test('lightningFsSource yields the same snapshot as nodeSource for files, dirs and symlinks', async () => {
-  const d = await tmp('lightning');
+  const d = await tempDir('lightning');
   const w = (p: string, data: string | Uint8Array) => fsp.writeFile(path.join(d, p), data);
   await fsp.mkdir(path.join(d, 'a/b'), { recursive: true });
   await fsp.mkdir(path.join(d, 'private'), { mode: 0o700 });

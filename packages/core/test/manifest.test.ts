@@ -15,12 +15,8 @@ import {
   type SourceTree,
 } from '@imgkit/core';
 import { nodeHostFiles, nodeSource } from '@imgkit/core/node';
+import { tempDir } from '../../../test/lib/tools.ts';
 
-async function tmp(prefix: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `imgkit-${prefix}-`));
-  test.after(() => fsp.rm(d, { recursive: true, force: true }));
-  return d;
-}
 async function entries(tree: SourceTree): Promise<Map<string, SourceEntry>> {
   const out = new Map<string, SourceEntry>();
   for await (const e of tree.walk()) out.set(e.path, e);
@@ -100,7 +96,7 @@ test('parseManifest: syntax errors are E_MANIFEST_SYNTAX with the line number', 
 });
 
 test('applyManifest over a node tree: owners and modes, replaced and added entries, host files, canonical order', async () => {
-  const d = await tmp('manifest');
+  const d = await tempDir('manifest');
   const src = path.join(d, 'root');
   await fsp.mkdir(path.join(src, 'etc'), { recursive: true });
   await fsp.mkdir(path.join(src, 'dev'));
@@ -195,7 +191,7 @@ test('applyManifest: references to missing things are E_MANIFEST_REFERENCE with 
 });
 
 test('nodeHostFiles resolves relative locations against its base directory and streams content', async () => {
-  const d = await tmp('host');
+  const d = await tempDir('host');
   await fsp.writeFile(path.join(d, 'a'), 'abc');
   const h = nodeHostFiles(d);
   assert.equal((await h.stat('a')).size, 3);

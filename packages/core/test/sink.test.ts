@@ -8,12 +8,8 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { MemorySink, NoSpaceError, withSink } from '@imgkit/core';
 import { fileSink, stdoutSink, tempNameFor } from '@imgkit/core/node';
+import { tempDir } from '../../../test/lib/tools.ts';
 
-async function tmp(prefix: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `imgkit-${prefix}-`));
-  test.after(() => fsp.rm(d, { recursive: true, force: true }));
-  return d;
-}
 const exists = (p: string) => fsp.access(p).then(() => true, () => false);
 function pattern(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -28,7 +24,7 @@ function pattern(n: number, seed: number): Uint8Array {
 }
 
 test('file sink writes a temporary name beside the target and renames it on close', async () => {
-  const d = await tmp('sink');
+  const d = await tempDir('sink');
   const out = path.join(d, 'image.img');
   const sink = await fileSink(out);
   assert.equal(sink.tempPath, path.join(d, `.image.img.imgkit-${process.pid}.tmp`));
@@ -45,7 +41,7 @@ test('file sink writes a temporary name beside the target and renames it on clos
 });
 
 test('file sink: abort (and withSink on failure) leaves no file behind', async () => {
-  const d = await tmp('abort');
+  const d = await tempDir('abort');
   const sink = await fileSink(path.join(d, 'x.img'));
   await sink.write(new Uint8Array(3 << 20));
   await sink.abort!();
@@ -61,7 +57,7 @@ test('file sink: abort (and withSink on failure) leaves no file behind', async (
 });
 
 test('file sink: mode option sets the permissions of the output', async () => {
-  const d = await tmp('mode');
+  const d = await tempDir('mode');
   const sink = await fileSink(path.join(d, 'm.img'), { mode: 0o600, fsync: true });
   await sink.write(new Uint8Array(1));
   await sink.close();
@@ -69,7 +65,7 @@ test('file sink: mode option sets the permissions of the output', async () => {
 });
 
 test('file sink: writeAt patches buffered and flushed bytes and holes; same bytes as a memory sink', async () => {
-  const d = await tmp('patch');
+  const d = await tempDir('patch');
   const out = path.join(d, 'p.img');
   const sink = await fileSink(out, { bufferBytes: 4096 });
   const ref = new MemorySink();
@@ -121,7 +117,7 @@ test('file sink: writeAt patches buffered and flushed bytes and holes; same byte
 });
 
 test('file sink: writeZeros leaves holes, so a 5 GiB sparse image costs almost no disk', async () => {
-  const d = await tmp('sparse');
+  const d = await tempDir('sparse');
   const out = path.join(d, 'sparse.img');
   const sink = await fileSink(out);
   await sink.write(new TextEncoder().encode('head'));
@@ -148,7 +144,7 @@ test('file sink: writeZeros leaves holes, so a 5 GiB sparse image costs almost n
 });
 
 test('file sink: a full disk is NoSpaceError naming the output, and abort removes the partial file', async () => {
-  const d = await tmp('enospc');
+  const d = await tempDir('enospc');
   const mnt = path.join(d, 'mnt');
   await fsp.mkdir(mnt);
   // A 1 MiB tmpfs (needs root / CAP_SYS_ADMIN, which this environment has).

@@ -9,13 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { collectBytes, devMajor, devMinor, readChecked, type SourceEntry, type SourceTree } from '@imgkit/core';
 import { nodeSource } from '@imgkit/core/node';
+import { tempDir } from '../../../test/lib/tools.ts';
 
 // Local helpers (test/lib/ is owned by another helper; these stay tiny).
-async function tmp(prefix: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `imgkit-${prefix}-`));
-  test.after(() => fsp.rm(d, { recursive: true, force: true }));
-  return d;
-}
 async function entries(tree: SourceTree): Promise<SourceEntry[]> {
   const out: SourceEntry[] = [];
   for await (const e of tree.walk()) out.push(e);
@@ -34,7 +30,7 @@ function sh(cmd: string, args: string[]): void {
 }
 
 test('walk order: root first, pre-order, children by UTF-8 bytes (not UTF-16, not whole-path order)', async () => {
-  const d = await tmp('order');
+  const d = await tempDir('order');
   // U+FF71 sorts before U+1F600 in UTF-8 (EF.. < F0..) but after it in UTF-16 (FF71 > D83D).
   await fsp.mkdir(path.join(d, 'a/b'), { recursive: true });
   for (const f of ['a-b', 'a.c', 'B', 'a/A', 'a/b-c', 'a/b/x', '\u{1F600}', '\uFF71', 'é', 'z']) await fsp.writeFile(path.join(d, f), f);
@@ -43,7 +39,7 @@ test('walk order: root first, pre-order, children by UTF-8 bytes (not UTF-16, no
 });
 
 test('metadata: kinds, modes with set-id bits, owners, floor-second mtimes, symlink sizes, devices', async () => {
-  const d = await tmp('meta');
+  const d = await tempDir('meta');
   await fsp.writeFile(path.join(d, 'suid'), 'x');
   await fsp.chown(path.join(d, 'suid'), 1234, 5678); // before chmod: chown clears set-id bits
   await fsp.chmod(path.join(d, 'suid'), 0o4755);
@@ -81,7 +77,7 @@ test('metadata: kinds, modes with set-id bits, owners, floor-second mtimes, syml
 });
 
 test('hard links: later names point to the first name in walk order; directories never', async () => {
-  const d = await tmp('links');
+  const d = await tempDir('links');
   await fsp.mkdir(path.join(d, 'z'));
   await fsp.writeFile(path.join(d, 'z/orig'), 'shared');
   await fsp.link(path.join(d, 'z/orig'), path.join(d, 'b'));
@@ -109,7 +105,7 @@ test('hard links: later names point to the first name in walk order; directories
 });
 
 test('symlink loops and symlinks to directories are entries, never followed', async () => {
-  const d = await tmp('loops');
+  const d = await tempDir('loops');
   await fsp.mkdir(path.join(d, 'dir'));
   await fsp.writeFile(path.join(d, 'dir/f'), 'f');
   await fsp.symlink('l2', path.join(d, 'l1'));
@@ -126,7 +122,7 @@ test('symlink loops and symlinks to directories are entries, never followed', as
 });
 
 test('content streams in chunks of at most 1 MiB and matches the file', async () => {
-  const d = await tmp('content');
+  const d = await tempDir('content');
   const data = new Uint8Array(3 * 1024 * 1024 + 12345);
   for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
   await fsp.writeFile(path.join(d, 'big'), data);
@@ -145,7 +141,7 @@ test('content streams in chunks of at most 1 MiB and matches the file', async ()
 });
 
 test('exclude drops an entry and its subtree', async () => {
-  const d = await tmp('exclude');
+  const d = await tempDir('exclude');
   await fsp.mkdir(path.join(d, 'skip/deep'), { recursive: true });
   await fsp.writeFile(path.join(d, 'skip/deep/f'), '');
   await fsp.writeFile(path.join(d, 'keep'), '');
@@ -154,7 +150,7 @@ test('exclude drops an entry and its subtree', async () => {
 });
 
 test('a missing root or a root that is not a directory is E_SOURCE_MISSING naming it', async () => {
-  const d = await tmp('missing');
+  const d = await tempDir('missing');
   const missing = path.join(d, 'nope');
   await rejectsCode(entries(nodeSource(missing)), 'E_SOURCE_MISSING', missing);
   await fsp.writeFile(path.join(d, 'file'), '');
@@ -164,7 +160,7 @@ test('a missing root or a root that is not a directory is E_SOURCE_MISSING namin
 });
 
 test('a file that changes between walk and read is E_SOURCE_CHANGED naming it', async () => {
-  const d = await tmp('changed');
+  const d = await tempDir('changed');
   for (const f of ['grows', 'shrinks', 'vanishes', 'becomes-dir', 'becomes-link']) await fsp.writeFile(path.join(d, f), '12345');
   const es = new Map((await entries(nodeSource(d))).map((e) => [e.path, e]));
   await fsp.appendFile(path.join(d, 'grows'), 'more');
@@ -180,7 +176,7 @@ test('a file that changes between walk and read is E_SOURCE_CHANGED naming it', 
 });
 
 test('a name that is not valid UTF-8 is E_NAME_UNENCODABLE naming it', async () => {
-  const d = await tmp('latin1');
+  const d = await tempDir('latin1');
   await fsp.mkdir(path.join(d, 'sub'));
   fs.writeFileSync(Buffer.concat([Buffer.from(path.join(d, 'sub') + '/caf'), Buffer.from([0xe9])]), 'x');
   await rejectsCode(entries(nodeSource(d)), 'E_NAME_UNENCODABLE', 'sub/caf\\xe9');
@@ -189,7 +185,7 @@ test('a name that is not valid UTF-8 is E_NAME_UNENCODABLE naming it', async () 
 });
 
 test('unreadable files and directories are E_SOURCE_UNREADABLE naming them (as uid 65534 when root)', async () => {
-  const d = await tmp('perm');
+  const d = await tempDir('perm');
   await fsp.chmod(d, 0o755);
   await fsp.mkdir(path.join(d, 'tree/locked'), { recursive: true });
   await fsp.writeFile(path.join(d, 'tree/locked/f'), '');

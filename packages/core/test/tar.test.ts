@@ -18,17 +18,8 @@ import {
   type SourceTree,
 } from '@imgkit/core';
 import { nodeFileReader, nodeSource } from '@imgkit/core/node';
+import { requireTool, tempDir } from '../../../test/lib/tools.ts';
 
-// ---- local helpers (test/lib/ belongs to another helper) ----
-async function tmp(prefix: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `imgkit-${prefix}-`));
-  test.after(() => fsp.rm(d, { recursive: true, force: true }));
-  return d;
-}
-function requireTool(cmd: string, pkg: string): void {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`]);
-  assert.equal(r.status, 0, `${cmd} is missing: apt-get install ${pkg}`);
-}
 function sh(cmd: string, args: string[], cwd?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed: ${r.error?.message ?? ''}${r.stderr}`);
@@ -114,7 +105,7 @@ for (const tool of ['gnu', 'bsd'] as const) {
       const exe = tool === 'gnu' ? 'tar' : 'bsdtar';
       requireTool(exe, tool === 'gnu' ? 'tar' : 'libarchive-tools');
       requireTool('python3', 'python3');
-      const d = await tmp(`tar-${tool}-${format}`);
+      const d = await tempDir(`tar-${tool}-${format}`);
       const src = path.join(d, 'src');
       await fsp.mkdir(src);
       await makeTree(src, format !== 'ustar');
@@ -168,7 +159,7 @@ for (const tool of ['gnu', 'bsd'] as const) {
 test('tarSource of sqfs2tar output (mksquashfs image of the tree) equals nodeSource of the tree', async () => {
   requireTool('mksquashfs', 'squashfs-tools');
   requireTool('sqfs2tar', 'squashfs-tools-ng');
-  const d = await tmp('sqfs2tar');
+  const d = await tempDir('sqfs2tar');
   const src = path.join(d, 'src');
   await fsp.mkdir(src);
   await makeTree(src, true);
@@ -321,7 +312,7 @@ test('malformed archives are E_TAR_FORMAT with the offset', async () => {
 });
 
 test('random-access readers: memory, Blob and file agree on ranges, including past the end', async () => {
-  const d = await tmp('readers');
+  const d = await tempDir('readers');
   const data = new Uint8Array(3000);
   for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
   await fsp.writeFile(path.join(d, 'f'), data);

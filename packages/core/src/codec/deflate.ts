@@ -5,6 +5,7 @@
  * each realm kind being deterministic. The one-shot codec's level 9 bypasses the engine: it is the
  * pure-JS ratio profile below (`deflateRatio`), identical everywhere.
  */
+import { concatBytes } from '../bytes.js';
 import * as pako from 'pako';
 import { codecFailure, codecOptionError } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
@@ -25,16 +26,7 @@ export interface DeflateEngine {
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }
 
 /** pako: runs everywhere (browser, worker, Node). */
