@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmtMiB, machineLine, markdownTable, runCases, type Case } from './lib.js';
+import { comparisonRows, fmtMiB, machineLine, markdownTable, runCases, type Case } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, 'benchmarks/data');
@@ -56,13 +56,7 @@ for (const [codec, native] of [
 }
 
 const results = await runCases(cases, ITER);
-const rows: (string | number)[][] = [];
-for (let i = 0; i < results.length; i += 2) {
-  const a = results[i]!;
-  const b = results[i + 1]!;
-  rows.push([a.name, a.seconds.toFixed(2), (a.maxRssKiB / 1024).toFixed(0), fmtMiB(a.outputBytes ?? 0), (a.seconds / b.seconds).toFixed(2), ((a.outputBytes ?? 0) / (b.outputBytes ?? 1)).toFixed(3)]);
-  rows.push([b.name, b.seconds.toFixed(2), (b.maxRssKiB / 1024).toFixed(0), fmtMiB(b.outputBytes ?? 0), '1.00', '1.000']);
-}
+const rows = comparisonRows(results);
 console.log(`Input: ${tree} — ${(Number(du) / 1e6).toFixed(0)} MB in ${count} entries (${SOURCES.join(' + ')} of Debian 12)`);
 console.log(`Machine: ${machineLine()}; median of ${ITER} runs each\n`);
 console.log(markdownTable(['command', 'wall s', 'peak RSS MiB', 'output MiB', 'time ratio', 'size ratio'], rows));

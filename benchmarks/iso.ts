@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmtMiB, machineLine, markdownTable, runCases, type Case } from './lib.js';
+import { comparisonRows, fmtMiB, machineLine, markdownTable, runCases, type Case } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(ROOT, 'benchmarks/results');
@@ -43,11 +43,7 @@ const cases: Case[] = [
   { name: `xorriso -as mkisofs ${args.join(' ')}`, argv: ['xorriso', '-as', 'mkisofs', ...args, '-quiet', '-o', theirs, tree], env, output: theirs, before: () => rmSync(theirs, { force: true }) },
 ];
 
-const [a, b] = (await runCases(cases, ITER)) as [Awaited<ReturnType<typeof runCases>>[number], Awaited<ReturnType<typeof runCases>>[number]];
-const rows = [
-  [a.name, a.seconds.toFixed(2), (a.maxRssKiB / 1024).toFixed(0), fmtMiB(a.outputBytes ?? 0), (a.seconds / b.seconds).toFixed(2), ((a.outputBytes ?? 0) / (b.outputBytes ?? 1)).toFixed(3)],
-  [b.name, b.seconds.toFixed(2), (b.maxRssKiB / 1024).toFixed(0), fmtMiB(b.outputBytes ?? 0), '1.00', '1.000'],
-];
+const rows = comparisonRows(await runCases(cases, ITER));
 console.log(`Input: ${tree} — ${(Number(du) / 1e6).toFixed(0)} MB in ${count} entries`);
 console.log(`Machine: ${machineLine()}; median of ${ITER} run(s) each\n`);
 console.log(markdownTable(['command', 'wall s', 'peak RSS MiB', 'output MiB', 'time ratio', 'size ratio'], rows));

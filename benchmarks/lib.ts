@@ -123,3 +123,19 @@ export const MiB = 1024 * 1024;
 export function fmtMiB(bytes: number): string {
   return (bytes / MiB).toFixed(1);
 }
+
+/**
+ * Table rows for results run in pairs (imgkit case, then the native case it is compared with):
+ * name, wall s, peak RSS MiB, output MiB, time ratio, size ratio (the native row is 1.00 / 1.000).
+ */
+export function comparisonRows(results: readonly CaseResult[]): string[][] {
+  const rows: string[][] = [];
+  for (let i = 0; i + 1 < results.length; i += 2) {
+    const a = results[i]!;
+    const b = results[i + 1]!;
+    const row = (r: CaseResult, time: string, size: string) => [r.name, r.seconds.toFixed(2), (r.maxRssKiB / 1024).toFixed(0), fmtMiB(r.outputBytes ?? 0), time, size];
+    rows.push(row(a, (a.seconds / b.seconds).toFixed(2), ((a.outputBytes ?? 0) / (b.outputBytes ?? 1)).toFixed(3)));
+    rows.push(row(b, '1.00', '1.000'));
+  }
+  return rows;
+}

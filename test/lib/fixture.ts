@@ -139,3 +139,18 @@ export async function makeRichTree(dir: string): Promise<void> {
     await lutimes(p === '' ? dir : at(p), m, m);
   }
 }
+
+/** Incompressible bytes from a xorshift32 stream (deterministic for a seed). */
+export function noiseBytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}

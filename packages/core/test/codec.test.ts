@@ -7,22 +7,10 @@ import { readFileSync } from 'node:fs';
 import { ImgkitError, loadCodec, lz4CompressBlock, lz4DecompressBlock, type CodecSpec } from '@imgkit/core';
 import '@imgkit/core/node';
 import { requireTool, run } from '../../../test/lib/tools.ts';
+import { noiseBytes } from '../../../test/lib/fixture.ts';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 /** A real binary: the running node executable, cut to `n` bytes. */
 function binary(n: number, offset = 0): Uint8Array {
   const b = readFileSync(process.execPath);
@@ -55,7 +43,7 @@ const INPUTS: [string, Uint8Array][] = [
   ['13 bytes', text(13)],
   ['zeros 100k', new Uint8Array(100_000)],
   ['text 300k', text(300_000)],
-  ['noise 70k', noise(70_000, 7)],
+  ['noise 70k', noiseBytes(70_000, 7)],
   ['binary 1M', binary(1 << 20, 4096)],
 ];
 
@@ -129,14 +117,14 @@ test('gzip -t accepts the gzip codec output; the member header is fixed', async 
 test('lz4-block: incompressible input comes back longer (store raw), still decodes', async () => {
   const c = await loadCodec({ name: 'lz4-block' });
   for (const n of [1, 15, 4096, 131072]) {
-    const data = noise(n, n);
+    const data = noiseBytes(n, n);
     const z = c.compress(data);
     assert.ok(z.byteLength >= data.byteLength, `${n}: ${z.byteLength} >= ${data.byteLength}`);
     assert.equal(sha(c.decompress(z, n)), sha(data));
   }
   // and a legacy stream of noise is still valid for the lz4 tool (legacy chunks cannot be stored raw)
   const lz4 = requireTool('lz4', 'lz4');
-  const noisy = noise(300_000, 3);
+  const noisy = noiseBytes(300_000, 3);
   const r = await run(lz4, ['-dc'], { input: (await loadCodec({ name: 'lz4-legacy' })).compress(noisy) });
   assert.equal(sha(r.stdout), sha(noisy));
 });
@@ -170,7 +158,7 @@ test('lz4 blocks keep the end-of-block rules (LZ4_decompress_safe with exact siz
   const cases: Uint8Array[] = [text(13), text(20), text(4096), new Uint8Array(64), binary(131072, 65536)];
   // repeats placed right before the end, where a sloppy compressor starts its last match too late
   for (let tail = 6; tail <= 20; tail++) {
-    const d = noise(1000 + tail, tail);
+    const d = noiseBytes(1000 + tail, tail);
     d.set(d.subarray(100, 100 + 16), 1000 - 16 + tail - 6);
     cases.push(d);
   }

@@ -10,22 +10,10 @@ import zlib from 'node:zlib';
 import { deflateCodec, getDeflateEngine, pakoEngine, setDeflateEngine, type CodecSpec } from '@imgkit/core';
 import { createNodePool, nodeZlibEngine } from '@imgkit/core/node';
 import { requireTool, run, tempDir } from '../../../test/lib/tools.ts';
+import { noiseBytes } from '../../../test/lib/fixture.ts';
 
 const BLOCK = 128 * 1024;
 
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 function text(n: number): Uint8Array {
   const s = 'the quick brown fox jumps over the lazy dog 0123456789\n';
   const out = new Uint8Array(n);
@@ -53,8 +41,8 @@ const INPUTS: [string, Uint8Array][] = [
   ['1 byte', new Uint8Array([42])],
   ['text 300k', text(300_000)],
   ['zeros 128k', new Uint8Array(BLOCK)],
-  ['noise 128k', noise(BLOCK, 3)], // incompressible: stored blocks, output larger than input
-  ['noise 1M', noise(1 << 20, 5)],
+  ['noise 128k', noiseBytes(BLOCK, 3)], // incompressible: stored blocks, output larger than input
+  ['noise 1M', noiseBytes(1 << 20, 5)],
   ...binaryBlocks(3).map((b, i): [string, Uint8Array] => [`binary block ${i}`, b]),
 ];
 

@@ -9,28 +9,12 @@ import { readChecked, type SourceTree } from '@imgkit/core';
 import { lightningFsSource } from '@imgkit/core/browser';
 import { nodeSource } from '@imgkit/core/node';
 import { tempDir } from '../../../test/lib/tools.ts';
+import { snapshot } from './snapshot.ts';
 
 // lightning-fs expects a browser: Node 20 has no navigator, and IndexedDB comes from fake-indexeddb.
 (globalThis as { navigator?: unknown }).navigator ??= {};
 const { default: LightningFS } = await import('@isomorphic-git/lightning-fs');
 
-type Snap = Map<string, Record<string, unknown>>;
-async function snapshot(tree: SourceTree): Promise<Snap> {
-  const out: Snap = new Map();
-  for await (const e of tree.walk()) {
-    const s: Record<string, unknown> = { kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size };
-    if (e.linkTarget !== undefined) s.linkTarget = e.linkTarget;
-    if (e.rdev !== undefined) s.rdev = e.rdev;
-    if (e.hardLinkTo !== undefined) s.hardLinkTo = e.hardLinkTo;
-    if (e.kind === 'file') {
-      const h = createHash('sha256');
-      for await (const c of readChecked(e, 'test')) h.update(c);
-      s.sha256 = h.digest('hex');
-    }
-    out.set(e.path, s);
-  }
-  return out;
-}
 
 test('lightningFsSource yields the same snapshot as nodeSource for files, dirs and symlinks', async () => {
   const d = await tempDir('lightning');

@@ -19,28 +19,12 @@ import {
 } from '@imgkit/core';
 import { nodeFileReader, nodeSource } from '@imgkit/core/node';
 import { requireTool, tempDir } from '../../../test/lib/tools.ts';
+import { snapshot } from './snapshot.ts';
 
 function sh(cmd: string, args: string[], cwd?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed: ${r.error?.message ?? ''}${r.stderr}`);
   return r.stdout;
-}
-type Snap = Map<string, Record<string, unknown>>;
-async function snapshot(tree: SourceTree): Promise<Snap> {
-  const out: Snap = new Map();
-  for await (const e of tree.walk()) {
-    const s: Record<string, unknown> = { kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size };
-    if (e.linkTarget !== undefined) s.linkTarget = e.linkTarget;
-    if (e.rdev !== undefined) s.rdev = e.rdev;
-    if (e.hardLinkTo !== undefined) s.hardLinkTo = e.hardLinkTo;
-    if (e.kind === 'file') {
-      const h = createHash('sha256');
-      for await (const c of readChecked(e, 'test')) h.update(c);
-      s.sha256 = h.digest('hex');
-    }
-    out.set(e.path, s);
-  }
-  return out;
 }
 async function entries(tree: SourceTree): Promise<Map<string, SourceEntry>> {
   const out = new Map<string, SourceEntry>();
