@@ -15,7 +15,7 @@ import { applyManifest, applyOwnership, parseManifest } from '@imgkit/core';
 import { nodeHostFiles, nodeSource } from '@imgkit/core/node';
 import { decodeCpio } from '@imgkit/cpio';
 import { DEFAULT_MANIFEST_PATH, DEFAULT_ROOTFS, makeRichTree } from './lib/fixture.js';
-import { IMGKIT_BIN, requireTool, run, runImgkit, tempDir } from './lib/tools.js';
+import { IMGKIT_BIN, letOthersReachRepo, requireTool, run, runImgkit, tempDir } from './lib/tools.js';
 import { assertSameTree, snapshotDir, snapshotTree } from './lib/tree.js';
 
 const CPIO = requireTool('cpio', 'cpio');
@@ -111,6 +111,7 @@ describe('imgkit cpio', () => {
     let r;
     if (process.getuid?.() === 0) {
       const setpriv = requireTool('setpriv', 'util-linux');
+      letOthersReachRepo();
       r = await run(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...args], { allowFail: true });
     } else {
       r = await run(process.execPath, args, { allowFail: true });

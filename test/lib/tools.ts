@@ -4,9 +4,9 @@
  * removed when the test process exits.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const SEARCH_PATH = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
 
@@ -104,4 +104,16 @@ export const IMGKIT_BIN = join(REPO_ROOT, 'packages/cli/bin/imgkit.js');
 /** Run the imgkit CLI (built dist) with `node`; never throws on exit status. */
 export function runImgkit(args: readonly string[], opts: Omit<RunOptions, 'allowFail'> = {}): Promise<RunResult> {
   return run(process.execPath, [IMGKIT_BIN, ...args], { ...opts, allowFail: true });
+}
+
+/**
+ * Tests that drop to uid 65534 (root ignores permission bits) run code from this checkout, so that
+ * user must be able to traverse every directory above it. A clone in a `mktemp -d` directory (0700)
+ * is not: add the search bit (o+x, no read) where it is missing.
+ */
+export function letOthersReachRepo(): void {
+  for (let d = REPO_ROOT; d !== dirname(d); d = dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if ((mode & 0o001) === 0) chmodSync(d, mode | 0o001);
+  }
 }

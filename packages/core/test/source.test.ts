@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { collectBytes, devMajor, devMinor, readChecked, type SourceEntry, type SourceTree } from '@imgkit/core';
 import { nodeSource } from '@imgkit/core/node';
-import { tempDir } from '../../../test/lib/tools.ts';
+import { letOthersReachRepo, tempDir } from '../../../test/lib/tools.ts';
 
 // Local helpers (test/lib/ is owned by another helper; these stay tiny).
 async function entries(tree: SourceTree): Promise<SourceEntry[]> {
@@ -195,6 +195,7 @@ test('unreadable files and directories are E_SOURCE_UNREADABLE naming them (as u
   await fsp.chmod(path.join(d, 'tree2/secret'), 0o600);
   // Root bypasses permission bits, so the walk runs in a child that drops to nobody.
   const drop = process.getuid?.() === 0 ? 'process.setgid(65534); process.setuid(65534);' : '';
+  if (drop) letOthersReachRepo();
   const script = `
     ${drop}
     const { nodeSource } = await import('@imgkit/core/node');
