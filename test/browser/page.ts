@@ -51,9 +51,10 @@ async function workerStats(pool: WorkerPool): Promise<unknown[]> {
 }
 
 async function main(): Promise<void> {
-  // zstd.wasm: the main realm is told where it is (setWasmLoader); the worker realm finds it with
-  // the package's default, `new URL('./zstd.wasm', import.meta.url)`, i.e. beside worker.js.
-  setWasmLoader('zstd', async () => new URL('/wasm/zstd.wasm', location.href));
+  // liblzma.wasm: the main realm is told where it is (setWasmLoader); the worker realm finds it with
+  // the package's default, `new URL('./liblzma.wasm', import.meta.url)`, i.e. beside worker.js.
+  // (zstd's wasm is inlined in its module: nothing to tell.)
+  setWasmLoader('xz', async () => new URL('/wasm/liblzma.wasm', location.href));
 
   const fs = new LightningFS('imgkit-browser-test', { wipe: true });
   await writeTree(fs);

@@ -1,6 +1,7 @@
 /**
- * The Web Worker module of the browser test's pool (bundled beside page.js by build.ts). The wasm
- * codecs find zstd.wasm / liblzma.wasm beside this bundle (their default: `new URL(…, import.meta.url)`).
+ * The Web Worker module of the browser test's pool (bundled beside page.js by build.ts). The xz
+ * codec finds liblzma.wasm beside this bundle (its default: `new URL(…, import.meta.url)`); zstd's
+ * wasm is inline.
  *
  * Besides `startBrowserWorker()`, it counts the requests it answers per task and registers a
  * 'worker-stats' task reporting them, so the test can see that both workers compressed blocks, and

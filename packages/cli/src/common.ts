@@ -23,6 +23,7 @@ import {
   parseEpoch,
   parseManifest,
   type ByteSink,
+  type CodecName,
   type ImgkitWarning,
   type SourceTree,
   type WorkerPool,
@@ -226,9 +227,12 @@ export async function openSink(ctx: CliContext, out: string, opts: { seekable: b
   });
 }
 
-/** A worker pool for `--workers N` (N = 0: inline); close it when done. */
-export async function openPool(workers: number): Promise<WorkerPool> {
-  return createNodePool({ workers });
+/**
+ * A worker pool for `--workers N` (N = 0: inline); close it when done. The workers start at once and
+ * load `codec`, so they boot while the main thread walks the tree.
+ */
+export async function openPool(workers: number, codec?: CodecName): Promise<WorkerPool> {
+  return createNodePool(codec === undefined ? { workers, eager: true } : { workers, preload: [codec] });
 }
 
 // ---- progress line ----

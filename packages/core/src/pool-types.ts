@@ -6,6 +6,16 @@
 export interface WorkerPool {
   /** Number of worker threads (0 = inline). */
   readonly workers: number;
-  map<I, O>(jobs: AsyncIterable<I> | Iterable<I>, task: string): AsyncIterable<O>;
+  /**
+   * Run `task` on each job; results come in job order. Job buffers are copied before they are sent,
+   * unless `options.transferInput`: then a job's `Uint8Array` fields that own their whole buffer
+   * change hands (the caller must not touch them again), saving a copy per job.
+   */
+  map<I, O>(jobs: AsyncIterable<I> | Iterable<I>, task: string, options?: MapOptions): AsyncIterable<O>;
   close(): Promise<void>;
+}
+
+export interface MapOptions {
+  /** Hand job buffers over instead of copying them. @default false */
+  transferInput?: boolean;
 }

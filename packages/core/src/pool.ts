@@ -5,7 +5,7 @@
  * yields results in job order, so the output never depends on the worker count or on timing.
  */
 import { ImgkitError, ErrorCodes, isSerializedError } from './errors.js';
-import type { WorkerPool } from './pool-types.js';
+import type { MapOptions, WorkerPool } from './pool-types.js';
 import { runTask, prepareTransfer, serializeTaskError, type TaskReply, type TaskRequest } from './worker-tasks.js';
 
 /** Runs every task inline, in job order (what `workers: 0` means). */
@@ -43,6 +43,8 @@ export interface PortPoolOptions {
   workers: number;
   /** Jobs outstanding per worker. @default 2 */
   inFlight?: number;
+  /** Start the workers now (they boot while the caller plans) instead of at the first job. @default false */
+  eager?: boolean;
 }
 
 interface Pending {
@@ -100,13 +102,13 @@ export function createPortPool(spawn: (index: number) => TaskPort, options: Port
     return ports;
   };
 
-  const dispatch = (task: string, input: unknown): Promise<unknown> => {
+  const dispatch = (task: string, input: unknown, transferInput: boolean): Promise<unknown> => {
     if (broken) return Promise.reject(broken);
     const ps = start();
     let w = 0;
     for (let i = 1; i < workers; i++) if (load[i]! < load[w]!) w = i;
     const id = nextId++;
-    const { value, transfer } = prepareTransfer(input, true);
+    const { value, transfer } = prepareTransfer(input, !transferInput);
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject, worker: w });
       if (load[w]!++ === 0) ps[w]!.setBusy?.(true);
@@ -118,10 +120,13 @@ export function createPortPool(spawn: (index: number) => TaskPort, options: Port
     });
   };
 
+  if (options.eager) start();
+
   return {
     workers,
-    async *map<I, O>(jobs: AsyncIterable<I> | Iterable<I>, task: string): AsyncIterable<O> {
+    async *map<I, O>(jobs: AsyncIterable<I> | Iterable<I>, task: string, options?: MapOptions): AsyncIterable<O> {
       if (closed) throw poolError('pool is closed');
+      const transferInput = options?.transferInput === true;
       const it =
         Symbol.asyncIterator in (jobs as object)
           ? (jobs as AsyncIterable<I>)[Symbol.asyncIterator]()
@@ -137,7 +142,7 @@ export function createPortPool(spawn: (index: number) => TaskPort, options: Port
               exhausted = true;
               break;
             }
-            const p = dispatch(task, r.value);
+            const p = dispatch(task, r.value, transferInput);
             p.catch(() => {}); // observed when its turn comes
             queue.push(p);
           }

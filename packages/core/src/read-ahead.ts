@@ -3,7 +3,8 @@
  * round trips (open, read, read to EOF, close) whose latency dominates for small files, so reading
  * them one after another leaves the CPU idle. ReadAhead keeps the next small files' reads in
  * flight while the writer works on the current one, bounded in files and bytes, and hands out
- * their content in order. Large files are read directly, as they come.
+ * their content in order. Large files are read directly, as they come, and so are entries whose
+ * reads block anyway (`syncRead`: nodeSource's default), where reading ahead only adds overhead.
  */
 import type { SourceEntry } from './source.js';
 
@@ -65,7 +66,7 @@ export class ReadAhead {
   private fill(): void {
     while (this.next < this.entries.length && this.pending.size < this.files) {
       const e = this.entries[this.next];
-      if (e === undefined || e.kind !== 'file' || e.size === 0) {
+      if (e === undefined || e.kind !== 'file' || e.size === 0 || e.syncRead === true) {
         this.next++;
         continue;
       }

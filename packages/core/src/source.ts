@@ -54,6 +54,11 @@ export interface SourceEntry {
   xattrs?: readonly Xattr[];
   /** Chunked content of a file; opened only when called. Non-files yield nothing. */
   read(): AsyncIterable<Uint8Array>;
+  /**
+   * `read()` does blocking I/O on the calling thread (nodeSource's default): reading it ahead
+   * gains nothing, so ReadAhead reads it only when its turn comes. @default false
+   */
+  syncRead?: boolean;
 }
 
 export interface SourceTree {

@@ -215,8 +215,13 @@ export const hex = (offset: number, digits: number): Field<number> => ({
   size: digits,
   write: (_v, b, at, x, n) => {
     checkInt(x, 16 ** digits - 1, n);
-    const s = x.toString(16).toUpperCase().padStart(digits, '0');
-    for (let i = 0; i < digits; i++) b[at + i] = s.charCodeAt(i);
+    // digit by digit from the right (no string building: cpio writes 13 of these per entry)
+    let rest = x;
+    for (let i = digits - 1; i >= 0; i--) {
+      const d = rest % 16;
+      b[at + i] = d < 10 ? 0x30 + d : 0x37 + d; // '0'…'9', 'A'…'F'
+      rest = Math.floor(rest / 16);
+    }
   },
   read: (_v, b, at) => {
     let s = '';

@@ -44,15 +44,27 @@ export async function runTask(name: string, input: unknown): Promise<unknown> {
 export interface CompressJob {
   codec: CodecSpec;
   data: Uint8Array;
+  /** Compress only `data`'s first `size` bytes (lets a caller hand over a partly filled buffer). @default all */
+  size?: number;
+  /** Send `data` back as `input` once compressed, for the caller to fill again. @default false */
+  returnInput?: boolean;
 }
 export interface CompressResult {
   data: Uint8Array;
+  /** The job's `data`, when it asked for it back. */
+  input?: Uint8Array;
 }
 
-registerTask<CompressJob, CompressResult>('compress', async ({ codec, data }) => {
+registerTask<CompressJob, CompressResult>('compress', async ({ codec, data, size, returnInput }) => {
   const c = await loadCodec(codec);
-  return { data: c.compress(data) };
+  const out = copyIfView(c.compress(size === undefined ? data : data.subarray(0, size)), data);
+  return returnInput ? { data: out, input: data } : { data: out };
 });
+
+/** A codec may return (a view of) its input, e.g. 'none': never hand out the buffer that goes back for reuse. */
+function copyIfView(out: Uint8Array, input: Uint8Array): Uint8Array {
+  return out.buffer === input.buffer ? copyBytes(out) : out;
+}
 
 /** One piece of a `compressStream` (internal task, 'stream-chunk'). */
 export interface StreamChunkJob {

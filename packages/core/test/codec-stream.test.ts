@@ -148,6 +148,45 @@ test('zstd frames end only at marked boundaries after chunkSize bytes, same byte
   assert.equal(new Set(outs).size, 1, 'identical bytes for inline, 1 and 2 workers');
 });
 
+test('zstd frames: an entry bigger than a frame buffer grows it; many frames reuse buffers; same bytes for 0/1/2 workers', async () => {
+  // 40 entries of 90 000 bytes, then one of 5 MiB (over the 4 MiB + 256 KiB buffer), then 10 more
+  const sizes = [...Array.from({ length: 40 }, () => 90_000), 5 << 20, ...Array.from({ length: 10 }, () => 90_000)];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const data = binary(total, 1 << 20);
+  async function* marked(): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY> {
+    const scratch = new Uint8Array(1 << 20); // reused between pieces, as a reader may
+    let o = 0;
+    for (const n of sizes) {
+      for (let k = 0; k < n; k += scratch.byteLength) {
+        const m = Math.min(scratch.byteLength, n - k);
+        scratch.set(data.subarray(o + k, o + k + m));
+        yield scratch.subarray(0, m);
+      }
+      o += n;
+      yield STREAM_BOUNDARY;
+    }
+  }
+  for (const [chunkSize, frames] of [
+    [4 << 20, 2], // 40 × 90 000 < 4 MiB, so the big entry joins the first frame; the rest is the second
+    [200_000, 18], // 3 entries per frame: 13 frames, then entry 40 + the big one, then 3 of 3 and the last 1
+  ] as const) {
+    const outs: string[] = [];
+    for (const [name, pool] of pools) {
+      const z = await collectBytes(compressStream(marked(), { codec: { name: 'zstd', level: 1 }, pool, chunkSize }));
+      assert.equal(sha(await decodeWith('zstd', 'zstd', z)), sha(data), `${name}, chunkSize ${chunkSize}`);
+      outs.push(sha(z));
+      if (name === 'inline') {
+        const f = join(await tempDir('zst'), 'grow.zst');
+        writeFileSync(f, z);
+        const l = (await run(requireTool('zstd', 'zstd'), ['-lv', f])).stdout.toString();
+        const count = Number(/# Zstandard Frames: (\d+)/.exec(l)?.[1]);
+        assert.equal(count, frames, l);
+      }
+    }
+    assert.equal(new Set(outs).size, 1, `chunkSize ${chunkSize}: identical bytes for inline, 1 and 2 workers`);
+  }
+});
+
 test('lz4-legacy stream: magic 0x184C2102, then u32le-sized chunks of ≤ 8 MiB input', async () => {
   const data = binary(17 << 20);
   const z = await compress(data, { name: 'lz4-legacy' }, pools[0]![1]);

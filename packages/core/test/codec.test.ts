@@ -238,16 +238,37 @@ test('xz: stream says CRC32 and the LZMA2 dictionary asked for', async () => {
   }
 });
 
-test('a zstd.wasm that cannot be fetched is an E_CODEC error naming it, not a hang', async () => {
-  // A fresh realm (init runs once per realm): point the loader at a closed port, as a page whose
-  // zstd.wasm is missing would, and expect the error.
+test('zstd: the codec reuses one context, yet a frame depends only on its input and level (levels 3, 19, 22 at 1 MiB)', async () => {
+  const zstd = requireTool('zstd', 'zstd');
+  const a = binary(1 << 20);
+  const b = binary((1 << 20) - 7).map((x, i) => x ^ (i & 0xff));
+  const l3 = await loadCodec({ name: 'zstd', level: 3 });
+  const first = l3.compress(a);
+  for (const level of [19, 22]) {
+    const z = (await loadCodec({ name: 'zstd', level })).compress(b);
+    assert.equal(sha((await run(zstd, ['-dc'], { input: z })).stdout), sha(b), `level ${level} at 1 MiB decodes`);
+  }
+  const again = l3.compress(a);
+  assert.equal(sha(again), sha(first), 'same input and level after other levels: same frame');
+  assert.equal(sha((await run(zstd, ['-dc'], { input: again })).stdout), sha(a));
+});
+
+test('zstd in a realm without WebAssembly is an E_CODEC error that says so, every time it is asked', async () => {
+  // node --jitless has no WebAssembly, as a page whose Content-Security-Policy forbids it would not.
   const script = `
-    import { loadCodec, setWasmLoader } from '@imgkit/core';
-    setWasmLoader('zstd', async () => 'http://127.0.0.1:9/missing/zstd.wasm');
-    try { await loadCodec({ name: 'zstd' }); console.log('LOADED'); }
-    catch (e) { console.log(JSON.stringify({ code: e.code, path: e.path })); }`;
-  const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url).pathname });
-  const out = JSON.parse(r.stdout.toString().trim()) as { code: string; path: string };
-  assert.equal(out.code, 'E_CODEC');
-  assert.equal(out.path, 'http://127.0.0.1:9/missing/zstd.wasm');
+    import { loadCodec } from '@imgkit/core';
+    const out = [];
+    for (let i = 0; i < 2; i++) {
+      try { await loadCodec({ name: 'zstd' }); out.push('LOADED'); }
+      catch (e) { out.push({ code: e.code, field: e.field, message: e.message }); }
+    }
+    console.log(JSON.stringify(out));`;
+  const r = await run(process.execPath, ['--jitless', '--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url).pathname });
+  const out = JSON.parse(r.stdout.toString().trim()) as { code: string; field: string; message: string }[];
+  assert.equal(out.length, 2);
+  for (const o of out) {
+    assert.equal(o.code, 'E_CODEC');
+    assert.equal(o.field, 'codec.zstd');
+    assert.match(o.message, /cannot load the zstd WebAssembly module: .*WebAssembly is not defined/);
+  }
 });

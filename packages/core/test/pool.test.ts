@@ -85,6 +85,76 @@ test('job inputs stay usable for the caller (copied, not detached)', async () =>
   assert.equal(part.byteLength, 30_000);
 });
 
+test('transferInput hands whole job buffers over (detached after); views are still copied; returnInput gives the buffer back', async () => {
+  const p = pool(1);
+  const codec = await loadCodec({ name: 'lz4-block' });
+  const whole = block(1, 100_000);
+  const expected = Buffer.from(codec.compress(block(1, 100_000))).toString('base64');
+  for await (const r of p.map<CompressJob, CompressResult>([{ codec: { name: 'lz4-block' }, data: whole }], 'compress', { transferInput: true })) {
+    assert.equal(Buffer.from(r.data).toString('base64'), expected);
+  }
+  assert.equal(whole.byteLength, 0, 'a buffer owned whole changed hands');
+  const outer = block(2, 50_000);
+  const view = outer.subarray(10, 40_010);
+  for await (const r of p.map<CompressJob, CompressResult>([{ codec: { name: 'lz4-block' }, data: view }], 'compress', { transferInput: true })) {
+    assert.ok(r.data.byteLength > 0);
+  }
+  assert.equal(view.byteLength, 40_000, 'a view is copied, never detached');
+  // size + returnInput: only the first `size` bytes are compressed; the same buffer comes back
+  for (const q of [inlinePool(), p]) {
+    const buf = block(3, 200_000);
+    const job: CompressJob = { codec: { name: 'lz4-block' }, data: buf, size: 150_000, returnInput: true };
+    for await (const r of q.map<CompressJob, CompressResult>([job], 'compress', { transferInput: true })) {
+      assert.deepEqual(Buffer.from(codec.decompress(r.data, 150_000)), Buffer.from(block(3, 150_000)), `workers ${q.workers}: first 150 000 bytes`);
+      assert.ok(r.input, `workers ${q.workers}: input sent back`);
+      assert.deepEqual(Buffer.from(r.input), Buffer.from(block(3, 200_000)), `workers ${q.workers}: the whole buffer, unchanged`);
+      assert.notEqual(r.data.buffer, r.input.buffer, 'output never shares the returned buffer');
+    }
+  }
+  // 'none' returns its input: the output must still be a separate buffer from the one handed back
+  for await (const r of inlinePool().map<CompressJob, CompressResult>([{ codec: { name: 'none' }, data: block(4, 1000), size: 500, returnInput: true }], 'compress')) {
+    assert.notEqual(r.data.buffer, r.input!.buffer);
+    assert.deepEqual(Buffer.from(r.data), Buffer.from(block(4, 500)));
+  }
+});
+
+test('eager and preloading pools start their workers before the first job; a lazy one at it; a bad preload fails nothing else', async () => {
+  const dir = await tempDir('pool-origin');
+  const file = join(dir, 'origin.mjs');
+  // each worker reports when it imported this module (workers import their modules as they start)
+  writeFileSync(file, `import { registerTask } from ${JSON.stringify(CORE_URL)};\nconst loaded = Date.now();\nregisterTask('origin', () => ({ t: loaded }));\n`);
+  const modules = [pathToFileURL(file).href];
+  const origin = async (p: WorkerPool): Promise<number> => {
+    for await (const r of p.map<object, { t: number }>([{}], 'origin')) return r.t;
+    throw new Error('no reply');
+  };
+  const made: [string, WorkerPool][] = [
+    ['lazy', createNodePool({ workers: 1, modules })],
+    ['eager', createNodePool({ workers: 1, modules, eager: true })],
+    ['preload', createNodePool({ workers: 1, modules, preload: ['zstd'] })],
+  ];
+  opened.push(...made.map(([, p]) => p));
+  await new Promise((r) => setTimeout(r, 300));
+  const sent = Date.now();
+  const started = new Map<string, number>();
+  for (const [name, p] of made) started.set(name, await origin(p));
+  assert.ok(started.get('lazy')! >= sent, `lazy: started ${started.get('lazy')! - sent} ms after the job was sent`);
+  assert.ok(started.get('eager')! < sent, `eager: started ${sent - started.get('eager')!} ms before the first job`);
+  assert.ok(started.get('preload')! < sent, 'preload implies eager');
+  // a preloaded codec gives the same frames as the inline one
+  const spec = { name: 'zstd' as const, level: 3 };
+  const expected = Buffer.from((await loadCodec(spec)).compress(block(7, 300_000))).toString('base64');
+  for await (const r of made[2]![1].map<CompressJob, CompressResult>([{ codec: spec, data: block(7, 300_000) }], 'compress')) {
+    assert.equal(Buffer.from(r.data).toString('base64'), expected);
+  }
+  // an unknown codec in preload is only a failed warm-up: other jobs run
+  const bad = createNodePool({ workers: 1, preload: ['no-such-codec' as 'zstd'] });
+  opened.push(bad);
+  for await (const r of bad.map<CompressJob, CompressResult>([{ codec: { name: 'lz4-block' }, data: block(8, 10_000) }], 'compress')) {
+    assert.ok(r.data.byteLength > 0);
+  }
+});
+
 test('at most workers × inFlight jobs are taken ahead of the consumer', async () => {
   for (const [workers, inFlight] of [
     [1, 1],

@@ -159,10 +159,10 @@ test('a missing root or a root that is not a directory is E_SOURCE_MISSING namin
   await rejectsCode(entries(nodeSource(path.join(d, 'rootlink'))), 'E_SOURCE_MISSING');
 });
 
-test('a file that changes between walk and read is E_SOURCE_CHANGED naming it', async () => {
+for (const io of ['sync', 'async'] as const) test(`io '${io}': a file that changes between walk and read is E_SOURCE_CHANGED naming it`, async () => {
   const d = await tempDir('changed');
   for (const f of ['grows', 'shrinks', 'vanishes', 'becomes-dir', 'becomes-link']) await fsp.writeFile(path.join(d, f), '12345');
-  const es = new Map((await entries(nodeSource(d))).map((e) => [e.path, e]));
+  const es = new Map((await entries(nodeSource(d, { io }))).map((e) => [e.path, e]));
   await fsp.appendFile(path.join(d, 'grows'), 'more');
   await fsp.writeFile(path.join(d, 'shrinks'), '1');
   await fsp.rm(path.join(d, 'vanishes'));
@@ -184,7 +184,7 @@ test('a name that is not valid UTF-8 is E_NAME_UNENCODABLE naming it', async () 
   assert.deepEqual((await entries(nodeSource(d, { exclude: (p) => p === 'sub' }))).map((e) => e.path), ['']);
 });
 
-test('unreadable files and directories are E_SOURCE_UNREADABLE naming them (as uid 65534 when root)', async () => {
+test('unreadable files and directories are E_SOURCE_UNREADABLE naming them, io sync and async (as uid 65534 when root)', async () => {
   const d = await tempDir('perm');
   await fsp.chmod(d, 0o755);
   await fsp.mkdir(path.join(d, 'tree/locked'), { recursive: true });
@@ -200,12 +200,64 @@ test('unreadable files and directories are E_SOURCE_UNREADABLE naming them (as u
     ${drop}
     const { nodeSource } = await import('@imgkit/core/node');
     const out = [];
+    for (const io of ['sync', 'async'])
     for (const root of ${JSON.stringify([path.join(d, 'tree'), path.join(d, 'tree2')])}) {
-      try { for await (const e of nodeSource(root).walk()) {} out.push('ok'); }
+      try { for await (const e of nodeSource(root, { io }).walk()) {} out.push('ok'); }
       catch (e) { out.push(e.code + ' ' + e.path); }
     }
     console.log(JSON.stringify(out));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '..'), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), ['E_SOURCE_UNREADABLE locked', 'E_SOURCE_UNREADABLE secret']);
+  assert.deepEqual(JSON.parse(r.stdout), ['E_SOURCE_UNREADABLE locked', 'E_SOURCE_UNREADABLE secret', 'E_SOURCE_UNREADABLE locked', 'E_SOURCE_UNREADABLE secret']);
+});
+
+test("io 'sync' and 'async' walk the same entries and read the same bytes; sync entries say syncRead", async () => {
+  const d = await tempDir('io-modes');
+  await fsp.mkdir(path.join(d, 'small'));
+  // 40 files of 40 000 bytes: more than one 1 MiB slab of the sync reader
+  for (let i = 0; i < 40; i++) await fsp.writeFile(path.join(d, `small/f${String(i).padStart(2, '0')}`), Buffer.alloc(40_000, i + 1));
+  await fsp.writeFile(path.join(d, 'tiny'), 'x');
+  await fsp.writeFile(path.join(d, 'empty'), '');
+  const big = new Uint8Array(2 * 1024 * 1024 + 3);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+  await fsp.writeFile(path.join(d, 'big'), big);
+  await fsp.link(path.join(d, 'tiny'), path.join(d, 'tiny-link'));
+  await fsp.symlink('small/f00', path.join(d, 'sym'));
+  sh('mkfifo', [path.join(d, 'fifo')]);
+  const describe = async (io: 'sync' | 'async') => {
+    const out: unknown[] = [];
+    for (const e of await entries(nodeSource(d, { io }))) {
+      const data = e.kind === 'file' ? createHash('sha256').update(await collectBytes(readChecked(e, 'test'))).digest('hex') : null;
+      out.push({ path: e.path, kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size, linkTarget: e.linkTarget, rdev: e.rdev, hardLinkTo: e.hardLinkTo, data });
+      if (e.kind === 'file') assert.equal(e.syncRead, io === 'sync' ? true : undefined, `${io} ${e.path}: syncRead`);
+    }
+    return out;
+  };
+  const sync = await describe('sync');
+  assert.deepEqual(await describe('async'), sync);
+  assert.equal(sync.length, 1 + 1 + 40 + 6);
+  assert.throws(() => nodeSource(d, { io: 'threads' as 'sync' }), { code: 'E_BAD_OPTION', field: 'nodeSource.io' });
+});
+
+test('sync reads: chunks of small files are never overwritten while a consumer holds them all', async () => {
+  const d = await tempDir('slab');
+  const expect = new Map<string, string>();
+  for (let i = 0; i < 120; i++) {
+    const body = Buffer.alloc(1000 + ((i * 7919) % 60_000), i); // 1 000 … 61 000 bytes: several slabs
+    await fsp.writeFile(path.join(d, `f${String(i).padStart(3, '0')}`), body);
+    expect.set(`f${String(i).padStart(3, '0')}`, createHash('sha256').update(body).digest('hex'));
+  }
+  const held = new Map<string, Uint8Array[]>();
+  for (const e of await entries(nodeSource(d))) {
+    if (e.kind !== 'file') continue;
+    const chunks: Uint8Array[] = [];
+    for await (const c of e.read()) chunks.push(c);
+    held.set(e.path, chunks);
+  }
+  assert.equal(held.size, 120);
+  for (const [p, chunks] of held) {
+    const h = createHash('sha256');
+    for (const c of chunks) h.update(c);
+    assert.equal(h.digest('hex'), expect.get(p), `${p}: content after all reads`);
+  }
 });

@@ -143,6 +143,18 @@ test('text fields: d-/a-characters, ASCII padding, UTF-16BE (Joliet), hex (newc)
     assert.throws(() => T.encode({ ...v, [field]: value }), { code: 'E_FIELD_RANGE', field: `test.text.${field}` }, `${field} = ${value}`);
   }
   assert.ok(Number.isNaN(hex(0, 4).read(new DataView(new ArrayBuffer(4)), new TextEncoder().encode('12G4'), 0)));
+  // hex: every digit, both ends of the range, upper case, zero-filled on the left
+  const H = struct('test.hex', 8, { x: hex(0, 8) });
+  for (const [n, text] of [
+    [0, '00000000'],
+    [0xffffffff, 'FFFFFFFF'],
+    [0x0abcdef1, '0ABCDEF1'],
+    [0x23456789, '23456789'],
+    [9, '00000009'],
+  ] as const) {
+    assert.equal(new TextDecoder().decode(H.encode({ x: n })), text, `hex ${n}`);
+    assert.equal(H.decode(H.encode({ x: n })).x, n);
+  }
 });
 
 test('bytes helpers: UTF-8 order, alignment, hex, zero check, rechunk', async () => {

@@ -154,6 +154,19 @@ class BlockGatherer {
   }
 }
 
+/**
+ * Hands pieces on as they are: for zstd, whose frame builder (core's compressStream) copies every
+ * piece into the frame's own buffer anyway, so gathering first would be one more copy.
+ */
+class PassThrough {
+  total = 0;
+  *push(piece: Uint8Array): Iterable<Uint8Array> {
+    this.total += piece.byteLength;
+    yield piece;
+  }
+  *flush(): Iterable<Uint8Array> {}
+}
+
 /** The 32-bit byte sum of a file's content ("crc" format), read in a first pass. */
 async function contentSum(p: PlannedEntry): Promise<number> {
   let sum = 0;
@@ -173,7 +186,7 @@ async function* archiveBytes(
   align = 4,
   markBoundaries = false,
 ): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY> {
-  const g = new BlockGatherer();
+  const g = markBoundaries ? new PassThrough() : new BlockGatherer();
   const magic = format === 'crc' ? CRC_MAGIC : NEWC_MAGIC;
   // Small files are read a few ahead of the one being written (the copy is latency-bound, not CPU-bound);
   // the crc format reads each file twice and keeps plain in-order reads.

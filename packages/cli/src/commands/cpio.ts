@@ -1,6 +1,6 @@
 /** `imgkit cpio <dir> <out>`: a directory → a (compressed) newc/crc cpio archive (initramfs). */
 import { Option, type Command } from 'commander';
-import { withSink } from '@imgkit/core';
+import { withSink, type CodecName } from '@imgkit/core';
 import { writeCpio, type CpioOptions } from '@imgkit/cpio';
 import {
   addSourceOptions,
@@ -19,6 +19,9 @@ import {
   type SourceFlags,
   printWarning,
 } from '../common.js';
+
+/** The codec each --compress value runs in the workers (what they preload). */
+const CPIO_CODEC: Record<string, CodecName | undefined> = { gzip: 'gzip', zstd: 'zstd', lz4: 'lz4-legacy', xz: 'xz', none: undefined };
 
 interface CpioFlags extends SourceFlags {
   compress: NonNullable<CpioOptions['compression']>;
@@ -49,7 +52,8 @@ export function register(program: Command, ctx: CliContext): void {
       checkOutputOutside(out, flags.early !== undefined ? [dir, flags.early] : [dir]);
       const tree = await openSourceTree(dir, flags, epoch);
       const early = flags.early !== undefined ? await openSourceTree(flags.early, { allRoot: true }, epoch) : undefined;
-      const pool = await openPool(flags.workers);
+      // Nothing to compress with 'none': no workers to start.
+      const pool = await openPool(flags.compress === 'none' ? 0 : flags.workers, CPIO_CODEC[flags.compress]);
       try {
         const options: CpioOptions = { compression: flags.compress, format: flags.format, pool };
         if (flags.level !== undefined) options.level = flags.level;

@@ -171,7 +171,9 @@ export function register(program: Command, ctx: CliContext): void {
         });
       }
 
-      const pool = createNodePool({ workers: flags.processors });
+      // Workers start now and load the codec while the tree is walked.
+      const preload = ({ gzip: 'zlib', zstd: 'zstd', lz4: 'lz4-block', xz: 'xz' } as const)[flags.comp];
+      const pool = createNodePool({ workers: flags.processors, preload: [preload] });
       try {
         const options: SquashfsOptions = {
           compression: flags.comp,

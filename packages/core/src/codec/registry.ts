@@ -2,7 +2,7 @@
  * Codec provider registry. `loadCodec(spec)` asks the provider registered for `spec.name` and caches
  * the codec per realm (main thread or worker) and per spec, so a worker builds each codec once.
  *
- * The universal providers (pako, zstd-wasm, node-liblzma wasm, our LZ4) are registered lazily on
+ * The universal providers (pako, @cloudpss/zstd's wasm, node-liblzma wasm, our LZ4) are registered lazily on
  * first use. `@imgkit/core/node` swaps in node:zlib for the deflate family and tells the wasm codecs
  * to read their `.wasm` from the package files (`setWasmLoader`), both in the main thread and in
  * every pool worker, so one realm kind always makes the same bytes.
@@ -31,17 +31,18 @@ let defaultsInstalled: Promise<void> | undefined;
 
 /** Wasm binaries the codecs need; a bundle or Node entry may supply them. */
 export type WasmSource = () => Promise<Uint8Array | ArrayBuffer | string | URL>;
-const wasmLoaders = new Map<'zstd' | 'xz', WasmSource>();
+const wasmLoaders = new Map<'xz', WasmSource>();
 
 /**
- * Tell the zstd or xz codec where its `.wasm` comes from (bytes or a URL). Must be called before the
- * first `loadCodec` of that codec in this realm. Node's entry sets both to the package files.
+ * Tell the xz codec where its `.wasm` comes from (bytes or a URL). Must be called before the first
+ * `loadCodec` of xz in this realm. Node's entry points it at the package file. (zstd's wasm is inlined
+ * in its module and needs no loader.)
  */
-export function setWasmLoader(codec: 'zstd' | 'xz', loader: WasmSource): void {
+export function setWasmLoader(codec: 'xz', loader: WasmSource): void {
   wasmLoaders.set(codec, loader);
 }
 /** @internal */
-export function getWasmLoader(codec: 'zstd' | 'xz'): WasmSource | undefined {
+export function getWasmLoader(codec: 'xz'): WasmSource | undefined {
   return wasmLoaders.get(codec);
 }
 

@@ -23,7 +23,7 @@
  */
 import { ImgkitError, ErrorCodes } from '../errors.js';
 import { crc32Combine } from '../hash.js';
-import { rechunk, concatBytes, copyBytes } from '../bytes.js';
+import { rechunk, copyBytes } from '../bytes.js';
 import type { WorkerPool } from '../pool-types.js';
 import { inlinePool } from '../pool.js';
 import type { CodecSpec } from './types.js';
@@ -111,7 +111,13 @@ export async function* compressStream(marked: StreamInput, options: CompressStre
     }
     case 'zstd': {
       const frameBytes = size(4 << 20, 64 * 1024, 1 << 30);
-      for await (const r of pool.map<CompressJob, CompressResult>(zstdFrames(marked, codec, frameBytes), 'compress')) yield r.data;
+      const spare: Uint8Array[] = [];
+      const jobs = zstdFrames(marked, codec, frameBytes, spare);
+      for await (const r of pool.map<CompressJob, CompressResult>(jobs, 'compress', { transferInput: true })) {
+        // Only buffers of the usual size come back into use (a grown one is dropped).
+        if (r.input && r.input.byteLength === frameBytes + (256 << 10) && spare.length < 4) spare.push(r.input);
+        yield r.data;
+      }
       return;
     }
     default:
@@ -123,24 +129,37 @@ export async function* compressStream(marked: StreamInput, options: CompressStre
   }
 }
 
-/** zstd frame jobs: each ends at the first boundary after `frameBytes` input bytes, or at the end. */
-async function* zstdFrames(input: StreamInput, codec: CodecSpec, frameBytes: number): AsyncIterable<CompressJob> {
-  let parts: Uint8Array[] = [];
+/**
+ * zstd frame jobs: each ends at the first boundary after `frameBytes` input bytes, or at the end.
+ * Input is copied once, into a buffer the job then owns (and the pool transfers, not copies).
+ */
+async function* zstdFrames(input: StreamInput, codec: CodecSpec, frameBytes: number, spare: Uint8Array[]): AsyncIterable<CompressJob> {
+  // Room for a frame's worth plus the entry that crosses the mark; an entry bigger than that grows it.
+  const capacity = frameBytes + (256 << 10);
+  // A buffer the worker has sent back is reused: fresh ones cost a page fault per 4 KiB when filled.
+  const take = (): Uint8Array => spare.pop() ?? new Uint8Array(capacity);
+  let buf = take();
   let held = 0;
   for await (const c of input) {
     if (c === STREAM_BOUNDARY) {
       if (held >= frameBytes) {
-        yield { codec, data: concatBytes(parts) };
-        parts = [];
+        yield { codec, data: buf, size: held, returnInput: true };
+        buf = take();
         held = 0;
       }
       continue;
     }
-    if (c.byteLength === 0) continue;
-    parts.push(copyBytes(c)); // the source may reuse its buffer
-    held += c.byteLength;
+    const n = c.byteLength;
+    if (n === 0) continue;
+    if (held + n > buf.byteLength) {
+      const grown = new Uint8Array(Math.max(buf.byteLength * 2, held + n));
+      grown.set(buf.subarray(0, held));
+      buf = grown;
+    }
+    buf.set(c, held); // the source may reuse its buffer: always a copy
+    held += n;
   }
-  if (held > 0 || parts.length === 0) yield { codec, data: concatBytes(parts) };
+  yield { codec, data: buf, size: held, returnInput: true };
 }
 
 async function* pieces(input: AsyncIterable<Uint8Array>, codec: CodecSpec, size: number): AsyncIterable<StreamChunkJob> {

@@ -1,64 +1,38 @@
 /**
- * zstd through @bokuweb/zstd-wasm (zstd 1.5.x compiled to wasm).
+ * zstd through the WebAssembly build of @cloudpss/zstd (zstd 1.5.6, emscripten, the wasm inlined in
+ * its JS: nothing to ship beside a bundle, nothing to fetch). Only its `./wasm` entry is imported;
+ * the package's native addon is never loaded.
  *
- * Why not zstd-codec: its level-19 compression of 1 MiB blocks runs out of memory, its streaming API
- * writes frames without Frame_Content_Size (the kernel's squashfs sizes its window from it), and it
- * does not bundle for browsers (Node `fs`/`path` in its glue, 6 MB).
+ * Why this one (benchmarks/codecs.ts, same 150 MB of cpio data, 4 MiB blocks, level 3, one thread):
+ * @cloudpss/zstd 175 MB/s at the native ratio (0.3046, as `zstd -3` 1.5.4 with 4 MiB blocks);
+ * @bokuweb/zstd-wasm 0.0.27 (zstd 1.5.7) 105 MB/s, ratio 0.2971; zstd-codec 153 MB/s, ratio 0.3093,
+ * runs out of memory at level 19 with 1 MiB blocks, writes streaming frames without a content size
+ * and does not bundle for browsers (Node `fs`/`path` in its glue).
  *
- * `ZSTD_compress` writes one-shot frames that carry the content size (RFC 8878 §3.1.1.1.1
- * Frame_Header_Descriptor: FCS flag / Single_Segment), which squashfs and qcow2 want.
- * The package's `init()` must run exactly once per realm (a second one silently corrupts later
- * frames), so every caller goes through one shared promise.
+ * `compress` is ZSTD_compressCCtx on one reused context: one-shot frames that carry the content size
+ * (RFC 8878 §3.1.1.1.1 Frame_Header_Descriptor: Frame_Content_Size_Flag / Single_Segment_Flag),
+ * which squashfs and qcow2 want. The bytes depend only on the input and the level.
  */
 import { ErrorCodes, ImgkitError } from '../errors.js';
-import { codecFailure, codecOptionError, getWasmLoader } from './registry.js';
+import { codecFailure, codecOptionError } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
 
-type ZstdModule = typeof import('@bokuweb/zstd-wasm');
+type ZstdModule = typeof import('@cloudpss/zstd/wasm');
 let ready: Promise<ZstdModule> | undefined;
 
-/** Load and initialise the zstd wasm once per realm. */
+/** Load and initialise the zstd wasm once per realm (the module compiles its inlined wasm on import). */
 export function zstdReady(): Promise<ZstdModule> {
-  ready ??= (async () => {
-    const mod = await import('@bokuweb/zstd-wasm');
-    const loader = getWasmLoader('zstd');
-    // Node: the package's own entry reads dist/common/zstd.wasm from disk and ignores the argument.
-    // Browsers: pass the URL of zstd.wasm shipped beside the bundle (default: next to the module).
-    const where = loader ? await loader() : undefined;
-    const url = where instanceof URL ? where.href : typeof where === 'string' ? where : undefined;
-    // The package's init() never settles when its fetch of the wasm fails (it aborts inside a
-    // promise), so check a URL first and bound the wait: a missing zstd.wasm is an error, not a hang.
-    if (url !== undefined && !url.startsWith('file:') && typeof fetch === 'function') {
-      const res = await fetch(url).catch((err: unknown) => {
-        throw zstdLoadError(url, String(err));
-      });
-      if (!res.ok) throw zstdLoadError(url, `HTTP ${res.status}`);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(zstdLoadError(url ?? 'zstd.wasm beside the module', 'not initialised after 60 s')), 60_000);
+  ready ??= import('@cloudpss/zstd/wasm').catch((err: unknown) => {
+    ready = undefined; // a later call may retry
+    throw new ImgkitError(ErrorCodes.CODEC, {
+      format: 'core',
+      field: 'codec.zstd',
+      detail: `cannot load the zstd WebAssembly module: ${err instanceof Error ? err.message : String(err)}`,
+      hint: "the runtime must allow WebAssembly; under a Content-Security-Policy, add 'wasm-unsafe-eval'",
+      cause: err,
     });
-    try {
-      await Promise.race([(mod.init as (p?: unknown) => Promise<void>)(url ?? where), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-    return mod;
-  })();
-  ready.catch(() => {
-    ready = undefined; // let a later call retry, e.g. after setWasmLoader
   });
   return ready;
-}
-
-function zstdLoadError(where: string, why: string): ImgkitError {
-  return new ImgkitError(ErrorCodes.CODEC, {
-    format: 'core',
-    field: 'codec.zstd',
-    path: where,
-    detail: `cannot load zstd.wasm: ${why}`,
-    hint: 'ship zstd.wasm beside the bundle or point setWasmLoader("zstd", …) at it',
-  });
 }
 
 export async function zstdCodec(spec: Readonly<CodecSpec>): Promise<Codec> {
@@ -76,10 +50,10 @@ export async function zstdCodec(spec: Readonly<CodecSpec>): Promise<Codec> {
         throw codecFailure(spec, 'compress', err);
       }
     },
-    decompress(data, expectedSize) {
+    decompress(data) {
       try {
-        // The binding sizes its output from the frame's content size, else from this hint.
-        return z.decompress(data, { defaultHeapSize: expectedSize ?? 1 << 20 });
+        // Sized from the frame's content size (or its decompression bound).
+        return z.decompress(data);
       } catch (err) {
         throw codecFailure(spec, 'decompress', err);
       }

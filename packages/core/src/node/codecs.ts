@@ -51,7 +51,7 @@ export function registerNodeCodecs(): void {
   setDeflateEngine(nodeZlibEngine);
   registerCodecProvider(['gzip', 'zlib', 'deflate-raw'], deflateCodec);
   setWasmLoader('xz', async () => u8(await readFile(new URL(import.meta.resolve('node-liblzma/wasm/liblzma.wasm')))));
-  // @bokuweb/zstd-wasm's Node entry already reads dist/common/zstd.wasm from its package.
+  // zstd (@cloudpss/zstd/wasm) carries its wasm inline: no loader needed.
 }
 
 registerNodeCodecs();

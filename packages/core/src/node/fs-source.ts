@@ -1,6 +1,11 @@
 /**
- * A source tree over a host directory, through `fs.promises`.
+ * A source tree over a host directory.
  *
+ * - I/O: synchronous calls by default (`io: 'sync'`), like mksquashfs, cpio and xorriso. Measured on
+ *   a warm 288 MB / 9697-entry tree: walk 84 ms and read 144 ms with sync calls, against 445 ms and
+ *   1250 ms through `fs.promises`, whose every call is a round trip to libuv's thread pool. With
+ *   `io: 'async'` the walk and reads go through `fs.promises` and never block the event loop for
+ *   longer than one call (for a server that embeds imgkit).
  * - `lstat` only: symlinks are entries, never followed (a symlink loop is just two symlinks).
  * - Walk order per core/src/source.ts: the root ('') first, then pre-order with each directory's
  *   children sorted by the bytes of their names. Names are read as Buffers, so a name that is not
@@ -11,6 +16,7 @@
  * - Extended attributes: Node has no xattr API and library code may not spawn `getfattr`, so this
  *   source reports none; add them with manifest `xattr` lines or use a tar source.
  */
+import * as fs from 'node:fs';
 import { constants as fsc, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
@@ -30,12 +36,45 @@ export interface NodeSourceOptions {
   exclude?: (path: string) => boolean;
   /** Bytes per `read()` chunk, 256 KiB … 1 MiB. @default 1048576 */
   chunkSize?: number;
+  /**
+   * 'sync': blocking fs calls on the calling thread (fastest: no thread-pool round trips);
+   * 'async': `fs.promises`, the event loop stays responsive. Same entries and bytes either way.
+   * @default 'sync'
+   */
+  io?: 'sync' | 'async';
 }
+
+/** The file-system calls the walker makes, in one flavour or the other. */
+interface FsCalls {
+  lstat(abs: string): Promise<BigIntStats> | BigIntStats;
+  readdir(abs: string): Promise<Buffer[]> | Buffer[];
+  readlink(abs: string): Promise<Buffer> | Buffer;
+  access(abs: string): Promise<void> | void;
+  readFile(abs: string, treePath: string, chunkSize: number, plannedSize: number): AsyncIterable<Uint8Array>;
+  /** Calls in flight within one directory. */
+  concurrency: number;
+}
+
+const SYNC_CALLS: FsCalls = {
+  lstat: (abs) => fs.lstatSync(abs, { bigint: true }),
+  readdir: (abs) => fs.readdirSync(abs, { encoding: 'buffer' }),
+  readlink: (abs) => fs.readlinkSync(abs, { encoding: 'buffer' }),
+  access: (abs) => fs.accessSync(abs, fsc.R_OK),
+  readFile: readFileChunksSync,
+  concurrency: 1,
+};
+
+const ASYNC_CALLS: FsCalls = {
+  lstat: (abs) => fsp.lstat(abs, { bigint: true }),
+  readdir: (abs) => fsp.readdir(abs, { encoding: 'buffer' }),
+  readlink: (abs) => fsp.readlink(abs, { encoding: 'buffer' }),
+  access: (abs) => fsp.access(abs, fsc.R_OK),
+  readFile: readFileChunks,
+  concurrency: 16,
+};
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const NS_PER_S = 1_000_000_000n;
-/** lstat/access/readlink calls in flight within one directory. */
-const STAT_CONCURRENCY = 16;
 
 /** Error codes from the OS that mean "cannot read this", not "it changed". */
 const UNREADABLE = new Set(['EACCES', 'EPERM', 'EIO', 'ENXIO', 'EOVERFLOW']);
@@ -97,11 +136,7 @@ async function* readFileChunks(abs: string, treePath: string, chunkSize: number,
     // O_NOFOLLOW: a symlink swapped in after the walk is a change, not something to follow.
     fh = await fsp.open(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   } catch (err) {
-    const code = errCode(err);
-    if (code !== undefined && CHANGED.has(code)) {
-      throw new SourceChangedError({ format: 'core', path: treePath, detail: `file is gone or no longer a regular file (${code})`, cause: err });
-    }
-    throw unreadable(treePath, err);
+    throw openError(err, treePath);
   }
   try {
     for (;;) {
@@ -110,9 +145,7 @@ async function* readFileChunks(abs: string, treePath: string, chunkSize: number,
       try {
         n = (await fh.read(buf, 0, bufferBytes, null)).bytesRead;
       } catch (err) {
-        const code = errCode(err);
-        if (code === 'EISDIR') throw new SourceChangedError({ format: 'core', path: treePath, detail: 'became a directory', cause: err });
-        throw unreadable(treePath, err);
+        throw readError(err, treePath);
       }
       if (n === 0) return;
       if (n === bufferBytes) yield buf;
@@ -126,11 +159,80 @@ async function* readFileChunks(abs: string, treePath: string, chunkSize: number,
   }
 }
 
+function openError(err: unknown, treePath: string): Error {
+  const code = errCode(err);
+  if (code !== undefined && CHANGED.has(code)) {
+    return new SourceChangedError({ format: 'core', path: treePath, detail: `file is gone or no longer a regular file (${code})`, cause: err });
+  }
+  return unreadable(treePath, err);
+}
+
+function readError(err: unknown, treePath: string): Error {
+  if (errCode(err) === 'EISDIR') return new SourceChangedError({ format: 'core', path: treePath, detail: 'became a directory', cause: err });
+  return unreadable(treePath, err);
+}
+
+/**
+ * Small files are read into slices of a shared slab rather than a buffer each: thousands of small
+ * ArrayBuffers cost more in allocation and GC than their copy (measured: −0.2 s CPU on 8300 files).
+ * A slice is never reused, so a consumer may keep it (it keeps its slab alive).
+ */
+const SLAB_BYTES = 1 << 20;
+const SLAB_MAX_PIECE = 64 << 10;
+let slab: ArrayBuffer = new ArrayBuffer(0);
+let slabUsed = 0;
+
+function scratch(bytes: number): Uint8Array {
+  if (bytes > SLAB_MAX_PIECE) {
+    // allocUnsafeSlow: not from Node's shared pool, so the view owns its ArrayBuffer (transferable).
+    const raw = Buffer.allocUnsafeSlow(bytes);
+    return new Uint8Array(raw.buffer, raw.byteOffset, bytes);
+  }
+  if (slabUsed + bytes > slab.byteLength) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer as ArrayBuffer;
+    slabUsed = 0;
+  }
+  return new Uint8Array(slab, slabUsed, bytes);
+}
+
+/** The same, with blocking calls; chunks are never reused or overwritten. */
+async function* readFileChunksSync(abs: string, treePath: string, chunkSize: number, plannedSize: number): AsyncIterable<Uint8Array> {
+  const bufferBytes = Math.min(chunkSize, plannedSize + 1);
+  let fd: number;
+  try {
+    fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch (err) {
+    throw openError(err, treePath);
+  }
+  try {
+    for (;;) {
+      const room = scratch(bufferBytes);
+      let n: number;
+      try {
+        n = fs.readSync(fd, room, 0, bufferBytes, null);
+      } catch (err) {
+        throw readError(err, treePath);
+      }
+      if (n === 0) return;
+      if (room.buffer === slab) slabUsed += (n + 7) & ~7; // keep what was read, 8-byte aligned
+      yield room.subarray(0, n);
+      if (n < bufferBytes) return; // a short read of a regular file is its end
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** A source tree over the host directory `root` (Node). */
 export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTree {
   const chunkSize = Math.min(Math.max(opts.chunkSize ?? 1 << 20, 256 << 10), 1 << 20);
   const exclude = opts.exclude;
   const absRoot = nodePath.resolve(root);
+  const io = opts.io ?? 'sync';
+  if (io !== 'sync' && io !== 'async') {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'core', field: 'nodeSource.io', detail: `io "${String(io)}" is neither 'sync' nor 'async'` });
+  }
+  const calls = io === 'sync' ? SYNC_CALLS : ASYNC_CALLS;
 
   const makeEntry = async (abs: string, path: string, st: BigIntStats): Promise<SourceEntry> => {
     const kind = kindOf(st);
@@ -145,12 +247,13 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
       gid: Number(st.gid),
       mtime: floorSeconds(st.mtimeNs),
       size: kind === 'file' ? Number(st.size) : 0,
-      read: kind === 'file' ? () => readFileChunks(abs, path, chunkSize, Number(st.size)) : emptyContent,
+      read: kind === 'file' ? () => calls.readFile(abs, path, chunkSize, Number(st.size)) : emptyContent,
     };
+    if (kind === 'file' && io === 'sync') entry.syncRead = true;
     if (kind === 'symlink') {
       let raw: Buffer;
       try {
-        raw = await fsp.readlink(abs, { encoding: 'buffer' });
+        raw = await calls.readlink(abs);
       } catch (err) {
         throw unreadable(path, err);
       }
@@ -166,7 +269,7 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
       // Cheap readability check at walk time, so the plan fails before any output is written.
       // (root bypasses permission bits; EACCES/EIO at read time are mapped as well.)
       try {
-        await fsp.access(abs, fsc.R_OK);
+        await calls.access(abs);
       } catch (err) {
         throw unreadable(path, err);
       }
@@ -200,7 +303,7 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
   async function* walkDir(abs: string, path: string, links: Map<string, string>): AsyncGenerator<SourceEntry> {
     let raw: Buffer[];
     try {
-      raw = await fsp.readdir(abs, { encoding: 'buffer' });
+      raw = await calls.readdir(abs);
     } catch (err) {
       const code = errCode(err);
       if (code !== undefined && CHANGED.has(code)) {
@@ -217,10 +320,10 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
     }
     // Stat this directory's children concurrently (bounded by one directory), then descend in order.
     // Hard links are assigned while yielding, so "first" really is first in walk order.
-    const children = await mapLimited(names, STAT_CONCURRENCY, async (c) => {
+    const children = await mapLimited(names, calls.concurrency, async (c) => {
       let st: BigIntStats;
       try {
-        st = await fsp.lstat(c.abs, { bigint: true });
+        st = await calls.lstat(c.abs);
       } catch (err) {
         if (errCode(err) === 'ENOENT') return null; // removed between readdir and lstat: not part of the tree
         throw unreadable(c.path, err);
@@ -238,7 +341,7 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
     async *walk() {
       let st: BigIntStats;
       try {
-        st = await fsp.lstat(absRoot, { bigint: true });
+        st = await calls.lstat(absRoot);
       } catch (err) {
         if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') {
           throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'core', path: root, detail: 'the source directory does not exist', cause: err });

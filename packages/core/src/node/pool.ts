@@ -4,7 +4,7 @@
  * `close()`. `workers: 0` gives the inline pool.
  */
 import { Worker } from 'node:worker_threads';
-import { createPortPool, inlinePool, type TaskPort, type WorkerPool } from '@imgkit/core';
+import { createPortPool, inlinePool, type CodecName, type TaskPort, type WorkerPool } from '@imgkit/core';
 
 export interface NodePoolOptions {
   /** Worker threads; 0 runs inline. */
@@ -13,6 +13,13 @@ export interface NodePoolOptions {
   inFlight?: number;
   /** Extra modules (URLs or specifiers) each worker imports; they may call `registerTask`. @default [] */
   modules?: string[];
+  /**
+   * Codecs each worker loads as it starts (e.g. ['zstd']: its wasm compiles before the first job).
+   * Implies `eager`. @default []
+   */
+  preload?: CodecName[];
+  /** Start the workers now rather than at the first job. @default false (true with `preload`) */
+  eager?: boolean;
 }
 
 /** Drop `--input-type` and an `-e`/`-p` script from the parent's execArgv. */
@@ -37,7 +44,7 @@ export function createNodePool(options: NodePoolOptions): WorkerPool {
   const spawn = (): TaskPort => {
     // Inherit loaders (e.g. --import tsx) but not options that only apply to the main script.
     const execArgv = workerExecArgv(process.execArgv);
-    const w = new Worker(entry, { workerData: { modules: options.modules ?? [] }, execArgv });
+    const w = new Worker(entry, { workerData: { modules: options.modules ?? [], preload: options.preload ?? [] }, execArgv });
     let exited = false;
     return {
       post: (req, transfer) => w.postMessage(req, transfer),
@@ -55,7 +62,8 @@ export function createNodePool(options: NodePoolOptions): WorkerPool {
       },
     };
   };
-  const o: { workers: number; inFlight?: number } = { workers: options.workers };
+  const o: { workers: number; inFlight?: number; eager?: boolean } = { workers: options.workers };
   if (options.inFlight !== undefined) o.inFlight = options.inFlight;
+  if (options.eager === true || (options.preload?.length ?? 0) > 0) o.eager = true;
   return createPortPool(spawn, o);
 }

@@ -3,15 +3,18 @@
  * the extra task modules the pool was given, then answers task requests in arrival order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { handleTaskRequest, type TaskRequest } from '@imgkit/core';
+import { handleTaskRequest, loadCodec, type CodecName, type TaskRequest } from '@imgkit/core';
 import { registerNodeCodecs } from './codecs.js';
 
 registerNodeCodecs();
 const port = parentPort;
 if (!port) throw new Error('@imgkit/core/node worker.js must run in a worker thread');
 
-const modules: string[] = (workerData as { modules?: string[] } | undefined)?.modules ?? [];
+const data = workerData as { modules?: string[]; preload?: CodecName[] } | undefined;
+const modules: string[] = data?.modules ?? [];
 const ready = Promise.all(modules.map((m) => import(m)));
+// Warm-up only: a codec that fails to load here fails again, with its error, at its first job.
+for (const name of data?.preload ?? []) loadCodec({ name }).catch(() => {});
 
 port.on('message', (req: TaskRequest) => {
   void ready
