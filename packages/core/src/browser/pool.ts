@@ -1,8 +1,9 @@
 /**
  * Browser pool over module Web Workers: `createBrowserPool({ workers, workerUrl })`. The worker
  * module at `workerUrl` is the application's own bundle entry that calls `startBrowserWorker()`
- * (after importing any modules that `registerTask`); give the wasm codecs their URLs there with
- * `setWasmLoader` if the bundler does not place zstd.wasm / liblzma.wasm beside it.
+ * (after importing any modules that `registerTask`); give the xz codec its liblzma.wasm URL there
+ * with `setWasmLoader('xz', …)` if the bundler does not place it beside the bundle (zstd's wasm is
+ * inlined in its module).
  */
 import { createPortPool, inlinePool, handleTaskRequest, ErrorCodes, ImgkitError, type TaskPort, type TaskRequest, type WorkerPool } from '@imgkit/core';
 

@@ -3,11 +3,11 @@
  * its JS: nothing to ship beside a bundle, nothing to fetch). Only its `./wasm` entry is imported;
  * the package's native addon is never loaded.
  *
- * Why this one (benchmarks/codecs.ts, same 150 MB of cpio data, 4 MiB blocks, level 3, one thread):
- * @cloudpss/zstd 175 MB/s at the native ratio (0.3046, as `zstd -3` 1.5.4 with 4 MiB blocks);
- * @bokuweb/zstd-wasm 0.0.27 (zstd 1.5.7) 105 MB/s, ratio 0.2971; zstd-codec 153 MB/s, ratio 0.3093,
- * runs out of memory at level 19 with 1 MiB blocks, writes streaming frames without a content size
- * and does not bundle for browsers (Node `fs`/`path` in its glue).
+ * Why this one (benchmarks/zstd-libs.ts: 150 MB of the cpio benchmark's archive, 4 MiB blocks,
+ * level 3, one thread): @cloudpss/zstd 177 MB/s at the native ratio (0.3034, as `zstd -b3` 1.5.4 on
+ * the same blocks, 239 MB/s); @bokuweb/zstd-wasm 0.0.27 (zstd 1.5.7) 104 MB/s, ratio 0.2948;
+ * zstd-codec 158 MB/s, ratio 0.3090, runs out of memory at level 19 with 1 MiB blocks, writes
+ * streaming frames without a content size and does not bundle for browsers (Node `fs`/`path`).
  *
  * `compress` is ZSTD_compressCCtx on one reused context: one-shot frames that carry the content size
  * (RFC 8878 §3.1.1.1.1 Frame_Header_Descriptor: Frame_Content_Size_Flag / Single_Segment_Flag),
