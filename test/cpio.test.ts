@@ -159,6 +159,23 @@ describe('cpio archives of the rich tree, read by GNU cpio and bsdcpio', () => {
     }
   });
 
+  test('zstd level 19 with a 9 MiB file: every frame declares a window of at most 8 MiB (the kernel limit); contents survive', async () => {
+    const dir = join(work, 'big-zstd');
+    await mkdir(join(dir, 'lib/firmware'), { recursive: true });
+    const big = Buffer.alloc(9 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = ((i >> 10) * 31 + (i % 97)) & 0xff; // compressible, not trivial
+    await writeFile(join(dir, 'lib/firmware/blob.bin'), big);
+    await writeFile(join(dir, 'init'), '#!/bin/sh\n');
+    const out = await build('big.cpio.zst', { compression: 'zstd', level: 19 }, nodeSource(dir));
+    const z = await readFile(out);
+    const windows = zstdFrameWindows(z);
+    assert.ok(windows.length >= 1);
+    for (const w of windows) assert.ok(w <= 8 << 20, `a frame declares a ${w}-byte window; lib/decompress_unzstd.c allows 8 MiB`);
+    const x = join(work, 'x-big');
+    await extractGnu(await rawArchive(out, 'zstd'), x);
+    assert.ok((await readFile(join(x, 'lib/firmware/blob.bin'))).equals(big), 'blob.bin content');
+  });
+
   test('determinism: two builds are byte-identical; 0 and 2 workers are byte-identical', async () => {
     for (const compression of ['gzip', 'zstd', 'lz4', 'xz'] as const) {
       const a = await readFile(await build(`det-a.${compression}`, { compression, epoch: 1_800_000_000 }));
@@ -178,3 +195,44 @@ describe('cpio archives of the rich tree, read by GNU cpio and bsdcpio', () => {
 after(() => {
   /* temp dirs go at exit */
 });
+
+/**
+ * The window each zstd frame declares (RFC 8878 §3.1.1.1: Frame_Header_Descriptor, Window_Descriptor;
+ * a single-segment frame's window is its Frame_Content_Size), walking the frames block by block.
+ */
+function zstdFrameWindows(z: Uint8Array): number[] {
+  const v = new DataView(z.buffer, z.byteOffset, z.byteLength);
+  const out: number[] = [];
+  let at = 0;
+  while (at < z.byteLength) {
+    assert.equal(v.getUint32(at, true), 0xfd2fb528, `zstd magic at ${at}`);
+    const fhd = z[at + 4]!;
+    const fcsFlag = fhd >> 6;
+    const single = (fhd >> 5) & 1;
+    const checksum = (fhd >> 2) & 1;
+    const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+    let p = at + 5;
+    let window = 0;
+    if (!single) {
+      const wd = z[p++]!; // §3.1.1.1.2: Exponent (5 bits), Mantissa (3 bits)
+      const base = 2 ** (10 + (wd >> 3));
+      window = base + (base / 8) * (wd & 7);
+    }
+    p += dictBytes;
+    const fcsBytes = [single ? 1 : 0, 2, 4, 8][fcsFlag]!;
+    let fcs = 0;
+    for (let i = fcsBytes - 1; i >= 0; i--) fcs = fcs * 256 + z[p + i]!;
+    if (fcsBytes === 2) fcs += 256;
+    p += fcsBytes;
+    out.push(single ? fcs : window);
+    for (;;) {
+      const bh = z[p]! | (z[p + 1]! << 8) | (z[p + 2]! << 16); // §3.1.1.2: Last_Block, Block_Type, Block_Size
+      const type = (bh >> 1) & 3;
+      const size = bh >>> 3;
+      p += 3 + (type === 1 ? 1 : size); // an RLE block stores one byte
+      if (bh & 1) break;
+    }
+    at = p + (checksum ? 4 : 0);
+  }
+  return out;
+}

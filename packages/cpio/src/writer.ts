@@ -81,6 +81,11 @@ const FORMAT = 'cpio';
 /** Blocks handed to the compressor: small header pieces are gathered into blocks of this size. */
 const BLOCK_BYTES = 256 * 1024;
 const ZEROS = new Uint8Array(512);
+/**
+ * Highest zstd level whose frames the kernel unpacks: up to 19 the window stays ≤ 8 MiB
+ * (ZSTD_WINDOWSIZE_MAX in lib/decompress_unzstd.c) whatever the frame size.
+ */
+export const ZSTD_KERNEL_MAX_LEVEL = 19;
 /** Alignment of the early archive's end. */
 const EARLY_ALIGN = 512;
 
@@ -110,6 +115,16 @@ function resolveOptions(o: CpioOptions): Resolved {
   }
   if (o.level !== undefined && (!Number.isInteger(o.level) || o.level < 0 || o.level > 22)) {
     throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'level', detail: `level ${o.level} is not a whole number in 0…22` });
+  }
+  if (compression === 'zstd' && o.level !== undefined && o.level > ZSTD_KERNEL_MAX_LEVEL) {
+    // lib/decompress_unzstd.c refuses frames whose window exceeds ZSTD_WINDOWSIZE_MAX (8 MiB).
+    // Levels 20–22 give a frame over 8 MiB a window as large as the frame (up to 128 MiB).
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, {
+      format: FORMAT,
+      field: 'level',
+      detail: `zstd level ${o.level}: levels above ${ZSTD_KERNEL_MAX_LEVEL} use windows over 8 MiB, which the kernel's initramfs unpacker rejects ("too large a window size")`,
+      hint: `use a zstd level of 1…${ZSTD_KERNEL_MAX_LEVEL} (the kernel's own initramfs uses 19)`,
+    });
   }
   if (o.epoch !== undefined && (!Number.isSafeInteger(o.epoch) || o.epoch < 0 || o.epoch > 0xffffffff)) {
     throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'epoch', detail: `epoch ${o.epoch} is not a whole number of seconds in 0…4294967295` });

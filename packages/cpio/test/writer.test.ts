@@ -184,4 +184,8 @@ test('writeCpio: bad options → E_BAD_OPTION', async () => {
   await assert.rejects(build([], { compression: 'bz2' as never }), isErr(ErrorCodes.BAD_OPTION));
   await assert.rejects(build([], { format: 'odc' as never }), isErr(ErrorCodes.BAD_OPTION));
   await assert.rejects(build([], { epoch: -1 }), isErr(ErrorCodes.BAD_OPTION));
+  // zstd above 19: windows over the kernel's 8 MiB (lib/decompress_unzstd.c); other codecs keep 0…22 checks
+  for (const level of [20, 22]) {
+    await assert.rejects(build([], { compression: 'zstd', level }), (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.BAD_OPTION && e.field === 'level' && /8 MiB/.test(e.message));
+  }
 });
