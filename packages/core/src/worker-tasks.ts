@@ -12,6 +12,7 @@ import { getDeflateEngine } from './codec/deflate.js';
 import { crc32 } from './hash.js';
 import { lz4LegacyChunk, lz4FrameBlock } from './codec/lz4.js';
 import { xzSplitSingleBlock } from './codec/xz.js';
+import { transcodePiece } from './codec/zstd-splice.js';
 
 export type TaskHandler<I = any, O = any> = (input: I) => O | Promise<O>;
 
@@ -48,17 +49,29 @@ export interface CompressJob {
   size?: number;
   /** Send `data` back as `input` once compressed, for the caller to fill again. @default false */
   returnInput?: boolean;
+  /** zstd only: re-encode the frame's blocks to be spliced into a bigger frame (zstd-splice.ts). */
+  zstdPiece?: boolean;
 }
 export interface CompressResult {
   data: Uint8Array;
   /** The job's `data`, when it asked for it back. */
   input?: Uint8Array;
+  /** With `zstdPiece`: where the last block's header starts in `data`. */
+  lastBlockAt?: number;
 }
 
-registerTask<CompressJob, CompressResult>('compress', async ({ codec, data, size, returnInput }) => {
+registerTask<CompressJob, CompressResult>('compress', async ({ codec, data, size, returnInput, zstdPiece }) => {
   const c = await loadCodec(codec);
-  const out = copyIfView(c.compress(size === undefined ? data : data.subarray(0, size)), data);
-  return returnInput ? { data: out, input: data } : { data: out };
+  const input = size === undefined ? data : data.subarray(0, size);
+  const compressed = copyIfView(c.compress(input), data);
+  let result: CompressResult = { data: compressed };
+  if (zstdPiece) {
+    if (codec.name !== 'zstd') throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'core', field: 'pool.task.compress.zstdPiece', detail: `zstdPiece needs codec zstd, not ${codec.name}` });
+    const t = transcodePiece(compressed, input);
+    result = { data: t.data, lastBlockAt: t.lastBlockAt };
+  }
+  if (returnInput) result.input = data;
+  return result;
 });
 
 /** A codec may return (a view of) its input, e.g. 'none': never hand out the buffer that goes back for reuse. */

@@ -187,6 +187,83 @@ test('zstd frames: an entry bigger than a frame buffer grows it; many frames reu
   }
 });
 
+test('zstd: an entry over maxHeldBytes goes out in pieces spliced into one frame; no job holds more; same bytes for 0/1/2 workers', async () => {
+  // entries: 300 000, then 5 MiB (over the 1 MiB hold limit), then 200 000, then 3 MiB, then 10
+  const sizes = [300_000, 5 << 20, 200_000, 3 << 20, 10];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const data = binary(total, 3 << 20);
+  async function* marked(): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY> {
+    let o = 0;
+    for (const n of sizes) {
+      for (let k = 0; k < n; k += 100_000) yield data.subarray(o + k, o + Math.min(n, k + 100_000));
+      o += n;
+      yield STREAM_BOUNDARY;
+    }
+  }
+  // a pool that records how big each job's buffer is (what the frame builder holds)
+  const watched = (inner: WorkerPool, seen: number[]): WorkerPool => ({
+    workers: inner.workers,
+    map: <I, O>(jobs: AsyncIterable<I> | Iterable<I>, task: string, opts?: { transferInput?: boolean }) =>
+      inner.map<I, O>(
+        (async function* () {
+          for await (const j of jobs as AsyncIterable<I>) {
+            seen.push((j as { data: Uint8Array }).data.byteLength);
+            yield j;
+          }
+        })(),
+        task,
+        opts,
+      ),
+    close: () => inner.close(),
+  });
+  const outs: string[] = [];
+  for (const level of [1, 3, 19]) {
+    for (const [name, pool] of level === 19 ? pools.slice(0, 1) : pools) {
+      const seen: number[] = [];
+      const z = await collectBytes(
+        compressStream(marked(), { codec: { name: 'zstd', level }, pool: watched(pool, seen), chunkSize: 256 * 1024, maxHeldBytes: 1 << 20 }),
+      );
+      assert.equal(sha(await decodeWith('zstd', 'zstd', z)), sha(data), `${name}, level ${level}`);
+      assert.ok(Math.max(...seen) <= 1 << 20, `${name}: a job of ${Math.max(...seen)} bytes`);
+      if (level === 3) outs.push(sha(z));
+      if (name === 'inline' && level === 3) {
+        const frames = zstdFrameList(z);
+        // 300 000 alone ≥ 256 KiB: one frame; the 5 MiB entry: one spliced frame (no content size,
+        // window = the 256 KiB piece size); 200 000 + 3 MiB: spliced again; 10 bytes: the last frame
+        assert.deepEqual(frames.map((f) => f.spliced), [false, true, true, false], JSON.stringify(frames));
+        assert.ok(frames.filter((f) => f.spliced).every((f) => f.window === 256 * 1024));
+      }
+    }
+  }
+  assert.equal(new Set(outs).size, 1, 'identical bytes for inline, 1 and 2 workers');
+  await assert.rejects(collectBytes(compressStream(marked(), { codec: { name: 'zstd' }, chunkSize: 1 << 20, maxHeldBytes: 1000 })), { code: 'E_BAD_OPTION' });
+});
+
+/** Frames of a zstd stream: spliced ones carry no content size (RFC 8878 §3.1.1.1.1). */
+function zstdFrameList(z: Uint8Array): { spliced: boolean; window: number }[] {
+  const out: { spliced: boolean; window: number }[] = [];
+  let at = 0;
+  while (at < z.byteLength) {
+    const fhd = z[at + 4]!;
+    const single = (fhd >> 5) & 1;
+    let p = at + 5;
+    let window = 0;
+    if (!single) {
+      const wd = z[p++]!;
+      window = 2 ** (10 + (wd >> 3)) * (1 + (wd & 7) / 8);
+    }
+    p += [0, 1, 2, 4][fhd & 3]! + [single ? 1 : 0, 2, 4, 8][fhd >> 6]!;
+    out.push({ spliced: fhd === 0, window });
+    for (;;) {
+      const bh = z[p]! | (z[p + 1]! << 8) | (z[p + 2]! << 16);
+      p += 3 + (((bh >> 1) & 3) === 1 ? 1 : bh >>> 3);
+      if (bh & 1) break;
+    }
+    at = p + ((fhd >> 2) & 1 ? 4 : 0);
+  }
+  return out;
+}
+
 test('lz4-legacy stream: magic 0x184C2102, then u32le-sized chunks of ≤ 8 MiB input', async () => {
   const data = binary(17 << 20);
   const z = await compress(data, { name: 'lz4-legacy' }, pools[0]![1]);

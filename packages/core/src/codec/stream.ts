@@ -16,9 +16,12 @@
  *   ZSTD_compress. The unpacker does accept a new compressed segment wherever the cpio parser is
  *   between two entries (booted: segments cut at entry boundaries unpack; a cut inside a file's data
  *   fails with "junk at the end of compressed archive"). So the writer marks entry boundaries with
- *   STREAM_BOUNDARY, and each frame ends at the first boundary after `chunkSize` bytes: parallel, and
- *   memory bounded by chunkSize plus the largest single entry. Without boundaries the whole input is
- *   one frame.
+ *   STREAM_BOUNDARY, and each frame ends at the first boundary after `chunkSize` bytes: parallel. An
+ *   entry that would make a frame hold more than `maxHeldBytes` (32 MiB) is not held: the frame goes
+ *   on in pieces of up to 4 MiB, each compressed one-shot and re-encoded by a worker so that they
+ *   splice into one frame (zstd-splice.ts; booted with a 40 MiB file). Memory: at most
+ *   `maxHeldBytes` per frame being built plus the jobs in flight, whatever the size of a file.
+ *   Without boundaries the whole input is one frame.
  * - none: passes the input through.
  */
 import { ImgkitError, ErrorCodes } from '../errors.js';
@@ -30,6 +33,7 @@ import type { CodecSpec } from './types.js';
 import type { CompressJob, CompressResult, StreamChunkJob, StreamChunkResult } from '../worker-tasks.js';
 import { LZ4_FRAME_BLOCK_SIZE, LZ4_FRAME_END_MARK, LZ4_LEGACY_CHUNK_SIZE, lz4FrameHeader, lz4LegacyMagic } from './lz4.js';
 import { xzIndexAndFooter, xzPresetDictSize, xzStreamHeader } from './xz.js';
+import { splicedFrameHeader } from './zstd-splice.js';
 
 export interface CompressStreamOptions {
   codec: CodecSpec;
@@ -40,6 +44,12 @@ export interface CompressStreamOptions {
    * @default gzip/deflate-raw 256 KiB (≥ 32 KiB), xz max(1 MiB, dictionary), lz4-legacy 8 MiB (max), lz4-frame 4 MiB (max)
    */
   chunkSize?: number;
+  /**
+   * zstd: most input a frame is built from in memory. An entry that would make a frame hold more is
+   * compressed in pieces of min(chunkSize, 4 MiB) that are spliced into one frame (see
+   * zstd-splice.ts), so memory stays bounded whatever the size of a file. @default 32 MiB
+   */
+  maxHeldBytes?: number;
 }
 
 const DEFLATE_WINDOW = 32 * 1024;
@@ -111,11 +121,25 @@ export async function* compressStream(marked: StreamInput, options: CompressStre
     }
     case 'zstd': {
       const frameBytes = size(4 << 20, 64 * 1024, 1 << 30);
+      const maxHeld = options.maxHeldBytes ?? Math.max(32 << 20, 2 * frameBytes);
+      if (!Number.isInteger(maxHeld) || maxHeld < frameBytes || maxHeld > 2 ** 31) {
+        throw badOption('maxHeldBytes', `maxHeldBytes ${maxHeld} is outside ${frameBytes} (chunkSize)…${2 ** 31}`);
+      }
+      const splice = { pieceBytes: Math.min(frameBytes, ZSTD_PIECE_BYTES), kinds: [] as PieceKind[] };
+      const windowLog = Math.max(10, Math.ceil(Math.log2(splice.pieceBytes)));
       const spare: Uint8Array[] = [];
-      const jobs = zstdFrames(marked, codec, frameBytes, spare);
+      const jobs = zstdFrames(marked, codec, frameBytes, maxHeld, splice, spare);
       for await (const r of pool.map<CompressJob, CompressResult>(jobs, 'compress', { transferInput: true })) {
+        const kind = splice.kinds.shift()!;
         // Only buffers of the usual size come back into use (a grown one is dropped).
         if (r.input && r.input.byteLength === frameBytes + (256 << 10) && spare.length < 4) spare.push(r.input);
+        if (kind === 'frame') {
+          yield r.data;
+          continue;
+        }
+        // A piece of a spliced frame: the frame header before the first, Last_Block on the last.
+        if (kind === 'first' || kind === 'only') yield splicedFrameHeader(windowLog);
+        if (kind === 'last' || kind === 'only') r.data[r.lastBlockAt!] = r.data[r.lastBlockAt!]! | 1;
         yield r.data;
       }
       return;
@@ -129,21 +153,53 @@ export async function* compressStream(marked: StreamInput, options: CompressStre
   }
 }
 
+/** Pieces bigger than this would need a window over 4 MiB (the kernel takes up to 8 MiB). */
+const ZSTD_PIECE_BYTES = 4 << 20;
+type PieceKind = 'frame' | 'first' | 'middle' | 'last' | 'only';
+
 /**
  * zstd frame jobs: each ends at the first boundary after `frameBytes` input bytes, or at the end.
  * Input is copied once, into a buffer the job then owns (and the pool transfers, not copies).
+ * When an entry would make a frame hold more than `maxHeld` bytes, the rest of that frame (up to
+ * the next boundary) goes out as pieces of `pieceBytes`, compressed and re-encoded by the workers
+ * to be spliced into one frame ('compress' jobs with `zstdPiece`). `splice.kinds` gets each job's
+ * place, in job order, for the consumer.
  */
-async function* zstdFrames(input: StreamInput, codec: CodecSpec, frameBytes: number, spare: Uint8Array[]): AsyncIterable<CompressJob> {
+async function* zstdFrames(
+  input: StreamInput,
+  codec: CodecSpec,
+  frameBytes: number,
+  maxHeld: number,
+  splice: { pieceBytes: number; kinds: PieceKind[] },
+  spare: Uint8Array[],
+): AsyncIterable<CompressJob> {
   // Room for a frame's worth plus the entry that crosses the mark; an entry bigger than that grows it.
   const capacity = frameBytes + (256 << 10);
   // A buffer the worker has sent back is reused: fresh ones cost a page fault per 4 KiB when filled.
   const take = (): Uint8Array => spare.pop() ?? new Uint8Array(capacity);
+  const P = splice.pieceBytes;
   let buf = take();
   let held = 0;
+  let splicing = false;
+  let piecesOut = 0;
+  const frame = (): CompressJob => {
+    splice.kinds.push('frame');
+    return { codec, data: buf, size: held, returnInput: true };
+  };
+  const piece = (data: Uint8Array, size: number, last: boolean): CompressJob => {
+    splice.kinds.push(piecesOut === 0 ? (last ? 'only' : 'first') : last ? 'last' : 'middle');
+    piecesOut++;
+    return { codec, data, size, zstdPiece: true };
+  };
   for await (const c of input) {
     if (c === STREAM_BOUNDARY) {
-      if (held >= frameBytes) {
-        yield { codec, data: buf, size: held, returnInput: true };
+      if (splicing) {
+        yield piece(buf, held, true);
+        splicing = false;
+        buf = take();
+        held = 0;
+      } else if (held >= frameBytes) {
+        yield frame();
         buf = take();
         held = 0;
       }
@@ -151,15 +207,41 @@ async function* zstdFrames(input: StreamInput, codec: CodecSpec, frameBytes: num
     }
     const n = c.byteLength;
     if (n === 0) continue;
+    if (!splicing && held + n > maxHeld) {
+      // Switch this frame to pieces: what is held goes out in pieces, the rest streams through.
+      splicing = true;
+      piecesOut = 0;
+      let o = 0;
+      for (; held - o >= P; o += P) yield piece(buf.slice(o, o + P), P, false);
+      const rest = new Uint8Array(P);
+      rest.set(buf.subarray(o, held));
+      held -= o;
+      buf = rest;
+    }
+    if (splicing) {
+      let k = 0;
+      while (k < n) {
+        const m = Math.min(P - held, n - k);
+        buf.set(c.subarray(k, k + m), held);
+        held += m;
+        k += m;
+        if (held === P) {
+          yield piece(buf, P, false);
+          buf = new Uint8Array(P);
+          held = 0;
+        }
+      }
+      continue;
+    }
     if (held + n > buf.byteLength) {
-      const grown = new Uint8Array(Math.max(buf.byteLength * 2, held + n));
+      const grown = new Uint8Array(Math.min(maxHeld, Math.max(buf.byteLength * 2, held + n)));
       grown.set(buf.subarray(0, held));
       buf = grown;
     }
     buf.set(c, held); // the source may reuse its buffer: always a copy
     held += n;
   }
-  yield { codec, data: buf, size: held, returnInput: true };
+  yield splicing ? piece(buf, held, true) : frame();
 }
 
 async function* pieces(input: AsyncIterable<Uint8Array>, codec: CodecSpec, size: number): AsyncIterable<StreamChunkJob> {
