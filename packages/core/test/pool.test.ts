@@ -155,6 +155,19 @@ test('eager and preloading pools start their workers before the first job; a laz
   }
 });
 
+test('a parent started with V8 options (--max-old-space-size, --stack-size) still gets working workers', async () => {
+  // Node refuses V8 options in a worker's execArgv; the pool must not pass them on.
+  const script = `
+    import { createNodePool } from ${JSON.stringify(CORE_NODE_URL)};
+    const pool = createNodePool({ workers: 1 });
+    let n = 0;
+    for await (const r of pool.map([{ codec: { name: 'lz4-block' }, data: new Uint8Array(5000).fill(3) }], 'compress')) n += r.data.byteLength;
+    await pool.close();
+    console.log('OK', n > 0);`;
+  const r = await run(process.execPath, ['--max-old-space-size=300', '--stack-size=900', '--input-type=module', '-e', script]);
+  assert.equal(r.stdout.toString().trim(), 'OK true', r.stderr.toString());
+});
+
 test('at most workers × inFlight jobs are taken ahead of the consumer', async () => {
   for (const [workers, inFlight] of [
     [1, 1],

@@ -44,7 +44,17 @@ export function createNodePool(options: NodePoolOptions): WorkerPool {
   const spawn = (): TaskPort => {
     // Inherit loaders (e.g. --import tsx) but not options that only apply to the main script.
     const execArgv = workerExecArgv(process.execArgv);
-    const w = new Worker(entry, { workerData: { modules: options.modules ?? [], preload: options.preload ?? [] }, execArgv });
+    const workerData = { modules: options.modules ?? [], preload: options.preload ?? [] };
+    let w: Worker;
+    try {
+      w = new Worker(entry, { workerData, execArgv });
+    } catch (err) {
+      // V8 options (--max-old-space-size, --stack-size, --trace-gc, …) are process-wide: Node refuses
+      // them in a worker's execArgv. Drop the ones it names and keep the rest (e.g. --import loaders).
+      if ((err as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+      const named = String((err as Error).message).split(': ').slice(1).join(': ').split(', ').map((f) => f.trim());
+      w = new Worker(entry, { workerData, execArgv: execArgv.filter((a) => !named.includes(a)) });
+    }
     let exited = false;
     return {
       post: (req, transfer) => w.postMessage(req, transfer),
