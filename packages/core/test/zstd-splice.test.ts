@@ -84,6 +84,19 @@ test('a piece is transcoded the same whatever came before it (runs in any worker
   }
 });
 
+test('blocks stored raw instead (forced by a low block limit): later blocks that repeat their tables or Huffman tree still decode', async () => {
+  const codec = await loadCodec({ name: 'zstd', level: 3 });
+  const data = new Uint8Array([...text(600_000), ...BIN.slice(2 << 20, (2 << 20) + 600_000)]);
+  const frame = codec.compress(data);
+  for (const maxBlockBytes of [40_000, 25_000, 10_000, 0]) {
+    const t = transcodePiece(frame, data, { maxBlockBytes });
+    t.data[t.lastBlockAt] = t.data[t.lastBlockAt]! | 1;
+    const out = (await run(ZSTD, ['-dc'], { input: new Uint8Array([...splicedFrameHeader(20), ...t.data]) })).stdout;
+    assert.equal(sha(out), sha(data), `limit ${maxBlockBytes}`);
+    if (maxBlockBytes === 0) assert.ok(t.data.byteLength > data.byteLength, 'limit 0: every block raw');
+  }
+});
+
 test('bad input: not a frame, a frame of other content, a window outside 10…23 → E_CODEC', async () => {
   const codec = await loadCodec({ name: 'zstd', level: 3 });
   assert.throws(() => transcodePiece(new Uint8Array(10), new Uint8Array(0)), { code: 'E_CODEC' });

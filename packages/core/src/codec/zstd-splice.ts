@@ -447,8 +447,8 @@ export function splicedFrameHeader(windowLog: number): Uint8Array {
  * spliced frame; `lastBlockAt` is where the final block's header starts (its Last_Block bit is
  * clear: set it on the frame's final piece).
  */
-export function transcodePiece(frame: Uint8Array, input: Uint8Array): { data: Uint8Array; lastBlockAt: number } {
-  return new PieceTranscoder().run(frame, input);
+export function transcodePiece(frame: Uint8Array, input: Uint8Array, options: { maxBlockBytes?: number } = {}): { data: Uint8Array; lastBlockAt: number } {
+  return new PieceTranscoder(options.maxBlockBytes ?? BLOCK_MAX).run(frame, input);
 }
 
 class PieceTranscoder {
@@ -458,6 +458,9 @@ class PieceTranscoder {
   /** Tables and Huffman state the decoder holds because of this piece's own blocks. */
   private dec: TableSet = {};
   private huffmanValid = false;
+
+  /** `maxBlock`: largest re-encoded block kept (Block_Maximum_Size; tests lower it to force raw blocks). */
+  constructor(private readonly maxBlock: number) {}
 
   run(frame: Uint8Array, input: Uint8Array): { data: Uint8Array; lastBlockAt: number } {
     const out: Uint8Array[] = [];
@@ -497,7 +500,7 @@ class PieceTranscoder {
         const repBefore = this.rep.slice();
         const knownBefore = this.known;
         const r = this.transcode(frame, at, at + size, pieceRep, piece);
-        if (r.body && r.body.byteLength <= BLOCK_MAX) {
+        if (r.body && r.body.byteLength <= this.maxBlock) {
           put(blockBytes(2, r.body));
           if (r.literalsType === 2) this.huffmanValid = true;
           this.dec = r.decTables;
