@@ -177,6 +177,40 @@ describe('cpio archives of the rich tree, read by GNU cpio and bsdcpio', () => {
     assert.ok((await readFile(join(x, 'lib/firmware/blob.bin'))).equals(big), 'blob.bin content');
   });
 
+  test('zstd reads files straight into its frames: a file changed after the walk is E_SOURCE_CHANGED; manifest files mixed in are read their own way', async () => {
+    const dir = join(work, 'fill');
+    await mkdir(join(dir, 'etc'), { recursive: true });
+    await writeFile(join(dir, 'etc/a'), 'from the disk\n');
+    await writeFile(join(dir, 'etc/b'), Buffer.alloc(200_000, 1));
+    // a tree that changes etc/b once the walk (the writer's planning pass) is over
+    const changing = (grow: boolean): SourceTree => ({
+      async *walk() {
+        yield* nodeSource(dir).walk();
+        await writeFile(join(dir, 'etc/b'), Buffer.alloc(grow ? 200_001 : 199_999, 1));
+      },
+    });
+    for (const grow of [true, false]) {
+      await writeFile(join(dir, 'etc/b'), Buffer.alloc(200_000, 1));
+      await assert.rejects(build(`changed-${grow}.cpio.zst`, { compression: 'zstd' }, changing(grow)), (e: unknown) => {
+        assert.equal((e as { code?: string }).code, 'E_SOURCE_CHANGED');
+        assert.equal((e as { path?: string }).path, 'etc/b');
+        return true;
+      });
+    }
+    await writeFile(join(dir, 'etc/b'), Buffer.alloc(200_000, 1));
+    await writeFile(join(work, 'host-a.txt'), 'from the manifest\n');
+    // a new name from the manifest (its content from the host file), and an override of etc/a, which
+    // keeps the tree's content (gen_init_cpio lists name the same file as their location)
+    const manifest = parseManifest('file /etc/c host-a.txt 0644 0 0\nfile /etc/a host-a.txt 0600 0 0\n', 'inline.manifest');
+    const withManifest = applyManifest(nodeSource(dir), manifest, { hostFiles: nodeHostFiles(work) });
+    const out = await build('manifest.cpio.zst', { compression: 'zstd' }, withManifest);
+    const x = join(work, 'x-manifest');
+    await extractGnu(await rawArchive(out, 'zstd'), x);
+    assert.equal(await readFile(join(x, 'etc/c'), 'utf8'), 'from the manifest\n');
+    assert.equal(await readFile(join(x, 'etc/a'), 'utf8'), 'from the disk\n');
+    assert.ok((await readFile(join(x, 'etc/b'))).equals(Buffer.alloc(200_000, 1)));
+  });
+
   test('determinism: two builds are byte-identical; 0 and 2 workers are byte-identical', async () => {
     for (const compression of ['gzip', 'zstd', 'lz4', 'xz'] as const) {
       const a = await readFile(await build(`det-a.${compression}`, { compression, epoch: 1_800_000_000 }));

@@ -23,7 +23,7 @@ export {
   LZ4_FRAME_MAGIC,
 } from './codec/lz4.js';
 export { xzPresetDictSize, isXzDictSize } from './codec/xz.js';
-export { compressStream, STREAM_BOUNDARY } from './codec/stream.js';
+export { compressStream, STREAM_BOUNDARY, ContentFill } from './codec/stream.js';
 export type { CompressStreamOptions, StreamInput } from './codec/stream.js';
 export { inlinePool, createPortPool } from './pool.js';
 export type { TaskPort, PortPoolOptions } from './pool.js';

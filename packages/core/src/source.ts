@@ -61,6 +61,23 @@ export interface SourceEntry {
   syncRead?: boolean;
 }
 
+/** Blocking, sequential reads of one file's content (see `syncReaderOf`). */
+export interface SyncContentReader {
+  /** Reads up to `len` bytes into `dst` at `at`; fewer only at the end of the file. */
+  read(dst: Uint8Array, at: number, len: number): number;
+  close(): void;
+}
+
+/**
+ * A file's content can also be read straight into a caller's buffer, without a chunk buffer of its
+ * own, when its `read` function carries `openSync` (nodeSource's blocking entries do). The method
+ * hangs on `read` itself so that a wrapper which replaces `read` (a manifest giving other content)
+ * can never leave a stale one behind.
+ */
+export function syncReaderOf(entry: SourceEntry): (() => SyncContentReader) | undefined {
+  return (entry.read as { openSync?: () => SyncContentReader }).openSync;
+}
+
 export interface SourceTree {
   walk(): AsyncIterable<SourceEntry>;
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectBytes, compressStream, STREAM_BOUNDARY, inlinePool, ImgkitError, type CodecSpec, type WorkerPool } from '@imgkit/core';
+import { collectBytes, compressStream, ContentFill, STREAM_BOUNDARY, inlinePool, ImgkitError, type CodecSpec, type SyncContentReader, type WorkerPool } from '@imgkit/core';
 import { createNodePool } from '@imgkit/core/node';
 import { requireTool, run, tempDir } from '../../../test/lib/tools.ts';
 
@@ -263,6 +263,51 @@ function zstdFrameList(z: Uint8Array): { spliced: boolean; window: number }[] {
   }
   return out;
 }
+
+test('ContentFill: a file read straight into zstd frames (normal and spliced) or chunked for gzip; a size change is E_SOURCE_CHANGED naming it', async () => {
+  const body = binary(3_000_000, 5 << 20);
+  // a reader over `bytes` that hands out at most 70 000 bytes per call
+  const reader = (bytes: Uint8Array): (() => SyncContentReader) => () => {
+    let pos = 0;
+    return {
+      read(dst, at, len) {
+        const k = Math.min(len, 70_000, bytes.byteLength - pos);
+        dst.set(bytes.subarray(pos, pos + k), at);
+        pos += k;
+        return k;
+      },
+      close() {},
+    };
+  };
+  async function* input(bytes: Uint8Array, size = body.byteLength): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY | ContentFill> {
+    yield binary(1000);
+    yield STREAM_BOUNDARY;
+    yield new ContentFill(size, reader(bytes), 'lib/firmware/blob', 'test');
+    yield STREAM_BOUNDARY;
+    yield binary(10, 77);
+  }
+  const expected = sha(new Uint8Array([...binary(1000), ...body, ...binary(10, 77)]));
+  for (const [label, opts] of [
+    ['zstd', { codec: { name: 'zstd' } }],
+    ['zstd spliced', { codec: { name: 'zstd' }, chunkSize: 256 * 1024, maxHeldBytes: 1 << 20 }],
+    ['gzip', { codec: { name: 'gzip' } }],
+  ] as const) {
+    const z = await collectBytes(compressStream(input(body), { ...opts, pool: pools[2]![1] }));
+    assert.equal(sha(await decodeWith(label.startsWith('zstd') ? 'zstd' : 'gzip', label.startsWith('zstd') ? 'zstd' : 'gzip', z)), expected, label);
+    for (const [change, bytes] of [
+      ['shrank', body.subarray(0, 2_000_000)],
+      ['grew', new Uint8Array([...body, 1, 2, 3])],
+    ] as const) {
+      await assert.rejects(collectBytes(compressStream(input(bytes), { ...opts, pool: inlinePool() })), (e: unknown) => {
+        assert.ok(e instanceof ImgkitError, String(e));
+        assert.equal(e.code, 'E_SOURCE_CHANGED');
+        assert.equal(e.path, 'lib/firmware/blob');
+        assert.match(e.message, new RegExp(change));
+        return true;
+      }, `${label}: ${change}`);
+    }
+  }
+});
 
 test('lz4-legacy stream: magic 0x184C2102, then u32le-sized chunks of ≤ 8 MiB input', async () => {
   const data = binary(17 << 20);

@@ -17,9 +17,11 @@
  * uncompressed archive, zero padding and a compressed archive may simply follow each other.
  */
 import {
+  ContentFill,
   ErrorCodes,
   ImgkitError,
   STREAM_BOUNDARY,
+  syncReaderOf,
   SourceChangedError,
   compressStream,
   padLength,
@@ -200,7 +202,7 @@ async function* archiveBytes(
   progress: { done: number; total: number; bytes: number; cb?: ((p: CpioProgress) => void) | undefined },
   align = 4,
   markBoundaries = false,
-): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY> {
+): AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY | ContentFill> {
   const g = markBoundaries ? new PassThrough() : new BlockGatherer();
   const magic = format === 'crc' ? CRC_MAGIC : NEWC_MAGIC;
   // Small files are read a few ahead of the one being written (the copy is latency-bound, not CPU-bound);
@@ -230,6 +232,10 @@ async function* archiveBytes(
     yield* g.push(head);
     if (p.target) {
       yield* g.push(p.target);
+    } else if (p.filesize > 0 && p.content && markBoundaries && format === 'newc' && syncReaderOf(p.content)) {
+      // zstd: the frame builder reads the file straight into its frame (no chunk buffers)
+      yield new ContentFill(p.filesize, syncReaderOf(p.content)!, p.entry.path, FORMAT);
+      g.total += p.filesize;
     } else if (p.filesize > 0 && p.content) {
       let sum = 0;
       const content = ahead ? { ...p.content, read: () => ahead.read(index) } : p.content;
@@ -279,13 +285,13 @@ export async function writeCpio(source: SourceTree, sink: ByteSink, options: Cpi
 
   if (options.early) {
     // The early archive is always plain newc: the x86 microcode loader scans it uncompressed.
-    for await (const block of archiveBytes(early, 'newc', progress, EARLY_ALIGN)) if (block !== STREAM_BOUNDARY) await sink.write(block);
+    for await (const block of archiveBytes(early, 'newc', progress, EARLY_ALIGN)) if (block instanceof Uint8Array) await sink.write(block);
   }
   progress.bytes = 0;
   // zstd: frames may end only between entries, so the entry boundaries are marked.
   const raw = archiveBytes(main, o.format, progress, 4, o.compression === 'zstd');
   if (o.compression === 'none') {
-    for await (const block of raw) if (block !== STREAM_BOUNDARY) await sink.write(block);
+    for await (const block of raw) if (block instanceof Uint8Array) await sink.write(block);
   } else {
     const codec: CodecSpec = { ...CODECS[o.compression] };
     if (o.level !== undefined) codec.level = o.level;

@@ -24,7 +24,8 @@
  *   Without boundaries the whole input is one frame.
  * - none: passes the input through.
  */
-import { ImgkitError, ErrorCodes } from '../errors.js';
+import { ImgkitError, ErrorCodes, SourceChangedError } from '../errors.js';
+import type { SyncContentReader } from '../source.js';
 import { crc32Combine } from '../hash.js';
 import { rechunk, copyBytes } from '../bytes.js';
 import type { WorkerPool } from '../pool-types.js';
@@ -59,10 +60,64 @@ const DEFLATE_WINDOW = 32 * 1024;
  * Only zstd uses it; every other container is one segment and ignores it.
  */
 export const STREAM_BOUNDARY: unique symbol = Symbol('imgkit.streamBoundary');
-export type StreamInput = AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY>;
+
+/**
+ * `size` bytes of a file that the stream reads itself, straight into its own buffer (zstd frames),
+ * instead of taking them as chunks: no chunk buffers to allocate and copy. A file whose length
+ * differs from `size` when read is E_SOURCE_CHANGED naming `path`.
+ */
+export class ContentFill {
+  constructor(
+    readonly size: number,
+    readonly open: () => SyncContentReader,
+    readonly path: string,
+    readonly format: string,
+  ) {}
+}
+export type StreamInput = AsyncIterable<Uint8Array | typeof STREAM_BOUNDARY | ContentFill>;
 
 async function* bytesOnly(input: StreamInput): AsyncIterable<Uint8Array> {
-  for await (const c of input) if (c !== STREAM_BOUNDARY) yield c;
+  for await (const c of input) {
+    if (c === STREAM_BOUNDARY) continue;
+    if (c instanceof ContentFill) yield* fillChunks(c);
+    else yield c;
+  }
+}
+
+/** A ContentFill as chunks of at most 1 MiB (codecs other than zstd). */
+function* fillChunks(f: ContentFill): Iterable<Uint8Array> {
+  const reader = f.open();
+  try {
+    let left = f.size;
+    while (left > 0) {
+      const chunk = new Uint8Array(Math.min(left, 1 << 20));
+      readExactly(f, reader, chunk, 0, chunk.byteLength, f.size - left);
+      left -= chunk.byteLength;
+      yield chunk;
+    }
+    checkEnd(f, reader);
+  } finally {
+    reader.close();
+  }
+}
+
+/** Fill dst[at, at + len) from the reader; fewer bytes mean the file shrank. */
+function readExactly(f: ContentFill, reader: SyncContentReader, dst: Uint8Array, at: number, len: number, before: number): void {
+  let got = 0;
+  while (got < len) {
+    const k = reader.read(dst, at + got, len - got);
+    if (k === 0) {
+      throw new SourceChangedError({ format: f.format, path: f.path, detail: `file shrank while being read: planned ${f.size} bytes, read ${before + got}` });
+    }
+    got += k;
+  }
+}
+
+/** After `size` bytes the file must be at its end. */
+function checkEnd(f: ContentFill, reader: SyncContentReader): void {
+  if (reader.read(new Uint8Array(1), 0, 1) > 0) {
+    throw new SourceChangedError({ format: f.format, path: f.path, detail: `file grew while being read: planned ${f.size} bytes, read more` });
+  }
 }
 
 function badOption(field: string, detail: string, hint?: string): ImgkitError {
@@ -205,7 +260,8 @@ async function* zstdFrames(
       }
       continue;
     }
-    const n = c.byteLength;
+    const fill = c instanceof ContentFill ? c : undefined;
+    const n = fill ? fill.size : (c as Uint8Array).byteLength;
     if (n === 0) continue;
     if (!splicing && held + n > maxHeld) {
       // Switch this frame to pieces: what is held goes out in pieces, the rest streams through.
@@ -219,17 +275,24 @@ async function* zstdFrames(
       buf = rest;
     }
     if (splicing) {
-      let k = 0;
-      while (k < n) {
-        const m = Math.min(P - held, n - k);
-        buf.set(c.subarray(k, k + m), held);
-        held += m;
-        k += m;
-        if (held === P) {
-          yield piece(buf, P, false);
-          buf = new Uint8Array(P);
-          held = 0;
+      const reader = fill?.open();
+      try {
+        let k = 0;
+        while (k < n) {
+          const m = Math.min(P - held, n - k);
+          if (reader) readExactly(fill!, reader, buf, held, m, k);
+          else buf.set((c as Uint8Array).subarray(k, k + m), held);
+          held += m;
+          k += m;
+          if (held === P) {
+            yield piece(buf, P, false);
+            buf = new Uint8Array(P);
+            held = 0;
+          }
         }
+        if (reader) checkEnd(fill!, reader);
+      } finally {
+        reader?.close();
       }
       continue;
     }
@@ -238,7 +301,16 @@ async function* zstdFrames(
       grown.set(buf.subarray(0, held));
       buf = grown;
     }
-    buf.set(c, held); // the source may reuse its buffer: always a copy
+    if (fill) {
+      // read straight into the frame
+      const reader = fill.open();
+      try {
+        readExactly(fill, reader, buf, held, n, 0);
+        checkEnd(fill, reader);
+      } finally {
+        reader.close();
+      }
+    } else buf.set(c as Uint8Array, held); // the source may reuse its buffer: always a copy
     held += n;
   }
   yield splicing ? piece(buf, held, true) : frame();

@@ -29,6 +29,7 @@ import {
   type EntryKind,
   type SourceEntry,
   type SourceTree,
+  type SyncContentReader,
 } from '@imgkit/core';
 
 export interface NodeSourceOptions {
@@ -223,6 +224,30 @@ async function* readFileChunksSync(abs: string, treePath: string, chunkSize: num
   }
 }
 
+/** Blocking sequential reads into the caller's buffers (see core's syncReaderOf). */
+function openSyncReader(abs: string, treePath: string): SyncContentReader {
+  let fd: number;
+  try {
+    fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch (err) {
+    throw openError(err, treePath);
+  }
+  let open = true;
+  return {
+    read(dst, at, len) {
+      try {
+        return fs.readSync(fd, dst, at, len, null);
+      } catch (err) {
+        throw readError(err, treePath);
+      }
+    },
+    close() {
+      if (open) fs.closeSync(fd);
+      open = false;
+    },
+  };
+}
+
 /** A source tree over the host directory `root` (Node). */
 export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTree {
   const chunkSize = Math.min(Math.max(opts.chunkSize ?? 1 << 20, 256 << 10), 1 << 20);
@@ -249,7 +274,10 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
       size: kind === 'file' ? Number(st.size) : 0,
       read: kind === 'file' ? () => calls.readFile(abs, path, chunkSize, Number(st.size)) : emptyContent,
     };
-    if (kind === 'file' && io === 'sync') entry.syncRead = true;
+    if (kind === 'file' && io === 'sync') {
+      entry.syncRead = true;
+      (entry.read as { openSync?: () => SyncContentReader }).openSync = () => openSyncReader(abs, path);
+    }
     if (kind === 'symlink') {
       let raw: Buffer;
       try {
