@@ -31,6 +31,7 @@ import { writeCpio } from '@imgkit/cpio';
 import { buildBrowserPage } from './browser/build.js';
 import { BROWSER_TEST, contentOf, treeSpec, type ImageName } from './browser/tree-spec.js';
 import { assertListingMatches as assertCpioListing, parseCpioListing, permString } from './lib/cpio-listing.js';
+import { parseLln } from './lib/squashfs-listing.js';
 import { requireTool, run, tempDir } from './lib/tools.js';
 import { assertSameTree, snapshotDir, type Snapshot } from './lib/tree.js';
 
@@ -210,24 +211,6 @@ async function nodeImage(name: ImageName, srcDir: string): Promise<Buffer> {
   else if (cp) await withSink(sink, (s) => writeCpio(source(), s, { compression: cp.compression, level: cp.level, epoch }));
   else throw new Error(`unknown image ${name}`);
   return Buffer.from(sink.bytes());
-}
-
-/** `unsquashfs -lln` (TZ=UTC) → path → perms, owner, size, minute, target. */
-function parseLln(text: string): Map<string, { perms: string; uid: number; gid: number; size: string; minute: string; target?: string }> {
-  const out = new Map<string, { perms: string; uid: number; gid: number; size: string; minute: string; target?: string }>();
-  for (const line of text.split('\n')) {
-    const m = /^(\S{10}) (\d+)\/(\d+)\s+(\d+) (\d{4}-\d\d-\d\d \d\d:\d\d) squashfs-root(?:\/(.*))?$/.exec(line);
-    if (!m) continue;
-    let name = m[6] ?? '';
-    let target: string | undefined;
-    if (m[1]!.startsWith('l')) {
-      const i = name.indexOf(' -> ');
-      target = name.slice(i + 4);
-      name = name.slice(0, i);
-    }
-    out.set(name, { perms: m[1]!, uid: Number(m[2]), gid: Number(m[3]), size: m[4]!, minute: m[5]!, ...(target !== undefined ? { target } : {}) });
-  }
-  return out;
 }
 
 // ------------------------------------------------------------------------------------------------

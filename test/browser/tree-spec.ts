@@ -8,6 +8,7 @@
  * two files with the same content (squashfs duplicates), an executable, absolute / relative /
  * dangling symlinks, nested and empty directories, a non-ASCII name.
  */
+import { xorshiftBytes } from '../lib/xorshift.js';
 
 export interface SpecEntry {
   path: string;
@@ -57,18 +58,7 @@ export function treeSpec(seed: number): SpecEntry[] {
 /** Deterministic content of a spec file: xorshift32, every other 64-byte run text-like. */
 export function contentOf(e: SpecEntry): Uint8Array {
   const size = e.size ?? 0;
-  const out = new Uint8Array(size);
-  if (!e.contentSeed) return out;
-  let x = e.contentSeed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = (i >> 6) & 1 ? 0x61 + (x % 26) : x & 0xff;
-  }
-  return out;
+  return e.contentSeed ? xorshiftBytes(size, e.contentSeed, true) : new Uint8Array(size);
 }
 
 /** Options both the page and Node use, so their images can be compared byte for byte. */

@@ -10,6 +10,7 @@
 import { chmod, chown, link, lutimes, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, requireTool, run } from './tools.js';
+import { xorshiftBytes } from './xorshift.js';
 
 /** Path of the manifest that goes with the rich tree. */
 export const RICH_MANIFEST_PATH = join(REPO_ROOT, 'fixtures/rich.manifest');
@@ -26,18 +27,7 @@ export const RICH_MTIME = 1_700_000_000;
 
 /** Deterministic bytes: xorshift32 seeded by `seed`, with some repetition so it compresses a little. */
 export function pseudoRandomBytes(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    // Every other 64-byte run is text-like, the rest random.
-    out[i] = (i >> 6) & 1 ? 0x61 + (x % 26) : x & 0xff;
-  }
-  return out;
+  return xorshiftBytes(size, seed * 2654435761, true);
 }
 
 interface Planned {
@@ -142,15 +132,5 @@ export async function makeRichTree(dir: string): Promise<void> {
 
 /** Incompressible bytes from a xorshift32 stream (deterministic for a seed). */
 export function noiseBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return xorshiftBytes(n, seed, false);
 }

@@ -161,13 +161,20 @@ export function checkOutputOutside(out: string, sourceDirs: readonly string[]): 
  * manifest (whose lines state owners explicitly, so they win), then epoch clamping.
  */
 export async function openSourceTree(dir: string, flags: SourceFlags, epoch: number | undefined): Promise<SourceTree> {
-  const root = checkSourceDir(dir);
-  let tree: SourceTree = nodeSource(root);
+  const tree = await applySourceFlags(nodeSource(checkSourceDir(dir)), flags, epoch);
+  return epoch !== undefined ? applyOwnership(tree, { epoch }) : tree;
+}
+
+/**
+ * Forced owners, then the manifest on top of `tree` (its lines state owners explicitly, so they
+ * win); the manifest's own entries get `epoch` (or 0) as their time.
+ */
+export async function applySourceFlags(tree: SourceTree, flags: Omit<SourceFlags, 'strict'>, epoch: number | undefined): Promise<SourceTree> {
   const owners: { allRoot?: boolean; uid?: number; gid?: number } = {};
   if (flags.allRoot) owners.allRoot = true;
   if (flags.uid !== undefined) owners.uid = flags.uid;
   if (flags.gid !== undefined) owners.gid = flags.gid;
-  tree = applyOwnership(tree, owners);
+  let out = applyOwnership(tree, owners);
   if (flags.manifest !== undefined) {
     let text: string;
     try {
@@ -176,10 +183,9 @@ export async function openSourceTree(dir: string, flags: SourceFlags, epoch: num
       throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: flags.manifest, detail: `cannot read the manifest: ${(err as { code?: string }).code ?? String(err)}` });
     }
     const manifest = parseManifest(text, flags.manifest);
-    tree = applyManifest(tree, manifest, { hostFiles: nodeHostFiles(nodePath.dirname(nodePath.resolve(flags.manifest))), mtime: epoch ?? 0 });
+    out = applyManifest(out, manifest, { hostFiles: nodeHostFiles(nodePath.dirname(nodePath.resolve(flags.manifest))), mtime: epoch ?? 0 });
   }
-  if (epoch !== undefined) tree = applyOwnership(tree, { epoch });
-  return tree;
+  return out;
 }
 
 /** File sinks of the running command: removed (temporary file and all) if a signal ends it. */

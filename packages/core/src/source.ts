@@ -134,14 +134,19 @@ export async function* readChecked(entry: SourceEntry, format: string, expectedS
   let seen = 0;
   for await (const chunk of entry.read()) {
     seen += chunk.byteLength;
-    if (seen > expectedSize) {
-      throw new SourceChangedError({ format, path: entry.path, detail: `file grew while being read: planned ${expectedSize} bytes, read more` });
-    }
+    if (seen > expectedSize) throw fileGrew(format, entry.path, expectedSize);
     yield chunk;
   }
-  if (seen !== expectedSize) {
-    throw new SourceChangedError({ format, path: entry.path, detail: `file shrank while being read: planned ${expectedSize} bytes, read ${seen}` });
-  }
+  if (seen !== expectedSize) throw fileShrank(format, entry.path, expectedSize, seen);
+}
+
+/** A file read past its planned size (E_SOURCE_CHANGED). */
+export function fileGrew(format: string, path: string, planned: number): SourceChangedError {
+  return new SourceChangedError({ format, path, detail: `file grew while being read: planned ${planned} bytes, read more` });
+}
+/** A file that ended before its planned size (E_SOURCE_CHANGED). */
+export function fileShrank(format: string, path: string, planned: number, read: number): SourceChangedError {
+  return new SourceChangedError({ format, path, detail: `file shrank while being read: planned ${planned} bytes, read ${read}` });
 }
 
 /** Compare two tree paths in walk order (pre-order, children by UTF-8 byte order). */

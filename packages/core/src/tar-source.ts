@@ -42,16 +42,9 @@ export const TarHeader = struct('tar.header', TAR_BLOCK_SIZE, {
 const POSIX_MAGIC = new Uint8Array([0x75, 0x73, 0x74, 0x61, 0x72, 0x00]); // "ustar\0"
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-interface Inode {
-  kind: EntryKind;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
+/** What a tar member gives an entry, and where its data starts in the archive. */
+interface Inode extends Pick<SourceEntry, 'kind' | 'mode' | 'uid' | 'gid' | 'mtime' | 'size' | 'linkTarget' | 'rdev'> {
   dataOffset: number;
-  linkTarget?: string;
-  rdev?: number;
   xattrs?: Xattr[];
 }
 

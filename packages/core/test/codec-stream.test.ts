@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { collectBytes, compressStream, ContentFill, STREAM_BOUNDARY, inlinePool, ImgkitError, type CodecSpec, type SyncContentReader, type WorkerPool } from '@imgkit/core';
 import { createNodePool } from '@imgkit/core/node';
 import { requireTool, run, tempDir } from '../../../test/lib/tools.ts';
+import { zstdFrames } from '../../../test/lib/zstd-frames.ts';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const BIN = new Uint8Array(readFileSync(process.execPath));
@@ -241,27 +242,7 @@ test('zstd: an entry over maxHeldBytes goes out in pieces spliced into one frame
 
 /** Frames of a zstd stream: spliced ones carry no content size (RFC 8878 §3.1.1.1.1). */
 function zstdFrameList(z: Uint8Array): { spliced: boolean; window: number }[] {
-  const out: { spliced: boolean; window: number }[] = [];
-  let at = 0;
-  while (at < z.byteLength) {
-    const fhd = z[at + 4]!;
-    const single = (fhd >> 5) & 1;
-    let p = at + 5;
-    let window = 0;
-    if (!single) {
-      const wd = z[p++]!;
-      window = 2 ** (10 + (wd >> 3)) * (1 + (wd & 7) / 8);
-    }
-    p += [0, 1, 2, 4][fhd & 3]! + [single ? 1 : 0, 2, 4, 8][fhd >> 6]!;
-    out.push({ spliced: fhd === 0, window });
-    for (;;) {
-      const bh = z[p]! | (z[p + 1]! << 8) | (z[p + 2]! << 16);
-      p += 3 + (((bh >> 1) & 3) === 1 ? 1 : bh >>> 3);
-      if (bh & 1) break;
-    }
-    at = p + ((fhd >> 2) & 1 ? 4 : 0);
-  }
-  return out;
+  return zstdFrames(z).map((f) => ({ spliced: f.contentSize === undefined, window: f.window }));
 }
 
 test('ContentFill: a file read straight into zstd frames (normal and spliced) or chunked for gzip; a size change is E_SOURCE_CHANGED naming it', async () => {

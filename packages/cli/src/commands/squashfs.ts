@@ -6,22 +6,17 @@
  * arguments first (MKSQUASHFS_ARGS below); the double-dash spellings work too.
  */
 import { availableParallelism } from 'node:os';
-import * as nodePath from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   ErrorCodes,
   ImgkitError,
-  applyManifest,
-  applyOwnership,
-  parseManifest,
   tarSource,
   withSink,
   type SourceTree,
 } from '@imgkit/core';
-import { createNodePool, nodeFileReader, nodeHostFiles, nodeSource } from '@imgkit/core/node';
+import { nodeFileReader, nodeSource } from '@imgkit/core/node';
 import { needsSeekableSink, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
-import { checkOutputOutside, checkSourceDir, epochFromEnv, intOption, openSink, runCommand, type CliContext, printWarning } from '../common.js';
+import { applySourceFlags, checkOutputOutside, checkSourceDir, epochFromEnv, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
 export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
@@ -156,24 +151,15 @@ export function register(program: Command, ctx: CliContext): void {
         const exclude = excludeMatcher(flags.exclude);
         tree = nodeSource(checkSourceDir(source), exclude ? { exclude } : {});
       }
-      const owners: { allRoot?: boolean; uid?: number; gid?: number } = {};
-      if (flags.allRoot) owners.allRoot = true;
-      if (flags.forceUid !== undefined) owners.uid = flags.forceUid;
-      if (flags.forceGid !== undefined) owners.gid = flags.forceGid;
-      tree = applyOwnership(tree, owners);
-      if (flags.manifest !== undefined) {
-        const text = await readFile(flags.manifest, 'utf8').catch((err: unknown) => {
-          throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: flags.manifest, detail: `cannot read the manifest: ${(err as { code?: string }).code ?? String(err)}` });
-        });
-        tree = applyManifest(tree, parseManifest(text, flags.manifest), {
-          hostFiles: nodeHostFiles(nodePath.dirname(nodePath.resolve(flags.manifest))),
-          mtime: epoch ?? 0,
-        });
-      }
+      const sourceFlags: Parameters<typeof applySourceFlags>[1] = {};
+      if (flags.allRoot) sourceFlags.allRoot = true;
+      if (flags.forceUid !== undefined) sourceFlags.uid = flags.forceUid;
+      if (flags.forceGid !== undefined) sourceFlags.gid = flags.forceGid;
+      if (flags.manifest !== undefined) sourceFlags.manifest = flags.manifest;
+      tree = await applySourceFlags(tree, sourceFlags, epoch);
 
       // Workers start now and load the codec while the tree is walked.
-      const preload = ({ gzip: 'zlib', zstd: 'zstd', lz4: 'lz4-block', xz: 'xz' } as const)[flags.comp];
-      const pool = createNodePool({ workers: flags.processors, preload: [preload] });
+      const pool = await openPool(flags.processors, ({ gzip: 'zlib', zstd: 'zstd', lz4: 'lz4-block', xz: 'xz' } as const)[flags.comp]);
       try {
         const options: SquashfsOptions = {
           compression: flags.comp,

@@ -24,8 +24,8 @@
  *   Without boundaries the whole input is one frame.
  * - none: passes the input through.
  */
-import { ImgkitError, ErrorCodes, SourceChangedError } from '../errors.js';
-import type { SyncContentReader } from '../source.js';
+import { ImgkitError, ErrorCodes } from '../errors.js';
+import { fileGrew, fileShrank, type SyncContentReader } from '../source.js';
 import { crc32Combine } from '../hash.js';
 import { rechunk, copyBytes } from '../bytes.js';
 import type { WorkerPool } from '../pool-types.js';
@@ -106,18 +106,15 @@ function readExactly(f: ContentFill, reader: SyncContentReader, dst: Uint8Array,
   let got = 0;
   while (got < len) {
     const k = reader.read(dst, at + got, len - got);
-    if (k === 0) {
-      throw new SourceChangedError({ format: f.format, path: f.path, detail: `file shrank while being read: planned ${f.size} bytes, read ${before + got}` });
-    }
+    if (k === 0) throw fileShrank(f.format, f.path, f.size, before + got);
     got += k;
   }
 }
 
+const PROBE = new Uint8Array(1);
 /** After `size` bytes the file must be at its end. */
 function checkEnd(f: ContentFill, reader: SyncContentReader): void {
-  if (reader.read(new Uint8Array(1), 0, 1) > 0) {
-    throw new SourceChangedError({ format: f.format, path: f.path, detail: `file grew while being read: planned ${f.size} bytes, read more` });
-  }
+  if (reader.read(PROBE, 0, 1) > 0) throw fileGrew(f.format, f.path, f.size);
 }
 
 function badOption(field: string, detail: string, hint?: string): ImgkitError {

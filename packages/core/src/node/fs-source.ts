@@ -199,28 +199,18 @@ function scratch(bytes: number): Uint8Array {
 /** The same, with blocking calls; chunks are never reused or overwritten. */
 async function* readFileChunksSync(abs: string, treePath: string, chunkSize: number, plannedSize: number): AsyncIterable<Uint8Array> {
   const bufferBytes = Math.min(chunkSize, plannedSize + 1);
-  let fd: number;
-  try {
-    fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (err) {
-    throw openError(err, treePath);
-  }
+  const reader = openSyncReader(abs, treePath);
   try {
     for (;;) {
       const room = scratch(bufferBytes);
-      let n: number;
-      try {
-        n = fs.readSync(fd, room, 0, bufferBytes, null);
-      } catch (err) {
-        throw readError(err, treePath);
-      }
+      const n = reader.read(room, 0, bufferBytes);
       if (n === 0) return;
       if (room.buffer === slab) slabUsed += (n + 7) & ~7; // keep what was read, 8-byte aligned
       yield room.subarray(0, n);
       if (n < bufferBytes) return; // a short read of a regular file is its end
     }
   } finally {
-    fs.closeSync(fd);
+    reader.close();
   }
 }
 
