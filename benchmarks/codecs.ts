@@ -10,7 +10,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Bench } from 'tinybench';
+import { Bench, type Task } from 'tinybench';
 import { collectBytes, compressStream, inlinePool, loadCodec, type CodecSpec, type WorkerPool } from '@imgkit/core';
 import { createNodePool } from '@imgkit/core/node';
 
@@ -72,10 +72,16 @@ for (const [label, spec, count] of SPECS) {
     outs[i] = out;
   });
 }
+/** Median latency of a finished task, in ms (an aborted or failed task has no latency: an error). */
+function p50Ms(t: Task): number {
+  const r = t.result;
+  if (!('latency' in r)) throw new Error(`benchmark ${t.name} did not complete (${r.state})`);
+  return r.latency.p50 ?? Number.NaN;
+}
 await bench.run();
 for (const [i, t] of bench.tasks.entries()) {
   const row = rows[i]!;
-  const sec = t.result.latency.p50 / 1000;
+  const sec = p50Ms(t) / 1000;
   row.mbps = (row.inputMiB * MIB) / 1e6 / sec;
   row.ratio = outs[i]! / (row.inputMiB * MIB);
 }
@@ -111,7 +117,7 @@ for (const [label, codec, pool, input] of streams) {
 await streamBench.run();
 for (const [i, t] of streamBench.tasks.entries()) {
   const input = streams[i]![3];
-  streamRows.push({ name: t.name, mbps: input.byteLength / 1e6 / (t.result.latency.p50 / 1000), ratio: sizes[i]! / input.byteLength });
+  streamRows.push({ name: t.name, mbps: input.byteLength / 1e6 / (p50Ms(t) / 1000), ratio: sizes[i]! / input.byteLength });
 }
 await pool2.close();
 

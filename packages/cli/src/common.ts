@@ -156,6 +156,21 @@ export function checkOutputOutside(out: string, sourceDirs: readonly string[]): 
   }
 }
 
+/** --exclude (mksquashfs -e, mkisofs -m): an exact tree path, or a pattern with * and ? (not crossing '/'). */
+export function excludeMatcher(patterns: readonly string[]): ((path: string) => boolean) | undefined {
+  if (patterns.length === 0) return undefined;
+  const exact = new Set<string>();
+  const globs: RegExp[] = [];
+  for (const raw of patterns) {
+    const p = raw.replace(/^\/+|\/+$/g, '');
+    if (/[*?]/.test(p)) {
+      const re = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+      globs.push(new RegExp(`^${re}$`));
+    } else exact.add(p);
+  }
+  return (path) => exact.has(path) || globs.some((g) => g.test(path));
+}
+
 /**
  * The tree a command writes: the directory, forced owners (--all-root/--uid/--gid), then the
  * manifest (whose lines state owners explicitly, so they win), then epoch clamping.

@@ -50,7 +50,7 @@ test('browser pool: ordered results, codec errors as ImgkitError, close()', asyn
   for (let i = 0; i < 12; i++) {
     const data = new Uint8Array(20_000 + i * 3000);
     for (let k = 0; k < data.length; k++) data[k] = (k * (i + 3) + (k >> 9)) & 0xff;
-    jobs.push({ codec: { name: (['gzip', 'zstd', 'lz4-block'] as const)[i % 3] }, data });
+    jobs.push({ codec: { name: (['gzip', 'zstd', 'lz4-block'] as const)[i % 3]! }, data });
   }
   let i = 0;
   for await (const r of pool.map<CompressJob, CompressResult>(jobs, 'compress')) {

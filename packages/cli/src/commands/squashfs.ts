@@ -16,7 +16,7 @@ import {
 } from '@imgkit/core';
 import { nodeFileReader, nodeSource } from '@imgkit/core/node';
 import { needsSeekableSink, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
-import { applySourceFlags, checkOutputOutside, checkSourceDir, epochFromEnv, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
+import { applySourceFlags, checkOutputOutside, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
 export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
@@ -76,21 +76,6 @@ function parseBlockSize(value: string): number {
   if (!m) throw new InvalidArgumentError(`"${value}" is not a block size (e.g. 131072, 128K, 1M).`);
   const n = Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1024 : 1024 * 1024);
   return n;
-}
-
-/** mksquashfs -e: an exact tree path, or a pattern with * and ? (not crossing '/'). */
-export function excludeMatcher(patterns: readonly string[]): ((path: string) => boolean) | undefined {
-  if (patterns.length === 0) return undefined;
-  const exact = new Set<string>();
-  const globs: RegExp[] = [];
-  for (const raw of patterns) {
-    const p = raw.replace(/^\/+|\/+$/g, '');
-    if (/[*?]/.test(p)) {
-      const re = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-      globs.push(new RegExp(`^${re}$`));
-    } else exact.add(p);
-  }
-  return (path) => exact.has(path) || globs.some((g) => g.test(path));
 }
 
 export function register(program: Command, ctx: CliContext): void {
