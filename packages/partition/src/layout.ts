@@ -5,7 +5,8 @@
  * Placement, in the order the partitions are given (the order is also their numbering):
  *   1. A pinned `offset` is taken as is (it must be a multiple of the partition's alignment).
  *   2. Otherwise the partition starts at the first aligned sector after everything placed so far
- *      (the table head, and the furthest end of the partitions before it), as genimage does. A
+ *      (the table head, and the furthest end of the partitions before it that are not `mayOverlap`),
+ *      as genimage does. A
  *      logical partition first leaves one alignment unit for its EBR, as fdisk, sfdisk and genimage do.
  *   3. One partition may be `'fill'`: it grows to the next pinned partition after it, or to the end of
  *      the usable space; the partitions between it and that fence are packed at the end of the gap
@@ -432,7 +433,8 @@ export function planPartitionTable(spec: PartitionTableSpec): DiskLayout {
     if (deferred(w)) continue;
     w.start = w.pinned ? pinnedStart(w) : roundUp(now + lead(w), w.alignSectors);
     w.placed = true;
-    now = Math.max(now, w.start + w.sectors);
+    // an entry that describes data inside others (mayOverlap) does not move the cursor
+    if (!w.spec.mayOverlap) now = Math.max(now, w.start + w.sectors);
   }
   if (fill) {
     const fence = fenceIdx < work.length ? work[fenceIdx]!.start - lead(work[fenceIdx]!) : usableEnd(diskSectors!);

@@ -18,8 +18,12 @@ import { planPartitionTable, type DiskLayout, type PartitionTableSpec, type Reso
 export type PartitionContent = { write(sink: ByteSink): Promise<unknown> } | ((sink: ByteSink) => Promise<unknown>);
 
 export interface WriteDiskOptions {
-  /** Content by partition number (`ResolvedPartition.number`). @default none: every partition is zeros */
-  contents?: Readonly<Record<number, PartitionContent>>;
+  /**
+   * Content per partition, in the order of `spec.partitions` (the same index as
+   * `ResolvedPartition.index`; numbers can repeat in a hybrid table with MBR-only entries).
+   * `undefined` leaves a partition zero. @default none: every partition is zeros
+   */
+  contents?: readonly (PartitionContent | undefined | null)[];
 }
 
 function partitionLabel(p: ResolvedPartition): string {
@@ -31,19 +35,19 @@ export async function writeDisk(sink: ByteSink, layout: DiskLayout, options: Wri
   const base = sink.position;
   type Item = { offset: number; end: number; region?: Uint8Array; what: string; part?: ResolvedPartition; content?: PartitionContent };
   const items: Item[] = layout.regions.map((r) => ({ offset: r.offset, end: r.offset + r.bytes.byteLength, region: r.bytes, what: r.what }));
-  const contents = options.contents ?? {};
-  for (const key of Object.keys(contents)) {
-    const number = Number(key);
-    const part = layout.partitions.find((p) => p.number === number);
-    if (!part) {
-      throw new ImgkitError(ErrorCodes.BAD_OPTION, {
-        format: 'partition',
-        field: `contents[${key}]`,
-        detail: `there is no partition ${key}; the layout has ${layout.partitions.map((p) => p.number).join(', ')}`,
-      });
-    }
-    items.push({ offset: part.offset, end: part.offset + part.sizeBytes, what: partitionLabel(part), part, content: contents[number]! });
+  const contents = options.contents ?? [];
+  if (contents.length > layout.partitions.length) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, {
+      format: 'partition',
+      field: `contents[${layout.partitions.length}]`,
+      detail: `${contents.length} contents for ${layout.partitions.length} partitions`,
+    });
   }
+  contents.forEach((content, index) => {
+    if (!content) return;
+    const part = layout.partitions[index]!;
+    items.push({ offset: part.offset, end: part.offset + part.sizeBytes, what: partitionLabel(part), part, content });
+  });
   items.sort((a, b) => a.offset - b.offset || (a.region ? -1 : 1));
   let end = 0;
   let prev = '';
@@ -51,7 +55,7 @@ export async function writeDisk(sink: ByteSink, layout: DiskLayout, options: Wri
     if (it.offset < end) {
       throw new ImgkitError(ErrorCodes.BAD_OPTION, {
         format: 'partition',
-        field: it.part ? `contents[${it.part.number}]` : 'regions',
+        field: it.part ? `contents[${it.part.index}]` : 'regions',
         detail: `${it.what} at byte ${it.offset} overlaps ${prev}, which ends at byte ${end}; a sequential write cannot go back`,
         hint: 'write the content of an overlapping partition through partitionSink() on a seekable sink afterwards',
       });
@@ -67,7 +71,7 @@ export async function writeDisk(sink: ByteSink, layout: DiskLayout, options: Wri
       if (sink.position !== at) {
         throw new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, {
           format: 'partition',
-          field: `contents[${p.number}]`,
+          field: `contents[${p.index}]`,
           detail: `the content of ${partitionLabel(p)} left the disk at byte ${sink.position - base}, not at its own end ${at - base}`,
         });
       }
@@ -80,12 +84,13 @@ export async function writeDisk(sink: ByteSink, layout: DiskLayout, options: Wri
 }
 
 /**
- * A window over one partition of a disk already written (or being written) to a seekable sink,
- * for content written out of order. `base` is where the disk starts in the sink.
+ * A window over one partition (by its index in `spec.partitions`) of a disk already written, or
+ * being written, to a seekable sink, for content written out of order. `base` is where the disk
+ * starts in the sink.
  */
-export function partitionSink(sink: ByteSink, layout: DiskLayout, number: number, base = 0): ByteSink {
-  const p = layout.partitions.find((x) => x.number === number);
-  if (!p) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'partition', detail: `there is no partition ${number}` });
+export function partitionSink(sink: ByteSink, layout: DiskLayout, index: number, base = 0): ByteSink {
+  const p = layout.partitions[index];
+  if (!p) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'partition', detail: `there is no partitions[${index}]; the layout has ${layout.partitions.length}` });
   return subSink(sink, base + p.offset, p.sizeBytes, partitionLabel(p));
 }
 
@@ -97,8 +102,8 @@ export interface DiskPlan {
   minSizeBytes: number;
   /** The table is written in order; contents decide for themselves. */
   needsSeekableSink: false;
-  /** The partition with this number or name. */
-  partition(numberOrName: number | string): ResolvedPartition;
+  /** The partition with this name, or this index in `spec.partitions`. */
+  partition(nameOrIndex: string | number): ResolvedPartition;
   write(sink: ByteSink, options?: WriteDiskOptions): Promise<void>;
 }
 
@@ -111,7 +116,7 @@ export function planDisk(spec: PartitionTableSpec): DiskPlan {
     minSizeBytes: layout.sizeBytes,
     needsSeekableSink: false,
     partition(key) {
-      const p = layout.partitions.find((x) => (typeof key === 'number' ? x.number === key : x.name === key));
+      const p = typeof key === 'number' ? layout.partitions[key] : layout.partitions.find((x) => x.name === key);
       if (!p) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'partition', detail: `there is no partition ${JSON.stringify(key)}` });
       return p;
     },
