@@ -166,6 +166,6 @@ test('the kernel finds every partition where the layout put it (GPT 512 and 4096
       assert.ok(ext, `${d.key}: the extended partition`);
       assert.equal(ext.start, layout.extended.startLba);
     }
-    t.diagnostic(`${d.key} (${disk.dev}): ${seen.length} partitions as planned`);
+    t.diagnostic(`${d.key} (${disk.dev}): ${seen.length} partitions as planned: ${seen.map((p) => `${p.dev} ${p.start}+${p.size} ${p.name || '-'} ${p.head}`).join('; ')}`);
   }
 });
