@@ -66,10 +66,8 @@ async function sgdiskPrint(target: string): Promise<{ text: string; rows: Sgdisk
 
 interface SfdiskPartition { node: string; start: number; size: number; type: string; uuid?: string; name?: string; attrs?: string; bootable?: boolean }
 interface SfdiskTable { label: string; id: string; sectorsize: number; firstlba?: number; lastlba?: number; partitions: SfdiskPartition[] }
-async function sfdiskJson(target: string, sectorSize?: number): Promise<SfdiskTable> {
-  const args = ['--json', target];
-  if (sectorSize) args.unshift('--sector-size', String(sectorSize));
-  return (JSON.parse((await run(SFDISK(), args)).stdout.toString('utf8')) as { partitiontable: SfdiskTable }).partitiontable;
+async function sfdiskJson(target: string): Promise<SfdiskTable> {
+  return (JSON.parse((await run(SFDISK(), ['--json', target])).stdout.toString('utf8')) as { partitiontable: SfdiskTable }).partitiontable;
 }
 
 /** sfdisk's attrs string ("RequiredPartition LegacyBIOSBootable GUID:60,63") as a bit mask. */
@@ -135,8 +133,11 @@ async function attach(t: TestContext, file: string, sectorSize?: number): Promis
   }
   let how = 'the kernel (losetup -P)';
   if (kernelParts.length === 0) {
-    await run(PARTX(), ['-a', dev]);
-    how = 'partx -a (this kernel has no partition-table parsers)';
+    // partx cannot add the extended partition of a DOS table on a 4096-byte-sector device (it asks
+    // for a 1 KiB partition, which BLKPG refuses; the same happens with a table sfdisk wrote): the
+    // data partitions are added anyway, and a missing one fails the test where it is used.
+    const r = await run(PARTX(), ['-a', dev], { allowFail: true });
+    how = `partx -a (this kernel has no partition-table parsers)${r.code !== 0 ? `; partx: ${r.stderr.trim()}` : ''}`;
   }
   t.diagnostic(`${dev}: partition devices from ${how}`);
   return { dev, part, how };
@@ -392,6 +393,36 @@ describe('MBR', () => {
     const sf = await sfdiskJson(path);
     assert.equal(sf.id, '0xcafef00d');
     assert.deepEqual(sf.partitions.map((p) => [p.start, p.size, p.bootable]), [[2048, 4096, true]]);
+  });
+
+  test('4096-byte sectors: on a 4096-byte loop device sfdisk, fdisk and blkid read the MBR and EBRs in 4 KiB units', async (t) => {
+    const { path, layout } = await writeImage({
+      table: 'mbr',
+      sectorSize: 4096,
+      sizeBytes: '32M',
+      epoch: EPOCH,
+      label: 'mbr-4k',
+      partitions: [{ type: 'esp', size: '8M', bootable: true }, { type: 'linux', size: '4M', logical: true }, { type: 'swap', size: 'fill', logical: true }],
+    });
+    assert.deepEqual(layout.partitions.map((p) => [p.number, p.startLba, p.sectorCount]), [[1, 256, 2048], [5, 2560, 1024], [6, 3840, 8192 - 3840]]);
+    const fd = await fdiskList(path, ['-b', '4096']);
+    assert.deepEqual(fd.rows.map((r) => [r.device.slice(path.length), r.start, r.sectors, r.id]), [
+      ['1', 256, 2048, 'ef'],
+      ['2', layout.extended!.startLba, layout.extended!.sectorCount, 'f'],
+      ['5', 2560, 1024, '83'],
+      ['6', 3840, 8192 - 3840, '82'],
+    ]);
+    const { dev, part } = await attach(t, path, 4096);
+    try {
+      const sf = await sfdiskJson(dev);
+      assert.equal(sf.sectorsize, 4096);
+      assert.deepEqual(sf.partitions.map((p) => [p.start, p.size, p.type]), [[256, 2048, 'ef'], [layout.extended!.startLba, layout.extended!.sectorCount, 'f'], [2560, 1024, '83'], [3840, 8192 - 3840, '82']]);
+      await run(MKSWAP(), [part(6)]);
+      const id = await blkid(part(6));
+      assert.deepEqual([id.TYPE, id.PART_ENTRY_NUMBER, id.PART_ENTRY_OFFSET], ['swap', '6', String(3840 * 8)], 'blkid counts 512-byte sectors');
+    } finally {
+      await detach(dev);
+    }
   });
 });
 

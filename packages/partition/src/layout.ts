@@ -227,7 +227,6 @@ interface Work {
   size: ParsedSize | undefined;
   sectors: number;
   start: number;
-  placed: boolean;
   pinned: boolean;
   typeGuid?: Uint8Array;
   typeGuidText?: string;
@@ -298,7 +297,6 @@ export function planPartitionTable(spec: PartitionTableSpec): DiskLayout {
       size: p.size === undefined ? undefined : parseSize(p.size, `${field}.size`, { percent: true, fill: true }),
       sectors: 0,
       start: 0,
-      placed: false,
       pinned: p.offset !== undefined,
       attributes: 0n,
       name: p.name ?? '',
@@ -432,7 +430,6 @@ export function planPartitionTable(spec: PartitionTableSpec): DiskLayout {
   for (const w of work) {
     if (deferred(w)) continue;
     w.start = w.pinned ? pinnedStart(w) : roundUp(now + lead(w), w.alignSectors);
-    w.placed = true;
     // an entry that describes data inside others (mayOverlap) does not move the cursor
     if (!w.spec.mayOverlap) now = Math.max(now, w.start + w.sectors);
   }
@@ -442,8 +439,7 @@ export function planPartitionTable(spec: PartitionTableSpec): DiskLayout {
     for (let j = fenceIdx - 1; j > fill.index; j--) {
       const w = work[j]!;
       w.start = roundDown(bound - w.sectors, w.alignSectors);
-      w.placed = true;
-      bound = w.start - lead(w);
+        bound = w.start - lead(w);
     }
     const room = bound - fill.start;
     if (room < Math.max(1, fill.minSectors)) {
