@@ -27,6 +27,14 @@ export function longComponent(path: string, max = NAME_MAX): { name: string; byt
   return undefined;
 }
 
+/**
+ * A path for an error's `path`: itself when a Linux path can be that long (≤ PATH_MAX − 1 bytes),
+ * else its first 200 bytes, "…" and its length (a tar or manifest can hold a 2 MB name).
+ */
+export function messagePath(path: string): string {
+  return path.length < PATH_MAX / 3 || utf8Length(path) < PATH_MAX ? path : abbreviate(path, 200);
+}
+
 /** `s` when at most `max` bytes, else its first `max` bytes (whole characters), "…" and its length. */
 export function abbreviate(s: string, max = 64): string {
   const cut = cutAt(s, max);

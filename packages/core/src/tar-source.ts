@@ -75,12 +75,12 @@ const TRUNCATED_HINT = 'the archive is incomplete: copy or download it again';
 
 /** Magic numbers of what people pass instead of a tar archive. */
 const NOT_TAR_KINDS: readonly { magic: number[]; what: string; hint?: string }[] = [
-  { magic: [0x1f, 0x8b], what: 'gzip-compressed data', hint: 'decompress it first (gzip -dc)' },
-  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed data', hint: 'decompress it first (xz -dc)' },
-  { magic: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed data', hint: 'decompress it first (zstd -dc)' },
-  { magic: [0x42, 0x5a, 0x68], what: 'bzip2-compressed data', hint: 'decompress it first (bzip2 -dc)' },
-  { magic: [0x04, 0x22, 0x4d, 0x18], what: 'lz4-compressed data', hint: 'decompress it first (lz4 -dc)' },
-  { magic: [0x02, 0x21, 0x4c, 0x18], what: 'lz4-compressed data (legacy format)', hint: 'decompress it first (lz4 -dc)' },
+  { magic: [0x1f, 0x8b], what: 'gzip-compressed data', hint: 'decompress it first: gzip -dc' },
+  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed data', hint: 'decompress it first: xz -dc' },
+  { magic: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed data', hint: 'decompress it first: zstd -dc' },
+  { magic: [0x42, 0x5a, 0x68], what: 'bzip2-compressed data', hint: 'decompress it first: bzip2 -dc' },
+  { magic: [0x04, 0x22, 0x4d, 0x18], what: 'lz4-compressed data', hint: 'decompress it first: lz4 -dc' },
+  { magic: [0x02, 0x21, 0x4c, 0x18], what: 'lz4-compressed data (legacy format)', hint: 'decompress it first: lz4 -dc' },
   { magic: [0x30, 0x37, 0x30, 0x37, 0x30], what: 'a cpio archive' },
   { magic: [0x68, 0x73, 0x71, 0x73], what: 'a squashfs image' },
 ];
@@ -240,7 +240,7 @@ async function indexArchive(reader: RandomAccessReader, opts: TarSourceOptions):
   while (offset < reader.size) {
     const h = await win.read(offset, TAR_BLOCK_SIZE);
     if (h.byteLength < TAR_BLOCK_SIZE) {
-      if (offset === 0) throw notTar(h, `the file has ${h.byteLength} bytes, less than one 512-byte header`);
+      if (offset === 0) throw notTar(h, `it has ${h.byteLength} bytes, less than one 512-byte header`);
       throw formatError(offset, `truncated: the archive ends ${h.byteLength} bytes into a header${afterLast()}`, TRUNCATED_HINT);
     }
     if (h.every((b) => b === 0)) {
@@ -400,7 +400,7 @@ async function indexArchive(reader: RandomAccessReader, opts: TarSourceOptions):
     offset = next;
   }
   if (!sawEnd) {
-    if (offset === 0) throw notTar(new Uint8Array(0), 'the file is empty');
+    if (offset === 0) throw notTar(new Uint8Array(0), 'it is empty (0 bytes)');
     throw formatError(
       offset,
       `truncated: the archive ends${afterLast()} without the end-of-archive marker (two 512-byte zero blocks)`,

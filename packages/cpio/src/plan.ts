@@ -23,7 +23,7 @@ import {
   ImgkitError,
   MODE_TYPE_BITS,
   NAME_MAX,
-  abbreviate,
+  messagePath,
   clampTime,
   devMajor,
   devMinor,
@@ -90,7 +90,7 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
     if (name.byteLength + 1 > CPIO_PATH_MAX) {
       throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
         format: FORMAT,
-        path: abbreviate(e.path, 200),
+        path: messagePath(e.path),
         detail: `the name is ${name.byteLength + 1} bytes with its NUL; the kernel's limit (PATH_MAX) is ${CPIO_PATH_MAX}`,
         hint: 'shorten the path or exclude it',
       });
@@ -99,7 +99,7 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
     if (long) {
       throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
         format: FORMAT,
-        path: abbreviate(e.path, 200),
+        path: messagePath(e.path),
         detail: `a path component is ${long.bytes} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so the kernel and cpio could not create it`,
         hint: 'rename it or exclude it',
       });
@@ -158,7 +158,7 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
         if (target.byteLength > CPIO_PATH_MAX - 1) {
           throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
             format: FORMAT,
-            path: abbreviate(e.path, 200),
+            path: messagePath(e.path),
             detail: `the symlink target is ${target.byteLength} bytes; the limit (PATH_MAX − 1) is ${CPIO_PATH_MAX - 1}`,
           });
         }

@@ -7,7 +7,7 @@
  * The inode table itself is written depth first, children before their directory (writer.ts).
  * Hard-linked names share the inode of the first name met.
  */
-import { ErrorCodes, ImgkitError, NAME_MAX, abbreviate, encodeUtf8, type EntryKind, type SourceEntry, type SourceTree } from '@imgkit/core';
+import { ErrorCodes, ImgkitError, NAME_MAX, messagePath, encodeUtf8, type EntryKind, type SourceEntry, type SourceTree } from '@imgkit/core';
 import type { MetadataPosition } from './metadata.js';
 
 /** Where a regular file's content went: filled in while data is written. */
@@ -77,7 +77,7 @@ export async function planTree(source: SourceTree): Promise<Plan> {
     if (name.byteLength > NAME_MAX) {
       throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
         format: 'squashfs',
-        path: abbreviate(entry.path, 200),
+        path: messagePath(entry.path),
         detail: `a name of ${name.byteLength} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so unsquashfs could not extract it`,
         hint: 'rename it or exclude it',
       });

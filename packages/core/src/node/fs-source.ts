@@ -23,7 +23,7 @@ import * as nodePath from 'node:path';
 import {
   ErrorCodes,
   PATH_MAX,
-  abbreviate,
+  messagePath,
   ImgkitError,
   SourceChangedError,
   emptyContent,
@@ -126,7 +126,7 @@ function unreadable(path: string, err: unknown): ImgkitError {
     // its NUL), which no system call takes.
     return new ImgkitError(ErrorCodes.PATH_TOO_LONG, {
       format: 'core',
-      path: abbreviate(path, 200),
+      path: messagePath(path),
       detail: `the host path is over ${PATH_MAX - 1} bytes (PATH_MAX): the system refuses it (ENAMETOOLONG)`,
       hint: 'exclude it, or shorten the directories above it',
       cause: err,

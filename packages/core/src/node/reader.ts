@@ -9,7 +9,9 @@
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as net from 'node:net';
 import * as os from 'node:os';
+import { promisify } from 'node:util';
 import * as nodePath from 'node:path';
 import { ErrorCodes, ImgkitError, type RandomAccessReader } from '@imgkit/core';
 
@@ -192,10 +194,14 @@ export async function nodeStreamReader(input: AsyncIterable<Uint8Array>, opts: S
   return handleReader(fh, size, name);
 }
 
+const openFd = promisify(fs.open);
+
 /**
  * Open `path` for random access whatever it is: a regular file or block device directly, a FIFO by
- * reading it once (nodeStreamReader). The FIFO is opened asynchronously, so waiting for its writer
- * never blocks the event loop (signals still end the process).
+ * reading it once (nodeStreamReader). The FIFO is opened with O_NONBLOCK (which returns at once,
+ * writer or not) and read through the event loop (a libuv pipe handle, epoll): waiting for its
+ * writer blocks nothing. A plain blocking open would park a libuv thread in open(2) until a writer
+ * came, and the process could not exit even on SIGTERM (Node joins that thread at exit).
  */
 export async function nodeAnyReader(path: string, opts: Omit<StreamReaderOptions, 'name'> = {}): Promise<ClosableReader> {
   let st: fs.Stats;
@@ -205,14 +211,15 @@ export async function nodeAnyReader(path: string, opts: Omit<StreamReaderOptions
     throw openFailure(path, err);
   }
   if (!st.isFIFO()) return nodeFileReader(path);
-  // fs.promises.open runs on libuv's thread pool: a FIFO without a writer blocks that thread only.
-  let fh: fsp.FileHandle;
+  let fd: number;
   try {
-    fh = await fsp.open(path, 'r');
+    fd = await openFd(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     throw openFailure(path, err);
   }
-  const stream = fh.createReadStream({ highWaterMark: 1 << 20 }); // closes fh at its end or on error
+  // Before any writer has connected, poll(2) on the read end reports nothing (no EOF): the socket
+  // waits for the writer's data and ends when the last writer closes (pipe(7), fifo(7)).
+  const stream = new net.Socket({ fd, readable: true, writable: false }); // owns fd: closed when destroyed
   try {
     return await nodeStreamReader(stream, { ...opts, name: path });
   } finally {
