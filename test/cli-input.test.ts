@@ -320,6 +320,7 @@ describe('compression levels and usage errors', () => {
       [['cpio', '--compress', 'gzip', '--level', '10'], /gzip level 10 is outside 0…9/],
       [['squashfs', '-comp', 'lz4', '-Xcompression-level', '1'], /lz4 has no compression levels .*leave out -Xcompression-level/],
       [['squashfs', '-comp', 'gzip', '-Xcompression-level', '0'], /gzip level 0 is outside 1…9/],
+      [['squashfs', '-comp', 'zstd', '-Xcompression-level', '0'], /zstd level 0 is outside 1…22/],
       [['squashfs', '-comp', 'zstd', '-Xcompression-level', '23'], /zstd level 23 is outside 1…22/],
       [['squashfs', '-comp', 'xz', '-Xcompression-level', '10'], /xz level 10 is outside 0…9/],
     ];

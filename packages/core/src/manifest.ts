@@ -21,9 +21,8 @@
  * `manifest.nod.major`), and quote at most 64 bytes of a name. Names follow Linux's limits (every
  * component ≤ NAME_MAX = 255 bytes, the whole ≤ PATH_MAX − 1), symlink targets ≤ 4095 bytes, xattr
  * names ≤ 255 bytes and values ≤ 64 KiB (XATTR_NAME_MAX, XATTR_SIZE_MAX). Two lines for the same
- * name (or the same xattr of a name) are applied in order, the later one winning, as
- * gen_init_cpio's archive unpacks; each such line is an E_NAME_COLLISION warning naming both line
- * numbers, and an error with `strict`.
+ * name (or the same xattr of a name) are applied in order, the later one winning; each such later
+ * line is an E_NAME_COLLISION warning naming both line numbers, and an error with `strict`.
  */
 import { fromHex } from './bytes.js';
 import { ErrorCodes, ImgkitError, warnOrThrow, type WarningHandler } from './errors.js';
