@@ -461,3 +461,27 @@ test('nodeAnyReader reads a FIFO once into an unlinked temporary file; nodeStrea
   assert.deepEqual(await s.read(990, 20), data.subarray(990, 1010));
   await s.close();
 });
+
+test('nodeFileReader on a block device (a loop device over a tar archive): its size is found by reading, and the archive reads as from the file', async () => {
+  const losetup = requireTool('losetup', 'mount');
+  const { dir, bytes } = await threeMembers();
+  const file = path.join(dir, 'full.tar');
+  const dev = sh(losetup, ['-f', '--show', '-r', file]).trim();
+  try {
+    const r = await nodeFileReader(dev);
+    try {
+      assert.equal(r.size, bytes.byteLength); // a multiple of 512: the loop device has the file's size
+      const fromDev = await snapshot(tarSource(r));
+      const f = await nodeFileReader(file);
+      try {
+        assert.deepEqual(fromDev, await snapshot(tarSource(f)));
+      } finally {
+        await f.close();
+      }
+    } finally {
+      await r.close();
+    }
+  } finally {
+    sh(losetup, ['-d', dev]);
+  }
+});

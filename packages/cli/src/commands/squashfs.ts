@@ -86,7 +86,7 @@ async function openTar(source: string): Promise<RandomAccessReader & { close(): 
     return await nodeAnyReader(source);
   } catch (err) {
     if (!(err instanceof ImgkitError)) throw err;
-    const isDir = /directory/.test(err.detail);
+    const isDir = /^is a directory/.test(err.detail);
     throw new ImgkitError(err.code, {
       format: 'cli',
       path: source,
