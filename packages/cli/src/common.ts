@@ -39,6 +39,8 @@ export interface CliContext {
   stderr: CliStream;
   /** Set by runCommand. */
   exitCode: number;
+  /** The command being run ('cpio', …), set before its action: usage errors point to its --help. */
+  command?: string;
 }
 
 /** A usage error found after commander's parsing (exit 2). */
@@ -59,15 +61,18 @@ export async function runCommand(ctx: CliContext, action: () => Promise<void>): 
     ctx.exitCode = 0;
   } catch (err) {
     clearProgress(ctx);
+    // Usage errors found after parsing point to the command's own help, as commander's do.
+    const seeHelp = `(see imgkit ${ctx.command ? `${ctx.command} ` : ''}--help)`;
     if (err instanceof UsageError || (err instanceof InvalidArgumentError)) {
-      ctx.stderr.write(`imgkit: ${err.message}\n(see imgkit --help)\n`);
+      ctx.stderr.write(`imgkit: ${err.message}\n${seeHelp}\n`);
       ctx.exitCode = 2;
       return;
     }
     if (err instanceof ImgkitError) {
-      ctx.stderr.write(`imgkit: ${err.message} [${err.code}]\n`);
+      const usage = USAGE_CODES.has(err.code);
+      ctx.stderr.write(`imgkit: ${err.message} [${err.code}]\n${usage ? `${seeHelp}\n` : ''}`);
       if (ctx.env.IMGKIT_DEBUG) ctx.stderr.write(`${err.stack ?? ''}\n`);
-      ctx.exitCode = USAGE_CODES.has(err.code) ? 2 : 1;
+      ctx.exitCode = usage ? 2 : 1;
       return;
     }
     const msg = err instanceof Error ? err.message : String(err);
@@ -112,6 +117,17 @@ export interface SourceFlags {
   allRoot?: boolean;
   uid?: number;
   gid?: number;
+  /** --exclude patterns (excludeMatcher). */
+  exclude?: string[];
+}
+
+/** --exclude PATH, repeatable: what excludeMatcher takes (mksquashfs -e, mkisofs -m). */
+export function addExcludeOption(cmd: Command, flag = '--exclude <path>'): Command {
+  return cmd.addOption(
+    new Option(flag, 'leave out this path and everything below it (relative to the source; * and ? match within a name); repeatable')
+      .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+      .default([]),
+  );
 }
 
 /** SOURCE_DATE_EPOCH (the only place imgkit reads it); undefined when unset. */
@@ -175,16 +191,18 @@ export function excludeMatcher(patterns: readonly string[]): ((path: string) => 
  * The tree a command writes: the directory, forced owners (--all-root/--uid/--gid), then the
  * manifest (whose lines state owners explicitly, so they win), then epoch clamping.
  */
-export async function openSourceTree(dir: string, flags: SourceFlags, epoch: number | undefined): Promise<SourceTree> {
-  const tree = await applySourceFlags(nodeSource(checkSourceDir(dir)), flags, epoch);
+export async function openSourceTree(dir: string, flags: SourceFlags, epoch: number | undefined, onWarning?: (w: ImgkitWarning) => void): Promise<SourceTree> {
+  const exclude = excludeMatcher(flags.exclude ?? []);
+  const tree = await applySourceFlags(nodeSource(checkSourceDir(dir), exclude ? { exclude } : {}), flags, epoch, onWarning);
   return epoch !== undefined ? applyOwnership(tree, { epoch }) : tree;
 }
 
 /**
  * Forced owners, then the manifest on top of `tree` (its lines state owners explicitly, so they
- * win); the manifest's own entries get `epoch` (or 0) as their time.
+ * win); the manifest's own entries get `epoch` (or 0) as their time. Duplicate manifest lines go to
+ * `onWarning` (refused with --strict).
  */
-export async function applySourceFlags(tree: SourceTree, flags: Omit<SourceFlags, 'strict'>, epoch: number | undefined): Promise<SourceTree> {
+export async function applySourceFlags(tree: SourceTree, flags: SourceFlags, epoch: number | undefined, onWarning?: (w: ImgkitWarning) => void): Promise<SourceTree> {
   const owners: { allRoot?: boolean; uid?: number; gid?: number } = {};
   if (flags.allRoot) owners.allRoot = true;
   if (flags.uid !== undefined) owners.uid = flags.uid;
@@ -197,7 +215,7 @@ export async function applySourceFlags(tree: SourceTree, flags: Omit<SourceFlags
     } catch (err) {
       throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: flags.manifest, detail: `cannot read the manifest: ${(err as { code?: string }).code ?? String(err)}` });
     }
-    const manifest = parseManifest(text, flags.manifest);
+    const manifest = parseManifest(text, flags.manifest, { ...(onWarning ? { onWarning } : {}), strict: flags.strict === true });
     out = applyManifest(out, manifest, { hostFiles: nodeHostFiles(nodePath.dirname(nodePath.resolve(flags.manifest))), mtime: epoch ?? 0 });
   }
   return out;
@@ -300,7 +318,8 @@ export function printWarning(ctx: CliContext): (w: ImgkitWarning) => void {
   return (w) => {
     const n = (seen.get(w.code) ?? 0) + 1;
     seen.set(w.code, n);
-    if (n <= WARNINGS_SHOWN_PER_CODE) ctx.stderr.write(`imgkit: warning: ${w.path ? `${w.path}: ` : ''}${w.detail}\n`);
+    const where = w.path !== undefined ? `${w.path}${w.line !== undefined ? `:${w.line}` : ''}: ` : w.line !== undefined ? `line ${w.line}: ` : '';
+    if (n <= WARNINGS_SHOWN_PER_CODE) ctx.stderr.write(`imgkit: warning: ${where}${w.detail}\n`);
     else if (n === WARNINGS_SHOWN_PER_CODE + 1) {
       ctx.stderr.write(`imgkit: warning: more warnings like the last (${w.code}) are not printed; pass --strict to stop at the first\n`);
     }

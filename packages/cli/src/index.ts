@@ -23,6 +23,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => void ctx.stdout.write(s), writeErr: (s) => void ctx.stderr.write(s) });
   for (const c of COMMANDS) c.register(program, ctx);
+  program.hook('preAction', (_program, sub) => void (ctx.command = sub.name())); // runCommand's "see imgkit <command> --help"
   for (const sub of program.commands) sub.exitOverride().showHelpAfterError(`(see imgkit ${sub.name()} --help)`).configureOutput({ writeOut: (s) => void ctx.stdout.write(s), writeErr: (s) => void ctx.stderr.write(s) });
   return program;
 }

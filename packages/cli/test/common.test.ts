@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { ErrorCodes, ImgkitError } from '@imgkit/core';
-import { UsageError, checkOutputOutside, intOption, main, openSink, runCommand, type CliContext } from '@imgkit/cli';
+import { UsageError, checkOutputOutside, intOption, main, openSink, printWarning, runCommand, type CliContext } from '@imgkit/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'imgkit-cli-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +51,37 @@ test('runCommand: exit codes 0 / 1 (ImgkitError, message without stack) / 2 (usa
     throw new ImgkitError(ErrorCodes.BAD_OPTION, { detail: 'level 99' });
   });
   assert.equal(badOpt.exitCode, 2);
+});
+
+test('runCommand: usage errors after parsing point to the command help (ctx.command), whatever raised them; failures do not', async () => {
+  for (const thrown of [new UsageError('bad'), new InvalidArgumentError('bad'), new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'cpio', field: 'level', detail: 'lz4 has no compression levels' })]) {
+    const ctx = fakeCtx();
+    ctx.command = 'cpio';
+    await runCommand(ctx, async () => {
+      throw thrown;
+    });
+    assert.equal(ctx.exitCode, 2);
+    assert.ok(ctx.err().endsWith('(see imgkit cpio --help)\n'), ctx.err());
+  }
+  const fail = fakeCtx();
+  fail.command = 'cpio';
+  await runCommand(fail, async () => {
+    throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { detail: 'gone' });
+  });
+  assert.equal(fail.exitCode, 1);
+  assert.doesNotMatch(fail.err(), /--help/);
+  // through main(): the command name comes from commander (preAction hook)
+  const real = fakeCtx();
+  assert.equal(await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'lvl.cpio'), '--compress', 'lz4', '--level', '1'], real), 2);
+  assert.match(real.err(), /\[E_BAD_OPTION\]\n\(see imgkit cpio --help\)\n$/);
+});
+
+test('printWarning: the manifest path and line as path:line', () => {
+  const ctx = fakeCtx();
+  const warn = printWarning(ctx);
+  warn({ code: ErrorCodes.NAME_COLLISION, format: 'manifest', path: 'm.list', line: 4, detail: 'name "a" is already given on line 1' });
+  warn({ code: ErrorCodes.NAME_COLLISION, format: 'manifest', line: 5, detail: 'x' });
+  assert.equal(ctx.err(), 'imgkit: warning: m.list:4: name "a" is already given on line 1\nimgkit: warning: line 5: x\n');
 });
 
 test('checkOutputOutside: refuses the source dir itself and anything below it, accepts siblings', () => {

@@ -183,6 +183,8 @@ export interface ImgkitWarning {
   code: ErrorCode;
   format?: string;
   path?: string;
+  /** 1-based line number (manifests). */
+  line?: number;
   detail: string;
 }
 export type WarningHandler = (w: ImgkitWarning) => void;
@@ -193,6 +195,7 @@ export function warnOrThrow(w: ImgkitWarning, onWarning: WarningHandler | undefi
     const info: ImgkitErrorInfo = { detail: w.detail };
     if (w.format !== undefined) info.format = w.format;
     if (w.path !== undefined) info.path = w.path;
+    if (w.line !== undefined) info.line = w.line;
     throw new ImgkitError(w.code, info);
   }
   onWarning?.(w);

@@ -10,6 +10,7 @@ export * from './pool-types.js';
 export * from './random-access.js';
 export * from './manifest.js';
 export * from './tar-source.js';
+export * from './names.js';
 export { loadCodec, registerCodecProvider, setWasmLoader, codecKey, isCodecName } from './codec/registry.js';
 export type { CodecFactory, WasmSource } from './codec/registry.js';
 export { deflateCodec, pakoEngine, setDeflateEngine, getDeflateEngine } from './codec/deflate.js';
@@ -23,6 +24,8 @@ export {
   LZ4_FRAME_MAGIC,
 } from './codec/lz4.js';
 export { xzPresetDictSize, isXzDictSize } from './codec/xz.js';
+export { CODEC_LEVELS, XZ_MAX_DICT_SIZE, XZ_PRESET_LEVELS, checkLevel, codecLevel, formatLevelRange, narrowLevels } from './codec/levels.js';
+export type { LevelCheck, LevelRange } from './codec/levels.js';
 export { compressStream, STREAM_BOUNDARY, ContentFill } from './codec/stream.js';
 export type { CompressStreamOptions, StreamInput } from './codec/stream.js';
 export { inlinePool, createPortPool } from './pool.js';

@@ -16,9 +16,17 @@
  * leading "/" is optional). `${VAR}` in a location expands from `variables`, as gen_init_cpio
  * expands shell variables. The `xattr` line exists because Node has no API to read extended
  * attributes from the host, so a Node source cannot carry them by itself.
+ *
+ * Errors name the manifest, the line and the field (`field`: `manifest.<type>.<field>`, e.g.
+ * `manifest.nod.major`), and quote at most 64 bytes of a name. Names follow Linux's limits (every
+ * component ≤ NAME_MAX = 255 bytes, the whole ≤ PATH_MAX − 1), symlink targets ≤ 4095 bytes, xattr
+ * names ≤ 255 bytes and values ≤ 64 KiB (XATTR_NAME_MAX, XATTR_SIZE_MAX). Two lines for the same
+ * name (or the same xattr of a name) are applied in order, the later one winning; each such later
+ * line is an E_NAME_COLLISION warning naming both line numbers, and an error with `strict`.
  */
 import { fromHex } from './bytes.js';
-import { ErrorCodes, ImgkitError } from './errors.js';
+import { ErrorCodes, ImgkitError, warnOrThrow, type WarningHandler } from './errors.js';
+import { NAME_MAX, PATH_MAX, longComponent, quoteName, utf8Length } from './names.js';
 import {
   compareTreePaths,
   emptyContent,
@@ -58,7 +66,15 @@ export interface Manifest {
 export interface ParseManifestOptions {
   /** Values for `${NAME}` in `file` locations. A name not given is an error. @default {} */
   variables?: Record<string, string>;
+  /** Duplicate and conflicting lines (E_NAME_COLLISION, with the later line) are reported here. @default ignored */
+  onWarning?: WarningHandler;
+  /** Refuse duplicate and conflicting lines instead of warning. @default false */
+  strict?: boolean;
 }
+
+/** Largest xattr name and value Linux takes (include/uapi/linux/limits.h XATTR_NAME_MAX, XATTR_SIZE_MAX). */
+const XATTR_NAME_MAX = 255;
+const XATTR_SIZE_MAX = 65536;
 
 /** Content of the host files named by `file` lines. */
 export interface HostFileReader {
@@ -83,9 +99,14 @@ const USAGE: Record<string, string> = {
   xattr: 'xattr <name> <key> <value|0xHEX>',
 };
 
-/** Parse a gen_init_cpio file list. Syntax errors are E_MANIFEST_SYNTAX with the line number. */
+/** Parse a gen_init_cpio file list. Syntax errors are E_MANIFEST_SYNTAX with the line number and field. */
 export function parseManifest(text: string, fileName?: string, opts: ParseManifestOptions = {}): Manifest {
   const entries: ManifestEntry[] = [];
+  const where = fileName !== undefined ? { path: fileName } : {};
+  /** Tree path → the line that names it, and what that line makes of it. */
+  const named = new Map<string, { line: number; type: string; text: string }>();
+  /** "path\0key" → line of an xattr line. */
+  const xattrLines = new Map<string, number>();
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const line = i + 1;
@@ -93,49 +114,81 @@ export function parseManifest(text: string, fileName?: string, opts: ParseManife
     if (trimmed === '' || trimmed.startsWith('#')) return;
     const f = trimmed.split(/[ \t]+/);
     const type = f[0]!;
-    const fail = (detail: string): never => {
-      throw new ImgkitError(ErrorCodes.MANIFEST_SYNTAX, {
+    const usage = USAGE[type];
+    const fail = (detail: string, field?: string, code: typeof ErrorCodes.MANIFEST_SYNTAX | typeof ErrorCodes.NAME_TOO_LONG = ErrorCodes.MANIFEST_SYNTAX): never => {
+      throw new ImgkitError(code, {
         format: 'manifest',
-        ...(fileName !== undefined ? { path: fileName } : {}),
+        ...where,
+        field: field === undefined ? `manifest.${usage ? type : 'type'}` : `manifest.${type}.${field}`,
         line,
         detail,
-        hint: USAGE[type] ? `expected: ${USAGE[type]}` : `a line starts with one of: ${Object.keys(USAGE).join(', ')}`,
+        hint: usage ? `expected: ${usage}` : `a line starts with one of: ${Object.keys(USAGE).join(', ')}`,
       });
     };
-    const usage = USAGE[type];
-    if (usage === undefined) fail(`unknown entry type "${type}"`);
+    if (usage === undefined) fail(`unknown entry type ${quoteName(type)}`);
     const want = usage!.split(' [')[0]!.split(' ').length;
     if (f.length < want) fail(`${type} needs ${want - 1} fields, found ${f.length - 1}`);
-    if (type !== 'file' && type !== 'xattr' && f.length > want) fail(`${type} takes ${want - 1} fields, found ${f.length - 1}: "${f.slice(want).join(' ')}" is extra`);
-    const name = (s: string, what: string): string => {
+    if (type !== 'file' && type !== 'xattr' && f.length > want) fail(`${type} takes ${want - 1} fields, found ${f.length - 1}: ${quoteName(f.slice(want).join(' '))} is extra`);
+    const name = (s: string, field: string): string => {
       const parts = s.split('/').filter((x) => x !== '' && x !== '.');
-      if (parts.includes('..')) fail(`${what} "${s}" leaves the tree root ("..")`);
-      return parts.join('/');
+      if (parts.includes('..')) fail(`${field} ${quoteName(s)} leaves the tree root ("..")`, field);
+      const path = parts.join('/');
+      const long = longComponent(path);
+      if (long) fail(`${field} ${quoteName(s)} has a component of ${long.bytes} bytes; Linux names are at most ${NAME_MAX} bytes`, field, ErrorCodes.NAME_TOO_LONG);
+      const bytes = path.length * 3 >= PATH_MAX ? utf8Length(path) : 0;
+      if (bytes >= PATH_MAX) fail(`${field} ${quoteName(s)} is ${bytes} bytes; Linux paths are at most ${PATH_MAX - 1} bytes`, field, ErrorCodes.NAME_TOO_LONG);
+      return path;
     };
-    const octal = (s: string, what: string): number => {
-      if (!/^[0-7]+$/.test(s)) fail(`${what} "${s}" is not an octal number`);
+    const octal = (s: string, field: string): number => {
+      if (!/^[0-7]+$/.test(s)) fail(`${field} ${quoteName(s)} is not an octal number`, field);
       const v = Number.parseInt(s, 8);
-      if (v > 0o7777) fail(`${what} ${s} has bits beyond 07777 (permission, set-id and sticky bits only; the type comes from the line)`);
+      if (v > 0o7777) fail(`${field} ${s} has bits beyond 07777 (permission, set-id and sticky bits only; the type comes from the line)`, field);
       return v;
     };
-    const dec = (s: string, what: string, max = 0xffffffff): number => {
-      if (!/^\d+$/.test(s)) fail(`${what} "${s}" is not a decimal number`);
+    const dec = (s: string, field: string, max = 0xffffffff): number => {
+      if (!/^\d+$/.test(s)) fail(`${field} ${quoteName(s)} is not a decimal number`, field);
       const v = Number(s);
-      if (v > max) fail(`${what} ${s} is above ${max}`);
+      if (v > max) fail(`${field} ${quoteName(s)} is above ${max}`, field);
       return v;
+    };
+    /** A second line for a name already given: warn (or refuse with strict), naming both lines. */
+    const claim = (path: string, field: string): void => {
+      const prev = named.get(path);
+      named.set(path, { line, type, text: trimmed });
+      if (!prev) return;
+      const shown = path === '' ? '"/"' : quoteName(path);
+      const what =
+        prev.text === trimmed ? 'the same line repeated' : prev.type !== type ? `this ${type} line replaces the ${prev.type} from there` : `this ${type} line replaces it (last one wins)`;
+      warnOrThrow(
+        { code: ErrorCodes.NAME_COLLISION, format: 'manifest', ...where, line, detail: `${field} ${shown} is already given on line ${prev.line}: ${what}` },
+        opts.onWarning,
+        opts.strict,
+      );
     };
     const path = name(f[1]!, 'name');
     if (type === 'xattr') {
       const key = f[2]!;
-      if (!/^[a-z]+\.[^\s]+$/.test(key)) fail(`xattr key "${key}" needs a namespace prefix such as user., trusted. or security.`);
+      if (!/^[a-z]+\.[^\s]+$/.test(key)) fail(`xattr key ${quoteName(key)} needs a namespace prefix such as user., trusted. or security.`, 'key');
+      if (utf8Length(key) > XATTR_NAME_MAX) fail(`xattr key ${quoteName(key)} is over ${XATTR_NAME_MAX} bytes (XATTR_NAME_MAX)`, 'key', ErrorCodes.NAME_TOO_LONG);
       // The value is the rest of the line after the key (it may contain blanks).
       const rest = /^\S+\s+\S+\s+\S+\s+(.*)$/.exec(trimmed)![1]!;
       let value: Uint8Array;
       if (/^0x/i.test(rest)) {
         const hex = rest.slice(2);
-        if (!/^([0-9a-fA-F]{2})*$/.test(hex)) fail(`xattr value "${rest}" is not an even number of hex digits`);
+        if (!/^([0-9a-fA-F]{2})*$/.test(hex)) fail(`xattr value ${quoteName(rest)} is not an even number of hex digits`, 'value');
         value = fromHex(hex);
       } else value = new TextEncoder().encode(rest);
+      if (value.byteLength > XATTR_SIZE_MAX) fail(`xattr value is ${value.byteLength} bytes; Linux takes at most ${XATTR_SIZE_MAX} (XATTR_SIZE_MAX)`, 'value');
+      const k = `${path}\0${key}`;
+      const prev = xattrLines.get(k);
+      xattrLines.set(k, line);
+      if (prev !== undefined) {
+        warnOrThrow(
+          { code: ErrorCodes.NAME_COLLISION, format: 'manifest', ...where, line, detail: `xattr ${quoteName(key)} of ${quoteName(path)} is already set on line ${prev}: this value replaces it` },
+          opts.onWarning,
+          opts.strict,
+        );
+      }
       entries.push({ type: 'xattr', line, path, name: key, value });
       return;
     }
@@ -144,25 +197,37 @@ export function parseManifest(text: string, fileName?: string, opts: ParseManife
       location = location.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, v: string) => {
         const val = opts.variables?.[v];
         if (val === undefined) {
-          throw new ImgkitError(ErrorCodes.MANIFEST_REFERENCE, { format: 'manifest', ...(fileName !== undefined ? { path: fileName } : {}), line, detail: `\${${v}} is not defined`, hint: 'pass it in variables' });
+          throw new ImgkitError(ErrorCodes.MANIFEST_REFERENCE, { format: 'manifest', ...where, field: 'manifest.file.location', line, detail: `\${${v}} is not defined`, hint: 'pass it in variables' });
         }
         return val;
       });
       const hardLinks = f.slice(6).map((h) => name(h, 'hard link'));
-      entries.push({ type, line, path, location, mode: octal(f[3]!, 'mode'), uid: dec(f[4]!, 'uid'), gid: dec(f[5]!, 'gid'), hardLinks });
+      const entry = { type, line, path, location, mode: octal(f[3]!, 'mode'), uid: dec(f[4]!, 'uid'), gid: dec(f[5]!, 'gid'), hardLinks } as const;
+      claim(path, 'name');
+      for (const h of hardLinks) claim(h, 'hard link');
+      entries.push({ ...entry, hardLinks: [...hardLinks] });
       return;
     }
     if (type === 'slink') {
-      entries.push({ type, line, path, target: f[2]!, mode: octal(f[3]!, 'mode'), uid: dec(f[4]!, 'uid'), gid: dec(f[5]!, 'gid') });
+      const target = f[2]!;
+      if (target.length * 3 >= PATH_MAX && utf8Length(target) >= PATH_MAX) {
+        fail(`target ${quoteName(target)} is over ${PATH_MAX - 1} bytes; Linux symlinks hold at most that`, 'target', ErrorCodes.NAME_TOO_LONG);
+      }
+      const entry = { type, line, path, target, mode: octal(f[3]!, 'mode'), uid: dec(f[4]!, 'uid'), gid: dec(f[5]!, 'gid') } as const;
+      claim(path, 'name');
+      entries.push(entry);
       return;
     }
     const owned = { mode: octal(f[2]!, 'mode'), uid: dec(f[3]!, 'uid'), gid: dec(f[4]!, 'gid') };
     if (type === 'nod') {
       const devType = f[5]!;
-      if (devType !== 'b' && devType !== 'c') fail(`device type "${devType}" is not b (block) or c (character)`);
-      entries.push({ type, line, path, ...owned, devType: devType as 'b' | 'c', major: dec(f[6]!, 'major', 0xfffff), minor: dec(f[7]!, 'minor', 0xfffff) });
+      if (devType !== 'b' && devType !== 'c') fail(`device type ${quoteName(devType)} is not b (block) or c (character)`, 'devType');
+      const entry = { type, line, path, ...owned, devType: devType as 'b' | 'c', major: dec(f[6]!, 'major', 0xfffff), minor: dec(f[7]!, 'minor', 0xfffff) } as const;
+      claim(path, 'name');
+      entries.push(entry);
       return;
     }
+    claim(path, 'name');
     entries.push({ type: type as 'dir' | 'pipe' | 'sock', line, path, ...owned });
   });
   return { fileName, entries };
@@ -242,7 +307,7 @@ export function applyManifest(tree: SourceTree, manifest: Manifest, opts: ApplyM
           existing.line = m.line;
           if (m.type === 'file') {
             for (const h of m.hardLinks) {
-              if (nodes.get(h)?.entry.kind === 'dir') throw refError(m.line, `hard link "${h}" would replace a directory`);
+              if (nodes.get(h)?.entry.kind === 'dir') throw refError(m.line, `hard link ${quoteName(h)} would replace a directory`);
               nodes.set(h, { entry: { ...existing.entry, path: h }, group: existing.group, line: m.line });
             }
           }
@@ -251,7 +316,7 @@ export function applyManifest(tree: SourceTree, manifest: Manifest, opts: ApplyM
         if (m.type === 'dir' || existing?.entry.kind === 'dir') {
           // Replacing a directory by something else, or adding a new directory.
           if (existing && [...nodes.keys()].some((p) => p !== m.path && parentPath(p) === m.path)) {
-            throw refError(m.line, `"${m.path}" is a directory with entries; a ${m.type} line cannot replace it`);
+            throw refError(m.line, `${quoteName(m.path)} is a directory with entries; a ${m.type} line cannot replace it`);
           }
         }
         const base = { path: m.path, mode: m.mode, uid: m.uid, gid: m.gid, mtime };
@@ -272,12 +337,12 @@ export function applyManifest(tree: SourceTree, manifest: Manifest, opts: ApplyM
             break;
           case 'file': {
             const host = opts.hostFiles;
-            if (!host) throw refError(m.line, `file line for "${m.path}" but no host file reader was given`, 'pass hostFiles (nodeHostFiles(manifestDir) in Node)');
+            if (!host) throw refError(m.line, `file line for ${quoteName(m.path)} but no host file reader was given`, 'pass hostFiles (nodeHostFiles(manifestDir) in Node)');
             let st: { size: number; mtime: number };
             try {
               st = await host.stat(m.location);
             } catch (err) {
-              throw refError(m.line, `cannot use "${m.location}" for "${m.path}": ${err instanceof ImgkitError ? err.detail : String(err)}`, undefined, err);
+              throw refError(m.line, `cannot use ${quoteName(m.location)} for ${quoteName(m.path)}: ${err instanceof ImgkitError ? err.detail : String(err)}`, undefined, err);
             }
             const location = m.location;
             entry = { ...base, kind: 'file', mtime: st.mtime, size: st.size, read: () => host.read(location) };
@@ -290,7 +355,7 @@ export function applyManifest(tree: SourceTree, manifest: Manifest, opts: ApplyM
         if (m.type === 'file') {
           for (const h of m.hardLinks) {
             const old = nodes.get(h);
-            if (old?.entry.kind === 'dir') throw refError(m.line, `hard link "${h}" would replace a directory`);
+            if (old?.entry.kind === 'dir') throw refError(m.line, `hard link ${quoteName(h)} would replace a directory`);
             nodes.set(h, { entry: { ...entry, path: h }, group, line: m.line });
           }
         }
@@ -312,7 +377,7 @@ export function applyManifest(tree: SourceTree, manifest: Manifest, opts: ApplyM
       for (const m of manifest.entries) {
         if (m.type !== 'xattr') continue;
         const n = nodes.get(m.path);
-        if (!n) throw refError(m.line, `xattr for "${m.path}", which is neither in the tree nor in the manifest`);
+        if (!n) throw refError(m.line, `xattr for ${quoteName(m.path)}, which is neither in the tree nor in the manifest`);
         const xattrs: Xattr[] = (n.entry.xattrs ?? []).filter((x) => x.name !== m.name);
         xattrs.push({ name: m.name, value: m.value });
         for (const o of members(n.group)) o.entry = { ...o.entry, xattrs };
@@ -325,7 +390,7 @@ export function applyManifest(tree: SourceTree, manifest: Manifest, opts: ApplyM
           const line = n.line ?? 0;
           throw refError(
             line,
-            parent ? `the parent of "${path}" is a ${parent.entry.kind}, not a directory` : `the parent directory of "${path}" is neither in the tree nor in the manifest`,
+            parent ? `the parent of ${quoteName(path)} is a ${parent.entry.kind}, not a directory` : `the parent directory of ${quoteName(path)} is neither in the tree nor in the manifest`,
             parent ? undefined : `add "dir /${parentPath(path)} 0755 0 0" before it`,
           );
         }

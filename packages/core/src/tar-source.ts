@@ -8,10 +8,29 @@
  * base-256 numbers. As extraction would: a duplicate path is replaced by the later member, missing
  * parent directories are created (0755, 0:0, mtime 0), and hard links share their target's inode.
  * The entries are re-sorted into the canonical walk order (core/src/source.ts).
+ *
+ * What is accepted (compared with GNU tar 1.34, bsdtar 3.6 and mksquashfs 4.5 -tar on the same cuts):
+ *
+ *   archive                                  imgkit         GNU tar        bsdtar         mksquashfs -tar
+ *   ends with two zero blocks                ok             ok             ok             ok
+ *   ends with one zero block                 ok             ok, warns      ok             ok
+ *   ends after a member, no zero block       E_TAR_FORMAT   ok             ok             refused
+ *   ends inside a header                     E_TAR_FORMAT   ok (!)         refused        refused
+ *   ends inside a member's data or padding   E_TAR_FORMAT   refused        refused        refused
+ *   empty file                               E_TAR_FORMAT   refused        ok (empty)     refused
+ *   first block fails its checksum (text)    E_TAR_FORMAT   refused        refused        refused
+ *   gzip/xz/zstd/bzip2/lz4-compressed tar    E_TAR_FORMAT   decompresses   decompresses   refused
+ *
+ * The end-of-archive marker is required because an archive cut at a member boundary is otherwise
+ * indistinguishable from a complete one: a missing marker is how truncation shows. Messages say
+ * "not a tar archive" when the first header is not one (empty, too short, bad checksum; compressed
+ * data is named), and "truncated" or "corrupted" with the offset and the member otherwise. Blocks
+ * after the first zero block are not read.
  */
 import { compareBytes, copyBytes } from './bytes.js';
 import { ErrorCodes, ImgkitError, UnsupportedEntryError } from './errors.js';
 import { readRange, type RandomAccessReader } from './random-access.js';
+import { quoteName } from './names.js';
 import { compareTreePaths, emptyContent, makeDev, parentPath, type EntryKind, type SourceEntry, type SourceTree, type Xattr } from './source.js';
 import { bytes, struct } from './struct.js';
 
@@ -50,6 +69,37 @@ interface Inode extends Pick<SourceEntry, 'kind' | 'mode' | 'uid' | 'gid' | 'mti
 
 function formatError(offset: number, detail: string, hint?: string): ImgkitError {
   return new ImgkitError(ErrorCodes.TAR_FORMAT, { format: 'tar', field: `tar@${offset}`, detail: `at offset ${offset}: ${detail}`, ...(hint ? { hint } : {}) });
+}
+
+const TRUNCATED_HINT = 'the archive is incomplete: copy or download it again';
+
+/** Magic numbers of what people pass instead of a tar archive. */
+const NOT_TAR_KINDS: readonly { magic: number[]; what: string; hint?: string }[] = [
+  { magic: [0x1f, 0x8b], what: 'gzip-compressed data', hint: 'decompress it first: gzip -dc' },
+  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed data', hint: 'decompress it first: xz -dc' },
+  { magic: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed data', hint: 'decompress it first: zstd -dc' },
+  { magic: [0x42, 0x5a, 0x68], what: 'bzip2-compressed data', hint: 'decompress it first: bzip2 -dc' },
+  { magic: [0x04, 0x22, 0x4d, 0x18], what: 'lz4-compressed data', hint: 'decompress it first: lz4 -dc' },
+  { magic: [0x02, 0x21, 0x4c, 0x18], what: 'lz4-compressed data (legacy format)', hint: 'decompress it first: lz4 -dc' },
+  { magic: [0x30, 0x37, 0x30, 0x37, 0x30], what: 'a cpio archive' },
+  { magic: [0x68, 0x73, 0x71, 0x73], what: 'a squashfs image' },
+];
+
+/** "not a tar archive": the first block is not a tar header (or there is none). */
+function notTar(head: Uint8Array, why: string): ImgkitError {
+  const kind = NOT_TAR_KINDS.find((k) => head.byteLength >= k.magic.length && k.magic.every((b, i) => head[i] === b));
+  return new ImgkitError(ErrorCodes.TAR_FORMAT, {
+    format: 'tar',
+    field: 'tar@0',
+    detail: `not a tar archive: ${why}${kind ? `; it looks like ${kind.what}` : ''}`,
+    hint: kind?.hint ?? 'give an uncompressed tar archive (ustar, pax or GNU format)',
+  });
+}
+
+/** The error with the archive's name as its path (errors from the header parsers carry only the offset). */
+function named(err: unknown, name: string | undefined): unknown {
+  if (name === undefined || !(err instanceof ImgkitError) || err.path !== undefined || err.format !== 'tar') return err;
+  return ImgkitError.fromJSON({ ...err.toJSON(), path: name });
 }
 
 /** Bytes up to the first NUL. */
@@ -122,7 +172,7 @@ export function parsePaxRecords(data: Uint8Array, offset: number): Map<string, U
 
 function normalize(raw: string, offset: number): string {
   const parts = raw.split('/').filter((x) => x !== '' && x !== '.');
-  if (parts.includes('..')) throw formatError(offset, `member "${raw}" leaves the tree root ("..")`, 'tar refuses such members too; re-create the archive');
+  if (parts.includes('..')) throw formatError(offset, `member ${quoteName(raw)} leaves the tree root ("..")`, 'tar refuses such members too; re-create the archive');
   return parts.join('/');
 }
 
@@ -156,7 +206,7 @@ interface Member {
   offset: number;
 }
 
-async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> {
+async function indexArchive(reader: RandomAccessReader, opts: TarSourceOptions): Promise<SourceEntry[]> {
   const win = new WindowedReader(reader);
   const members = new Map<string, Member>();
   let globalPax = new Map<string, Uint8Array>();
@@ -165,21 +215,49 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
   let longLink: Uint8Array | null = null;
   let offset = 0;
   let root: Inode | null = null;
+  /** Name of the last member read, for messages about what follows it. */
+  let lastMember: string | undefined;
+  const afterLast = () => (lastMember === undefined ? '' : ` (after member ${quoteName(lastMember)})`);
+  let sawEnd = false;
 
   const readData = async (at: number, size: number, hdr: number): Promise<Uint8Array> => {
     if (size > 16 << 20) throw formatError(hdr, `metadata member of ${size} bytes is implausibly large`);
     const d = await win.read(at, size);
-    if (d.byteLength < size) throw formatError(hdr, 'archive ends inside a member');
+    if (d.byteLength < size) throw formatError(hdr, `truncated: the archive ends inside an extended header${afterLast()}`, TRUNCATED_HINT);
     return copyBytes(d);
+  };
+  /** A member's data and its padding to the next 512-byte block must be in the archive. */
+  const checkDataInside = (hdr: number, end: number, what: string): void => {
+    if (end > reader.size) {
+      throw formatError(
+        hdr,
+        `truncated: the archive ends inside ${what}: its data and padding run to offset ${end}, the archive has ${reader.size} bytes`,
+        TRUNCATED_HINT,
+      );
+    }
   };
 
   while (offset < reader.size) {
     const h = await win.read(offset, TAR_BLOCK_SIZE);
-    if (h.byteLength < TAR_BLOCK_SIZE) throw formatError(offset, `archive ends inside a header (${h.byteLength} of 512 bytes)`);
-    if (h.every((b) => b === 0)) break; // end-of-archive marker (two zero blocks; one is enough to stop)
+    if (h.byteLength < TAR_BLOCK_SIZE) {
+      if (offset === 0) throw notTar(h, `it has ${h.byteLength} bytes, less than one 512-byte header`);
+      throw formatError(offset, `truncated: the archive ends ${h.byteLength} bytes into a header${afterLast()}`, TRUNCATED_HINT);
+    }
+    if (h.every((b) => b === 0)) {
+      // End-of-archive marker: two zero blocks; one is accepted (GNU tar warns, bsdtar does not).
+      sawEnd = true;
+      break;
+    }
     const f = TarHeader.decode(h);
-    if (!checksumOk(h, parseTarNumber(f.chksum, 'checksum', offset))) {
-      throw formatError(offset, 'header checksum mismatch (not a tar archive, or corrupted)');
+    let stored = -1;
+    try {
+      stored = parseTarNumber(f.chksum, 'checksum', offset);
+    } catch {
+      /* not a number: a mismatch */
+    }
+    if (!checksumOk(h, stored)) {
+      if (offset === 0) throw notTar(h, "the first header's checksum does not match");
+      throw formatError(offset, `corrupted: the header's checksum does not match${afterLast()}`, 'the archive is damaged: re-create or copy it again');
     }
     const type = String.fromCharCode(f.typeflag[0]!);
     const size = parseTarNumber(f.size, 'size', offset);
@@ -188,9 +266,9 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
     if (!Number.isSafeInteger(dataSize) || dataSize < 0) throw formatError(offset, 'invalid size');
     const dataOffset = offset + TAR_BLOCK_SIZE;
     const next = dataOffset + Math.ceil(dataSize / TAR_BLOCK_SIZE) * TAR_BLOCK_SIZE;
-    if (dataOffset + dataSize > reader.size) throw formatError(offset, `member of ${dataSize} bytes runs past the end of the archive (${reader.size} bytes)`);
 
     if (type === 'x' || type === 'g') {
+      checkDataInside(offset, next, `a pax extended header${afterLast()}`);
       const recs = parsePaxRecords(await readData(dataOffset, size, offset), offset);
       if (type === 'g') globalPax = new Map([...globalPax, ...recs]);
       else pax = recs;
@@ -198,6 +276,7 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
       continue;
     }
     if (type === 'L' || type === 'K') {
+      checkDataInside(offset, next, `a GNU long ${type === 'L' ? 'name' : 'link name'}${afterLast()}`);
       const d = cString(await readData(dataOffset, size, offset));
       if (type === 'L') longName = d;
       else longLink = d;
@@ -218,11 +297,6 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
       if (!Number.isSafeInteger(n)) throw formatError(offset, `pax ${what} out of range`);
       return n;
     };
-    for (const k of attrs.keys()) {
-      if (k.startsWith('GNU.sparse.')) {
-        throw new UnsupportedEntryError({ format: 'tar', field: `tar@${offset}`, detail: `at offset ${offset}: sparse members are not supported`, hint: 're-create the archive without --sparse' });
-      }
-    }
 
     let nameBytes: Uint8Array = cString(f.name);
     if (compareBytes(f.magic, POSIX_MAGIC) === 0) {
@@ -234,6 +308,13 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
     const rawLink = text('linkpath') ?? decodeName(longLink ?? cString(f.linkname), offset, 'link name');
     longName = null;
     longLink = null;
+    lastMember = rawName;
+    checkDataInside(offset, next, `member ${quoteName(rawName)}`);
+    for (const k of attrs.keys()) {
+      if (k.startsWith('GNU.sparse.')) {
+        throw new UnsupportedEntryError({ format: 'tar', field: `tar@${offset}`, detail: `at offset ${offset}: member ${quoteName(rawName)} is sparse; sparse members are not supported`, hint: 're-create the archive without --sparse' });
+      }
+    }
     const path = normalize(rawName, offset);
 
     let kind: EntryKind;
@@ -264,17 +345,17 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
         offset = next;
         continue;
       case 'S':
-        throw new UnsupportedEntryError({ format: 'tar', field: `tar@${offset}`, path, detail: `at offset ${offset}: GNU sparse members are not supported`, hint: 're-create the archive without --sparse' });
+        throw new UnsupportedEntryError({ format: 'tar', field: `tar@${offset}`, detail: `at offset ${offset}: member ${quoteName(rawName)} is a GNU sparse member; those are not supported`, hint: 're-create the archive without --sparse' });
       default:
-        throw formatError(offset, `unsupported member type "${type}" for "${rawName}"`);
+        throw formatError(offset, `unsupported member type "${type}" for ${quoteName(rawName)}`);
     }
 
     if (type === '1') {
       // Hard link: the name shares the inode of a member stored earlier.
       const target = normalize(rawLink, offset);
       const t = members.get(target) ?? (target === '' && root ? { inode: root } : undefined);
-      if (!t) throw formatError(offset, `hard link "${rawName}" points to "${rawLink}", which is not earlier in the archive`);
-      if (t.inode.kind === 'dir') throw formatError(offset, `hard link "${rawName}" points to a directory`);
+      if (!t) throw formatError(offset, `hard link ${quoteName(rawName)} points to ${quoteName(rawLink)}, which is not earlier in the archive`);
+      if (t.inode.kind === 'dir') throw formatError(offset, `hard link ${quoteName(rawName)} points to a directory`);
       if (path === '') throw formatError(offset, 'a hard link cannot be the root');
       members.set(path, { path, inode: t.inode, offset });
       offset = next;
@@ -311,12 +392,37 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
     if (xattrs.length > 0) inode.xattrs = xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
     if (path === '') {
-      if (kind !== 'dir') throw formatError(offset, `the archive root "${rawName}" is a ${kind}, not a directory`);
+      if (kind !== 'dir') throw formatError(offset, `the archive root ${quoteName(rawName)} is a ${kind}, not a directory`);
       root = inode;
     } else {
       members.set(path, { path, inode, offset });
     }
     offset = next;
+  }
+  if (!sawEnd) {
+    if (offset === 0) throw notTar(new Uint8Array(0), 'it is empty (0 bytes)');
+    throw formatError(
+      offset,
+      `truncated: the archive ends${afterLast()} without the end-of-archive marker (two 512-byte zero blocks)`,
+      'if the archive is complete, append the marker: head -c 1024 /dev/zero >> ARCHIVE (mksquashfs -tar refuses it too)',
+    );
+  }
+
+  // Excluded members go, with everything below an excluded directory. Hard links to an excluded
+  // name keep their content: the inode is shared, and the first name left becomes the stored one.
+  const exclude = opts.exclude;
+  if (exclude) {
+    const verdict = new Map<string, boolean>();
+    const excluded = (path: string): boolean => {
+      let v = verdict.get(path);
+      if (v === undefined) {
+        const parent = parentPath(path);
+        v = (parent !== '' && excluded(parent)) || exclude(path);
+        verdict.set(path, v);
+      }
+      return v;
+    };
+    for (const path of [...members.keys()]) if (excluded(path)) members.delete(path);
   }
 
   // Parents: synthesize missing directories; a non-directory parent is an error.
@@ -325,7 +431,7 @@ async function indexArchive(reader: RandomAccessReader): Promise<SourceEntry[]> 
     for (let p = parentPath(m.path); p !== ''; p = parentPath(p)) {
       const parent = members.get(p);
       if (parent) {
-        if (parent.inode.kind !== 'dir') throw formatError(m.offset, `"${m.path}" lies under "${p}", which is a ${parent.inode.kind}`);
+        if (parent.inode.kind !== 'dir') throw formatError(m.offset, `${quoteName(m.path)} lies under ${quoteName(p)}, which is a ${parent.inode.kind}`);
         break;
       }
       members.set(p, { path: p, inode: synthetic(), offset: m.offset });
@@ -380,15 +486,25 @@ function toEntry(path: string, inode: Inode, reader: RandomAccessReader, hardLin
   return e;
 }
 
+export interface TarSourceOptions {
+  /** The archive's name (e.g. its file path): the `path` of E_TAR_FORMAT errors. @default none */
+  name?: string;
+  /** Leave out a member and everything below its path (as nodeSource's `exclude`). Called with tree paths. */
+  exclude?: (path: string) => boolean;
+}
+
 /**
  * A source tree over a tar archive (uncompressed; decompress first). The headers are indexed on the
- * first walk (memory: one record per member); content is read from the reader when asked.
+ * first walk (memory: one record per member); content is read from the reader when asked. What
+ * is accepted, and what is E_TAR_FORMAT, is in the table at the top of this module.
  */
-export function tarSource(reader: RandomAccessReader): SourceTree {
+export function tarSource(reader: RandomAccessReader, opts: TarSourceOptions = {}): SourceTree {
   let index: Promise<SourceEntry[]> | null = null;
   return {
     async *walk() {
-      index ??= indexArchive(reader);
+      index ??= indexArchive(reader, opts).catch((err: unknown) => {
+        throw named(err, opts.name);
+      });
       yield* await index;
     },
   };

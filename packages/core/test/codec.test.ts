@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ImgkitError, loadCodec, lz4CompressBlock, lz4DecompressBlock, type CodecSpec } from '@imgkit/core';
+import { CODEC_LEVELS, ImgkitError, XZ_MAX_DICT_SIZE, collectBytes, compressStream, loadCodec, lz4CompressBlock, lz4DecompressBlock, type CodecName, type CodecSpec } from '@imgkit/core';
 import '@imgkit/core/node';
 import { requireTool, run } from '../../../test/lib/tools.ts';
 import { noiseBytes } from '../../../test/lib/fixture.ts';
@@ -65,18 +65,65 @@ test('loadCodec caches one codec per spec', async () => {
   assert.notEqual(await loadCodec({ name: 'zstd', level: 5 }), await loadCodec({ name: 'zstd', level: 6 }));
 });
 
-test('bad specs reject with E_CODEC and the field', async () => {
+test('an unknown codec is E_CODEC; options a codec cannot honour are E_BAD_OPTION with the field', async () => {
+  await assert.rejects(loadCodec({ name: 'brotli' as never }), (e: unknown) => e instanceof ImgkitError && e.code === 'E_CODEC' && e.field === 'codec.name');
   const cases: [CodecSpec, string][] = [
-    [{ name: 'brotli' as never }, 'codec.name'],
     [{ name: 'xz', dictSize: 100_000 }, 'codec.xz.dictSize'],
-    [{ name: 'xz', level: 9 }, 'codec.xz.level'],
+    [{ name: 'xz', level: 9 }, 'codec.xz.level'], // its 64 MiB preset dictionary
+    [{ name: 'xz', level: 6, dictSize: 24 << 20 }, 'codec.xz.dictSize'],
     [{ name: 'gzip', level: 12 }, 'codec.gzip.level'],
     [{ name: 'deflate-raw', windowBits: 16 }, 'codec.deflate-raw.windowBits'],
     [{ name: 'zstd', level: 0 }, 'codec.zstd.level'],
+    [{ name: 'lz4-legacy', level: 1 }, 'codec.lz4-legacy.level'],
   ];
   for (const [spec, field] of cases) {
-    await assert.rejects(loadCodec(spec), (e: unknown) => e instanceof ImgkitError && e.code === 'E_CODEC' && e.field === field);
+    await assert.rejects(loadCodec(spec), (e: unknown) => e instanceof ImgkitError && e.code === 'E_BAD_OPTION' && e.field === field, JSON.stringify(spec));
   }
+});
+
+test('CODEC_LEVELS: each codec compresses at both ends of its range and refuses one step outside; codecs without levels take none', async () => {
+  const data = text(20_000);
+  for (const [name, range] of Object.entries(CODEC_LEVELS) as [CodecName, (typeof CODEC_LEVELS)[CodecName]][]) {
+    if (range === undefined) {
+      await assert.rejects(loadCodec({ name, level: 1 }), { code: 'E_BAD_OPTION', field: `codec.${name}.level` }, name);
+      const c = await loadCodec({ name });
+      assert.deepEqual(c.decompress(c.compress(data), data.byteLength), data, name);
+      continue;
+    }
+    // xz: the presets' own dictionaries of 32 and 64 MiB (8, 9) are refused; with 1 MiB every preset runs
+    const extra: Partial<CodecSpec> = name === 'xz' ? { dictSize: 1 << 20 } : {};
+    for (const level of [range.min, range.default, range.max]) {
+      const c = await loadCodec({ name, level, ...extra });
+      assert.deepEqual(c.decompress(c.compress(data), data.byteLength), data, `${name} level ${level}`);
+    }
+    for (const level of [range.min - 1, range.max + 1, 2.5]) {
+      await assert.rejects(loadCodec({ name, level, ...extra }), { code: 'E_BAD_OPTION', field: `codec.${name}.level` }, `${name} level ${level}`);
+    }
+  }
+});
+
+test('xz presets: 0…7 run with their own dictionary (7: 16 MiB, the most this wasm encoder allocates); 8 and 9 are E_BAD_OPTION before any data', async () => {
+  const data = binary(50_000);
+  const xz = requireTool('xz', 'xz-utils');
+  for (const level of [0, 7]) {
+    const z = (await loadCodec({ name: 'xz', level })).compress(data);
+    assert.equal(sha((await run(xz, ['-dc'], { input: z })).stdout), sha(data), `preset ${level}`);
+  }
+  assert.equal(XZ_MAX_DICT_SIZE, 16 << 20);
+  for (const level of [8, 9]) {
+    await assert.rejects(loadCodec({ name: 'xz', level }), (e: unknown) => e instanceof ImgkitError && e.code === 'E_BAD_OPTION' && e.field === 'codec.xz.level' && /dictionar/.test(e.message) && !/dictSize/.test(e.hint ?? ''));
+  }
+  await loadCodec({ name: 'xz', level: 6, dictSize: XZ_MAX_DICT_SIZE }); // the limit itself is fine
+});
+
+test('compressStream checks the level first: xz 10 and zstd 0 are E_BAD_OPTION on the level, not a chunk-size error', async () => {
+  async function* one(): AsyncIterable<Uint8Array> {
+    yield new Uint8Array(10);
+  }
+  for (const codec of [{ name: 'xz', level: 10 }, { name: 'zstd', level: 0 }, { name: 'gzip', level: 10 }, { name: 'lz4-legacy', level: 3 }] as CodecSpec[]) {
+    await assert.rejects(collectBytes(compressStream(one(), { codec })), { code: 'E_BAD_OPTION', field: `codec.${codec.name}.level` }, codec.name);
+  }
+  await assert.rejects(collectBytes(compressStream(one(), { codec: { name: 'xz', level: 8 } })), { code: 'E_BAD_OPTION', field: 'codec.xz.level' });
 });
 
 test('corrupt input to decompress throws E_CODEC', async () => {

@@ -4,6 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  ImgkitError,
   applyManifest,
   collectBytes,
   devMajor,
@@ -11,6 +12,7 @@ import {
   memoryHostFiles,
   memoryTree,
   parseManifest,
+  type ImgkitWarning,
   type SourceEntry,
   type SourceTree,
 } from '@imgkit/core';
@@ -22,13 +24,22 @@ async function entries(tree: SourceTree): Promise<Map<string, SourceEntry>> {
   for await (const e of tree.walk()) out.set(e.path, e);
   return out;
 }
-function syntaxError(text: string, line: number, code = 'E_MANIFEST_SYNTAX'): void {
-  assert.throws(() => parseManifest(text, 'list.txt'), (err: { code?: string; line?: number; path?: string }) => {
-    assert.equal(err.code, code, text);
-    assert.equal(err.line, line, text);
-    assert.equal(err.path, 'list.txt');
-    return true;
-  });
+function syntaxError(text: string, line: number, field: string, code = 'E_MANIFEST_SYNTAX'): ImgkitError {
+  let caught: unknown;
+  assert.throws(
+    () => parseManifest(text, 'list.txt'),
+    (err: unknown) => {
+      caught = err;
+      assert.ok(err instanceof ImgkitError);
+      assert.equal(err.code, code, text.slice(0, 100));
+      assert.equal(err.line, line, text.slice(0, 100));
+      assert.equal(err.field, field, text.slice(0, 100));
+      assert.equal(err.path, 'list.txt');
+      assert.ok(err.message.startsWith(`manifest: list.txt:${line}: `), err.message.slice(0, 200));
+      return true;
+    },
+  );
+  return caught as ImgkitError;
 }
 
 const KERNEL_EXAMPLE = `# A simple initramfs (gen_init_cpio usage example)
@@ -77,22 +88,86 @@ test('parseManifest reads every gen_init_cpio line type, comments, blank lines a
   assert.deepEqual(comment, { type: 'xattr', line: 13, path: 'etc/passwd', name: 'user.comment', value: new TextEncoder().encode('hello world') });
 });
 
-test('parseManifest: syntax errors are E_MANIFEST_SYNTAX with the line number', () => {
-  syntaxError('dir /a 0755 0 0\nbogus /x 0755 0 0', 2);
-  syntaxError('\n\ndir /a 0755 0', 3);
-  syntaxError('dir /a 0755 0 0 extra', 1);
-  syntaxError('dir /a 0758 0 0', 1);
-  syntaxError('dir /a 0100755 0 0', 1); // type bits come from the line, not the mode
-  syntaxError('dir /a 0755 root 0', 1);
-  syntaxError('nod /dev/x 0600 0 0 x 1 3', 1);
-  syntaxError('nod /dev/x 0600 0 0 c 1', 1);
-  syntaxError('nod /dev/x 0600 0 0 c 1 9999999', 1);
-  syntaxError('slink /a 0777 0 0', 1);
-  syntaxError('file /a', 1);
-  syntaxError('dir /../etc 0755 0 0', 1);
-  syntaxError('xattr /a user.x 0xabc', 1);
-  syntaxError('xattr /a nonamespace v', 1);
-  syntaxError('file /a ${NOPE}/a 0644 0 0', 1, 'E_MANIFEST_REFERENCE');
+test('parseManifest: syntax errors are E_MANIFEST_SYNTAX with the line number and the field', () => {
+  syntaxError('dir /a 0755 0 0\nbogus /x 0755 0 0', 2, 'manifest.type');
+  syntaxError('\n\ndir /a 0755 0', 3, 'manifest.dir');
+  syntaxError('dir /a 0755 0 0 extra', 1, 'manifest.dir');
+  syntaxError('dir /a 0758 0 0', 1, 'manifest.dir.mode');
+  syntaxError('dir /a 0100755 0 0', 1, 'manifest.dir.mode'); // type bits come from the line, not the mode
+  syntaxError('dir /a 0755 root 0', 1, 'manifest.dir.uid');
+  syntaxError('nod /dev/x 0600 0 0 x 1 3', 1, 'manifest.nod.devType');
+  syntaxError('nod /dev/x 0600 0 0 c 1', 1, 'manifest.nod');
+  syntaxError('nod /dev/x 0600 0 0 c 1 9999999', 1, 'manifest.nod.minor');
+  syntaxError('slink /a 0777 0 0', 1, 'manifest.slink');
+  syntaxError('file /a', 1, 'manifest.file');
+  syntaxError('dir /../etc 0755 0 0', 1, 'manifest.dir.name');
+  syntaxError('xattr /a user.x 0xabc', 1, 'manifest.xattr.value');
+  syntaxError('xattr /a nonamespace v', 1, 'manifest.xattr.key');
+  syntaxError('file /a ${NOPE}/a 0644 0 0', 1, 'manifest.file.location', 'E_MANIFEST_REFERENCE');
+});
+
+test('parseManifest: Linux name limits (component 255, path 4095, symlink target 4095, xattr name 255 and value 64 KiB) → errors with line and field that quote at most 64 bytes', () => {
+  const c255 = 'c'.repeat(255);
+  const ok = parseManifest(`dir /${c255} 0755 0 0\nslink /${c255}/l ${'t'.repeat(4095)} 0777 0 0`);
+  assert.deepEqual(ok.entries.map((e) => e.path), [c255, `${c255}/l`]);
+  const huge = 'x'.repeat(2_000_000);
+  const cases: [string, number, string, string][] = [
+    [`dir /a 0755 0 0\ndir /a/${'c'.repeat(256)} 0755 0 0`, 2, 'manifest.dir.name', 'E_NAME_TOO_LONG'],
+    [`file /${huge} src 0644 0 0`, 1, 'manifest.file.name', 'E_NAME_TOO_LONG'],
+    [`file /a src 0644 0 0 /${'é'.repeat(128)}`, 1, 'manifest.file.hard link', 'E_NAME_TOO_LONG'],
+    [`dir /${`${'p'.repeat(200)}/`.repeat(20)}${'q'.repeat(100)} 0755 0 0`, 1, 'manifest.dir.name', 'E_NAME_TOO_LONG'], // 4120 bytes
+    [`slink /l ${'t'.repeat(4096)} 0777 0 0`, 1, 'manifest.slink.target', 'E_NAME_TOO_LONG'],
+    [`xattr /a user.${'k'.repeat(251)} v`, 1, 'manifest.xattr.key', 'E_NAME_TOO_LONG'],
+    [`xattr /a user.k 0x${'00'.repeat(65537)}`, 1, 'manifest.xattr.value', 'E_MANIFEST_SYNTAX'],
+    [`${huge} /a 0755 0 0`, 1, 'manifest.type', 'E_MANIFEST_SYNTAX'],
+    [`dir /a ${huge} 0 0`, 1, 'manifest.dir.mode', 'E_MANIFEST_SYNTAX'],
+  ];
+  for (const [text, line, field, code] of cases) {
+    const err = syntaxError(text, line, field, code);
+    assert.ok(err.message.length < 600, `${field}: a message of ${err.message.length} characters`);
+  }
+  const err = syntaxError(`file /${huge} src 0644 0 0`, 1, 'manifest.file.name', 'E_NAME_TOO_LONG');
+  assert.match(err.detail, /name "\/x{63}…" \(2000001 bytes\) has a component of 2000000 bytes; Linux names are at most 255 bytes/);
+});
+
+test('parseManifest: a duplicate or conflicting line is an E_NAME_COLLISION warning naming both lines; strict refuses at the later line; applyManifest applies the last', async () => {
+  const text = [
+    'dir /etc 0755 0 0', // 1
+    'file /etc/motd motd 0644 0 0', // 2
+    'dir /etc 0755 0 0', // 3: the same line again
+    'slink /etc/motd /run/motd 0777 0 0', // 4: replaces the file of line 2
+    'nod /dev/null 0666 0 0 c 1 3', // 5 (parent from the tree)
+    'nod /dev/null 0600 0 0 c 1 3', // 6: other mode
+    'file /etc/a a 0644 0 0 /etc/b', // 7
+    'pipe /etc/b 0600 0 0', // 8: replaces a hard link of line 7
+    'xattr /etc/a user.k one', // 9
+    'xattr /etc/a user.k two', // 10
+    'xattr /etc/a user.other x', // 11: another key, no warning
+  ].join('\n');
+  const warnings: ImgkitWarning[] = [];
+  const m = parseManifest(text, 'm.list', { onWarning: (w) => warnings.push(w) });
+  assert.deepEqual(
+    warnings.map((w) => [w.code, w.path, w.line, w.detail]),
+    [
+      ['E_NAME_COLLISION', 'm.list', 3, 'name "etc" is already given on line 1: the same line repeated'],
+      ['E_NAME_COLLISION', 'm.list', 4, 'name "etc/motd" is already given on line 2: this slink line replaces the file from there'],
+      ['E_NAME_COLLISION', 'm.list', 6, 'name "dev/null" is already given on line 5: this nod line replaces it (last one wins)'],
+      ['E_NAME_COLLISION', 'm.list', 8, 'name "etc/b" is already given on line 7: this pipe line replaces the file from there'],
+      ['E_NAME_COLLISION', 'm.list', 10, 'xattr "user.k" of "etc/a" is already set on line 9: this value replaces it'],
+    ],
+  );
+  const es = await entries(applyManifest(memoryTree([{ path: 'dev', kind: 'dir' }]), m, { hostFiles: memoryHostFiles({ motd: 'hi', a: 'a' }) }));
+  assert.deepEqual([es.get('etc/motd')!.kind, es.get('etc/motd')!.linkTarget], ['symlink', '/run/motd']);
+  assert.equal(es.get('dev/null')!.mode, 0o600);
+  assert.deepEqual([es.get('etc/b')!.kind, es.get('etc/a')!.kind], ['fifo', 'file']);
+  assert.deepEqual(es.get('etc/a')!.xattrs, [{ name: 'user.k', value: new TextEncoder().encode('two') }, { name: 'user.other', value: new TextEncoder().encode('x') }].sort((a, b) => (a.name < b.name ? -1 : 1)));
+
+  assert.throws(
+    () => parseManifest(text, 'm.list', { strict: true }),
+    (e: unknown) => e instanceof ImgkitError && e.code === 'E_NAME_COLLISION' && e.line === 3 && e.path === 'm.list' && /line 1/.test(e.message) && e.message.startsWith('manifest: m.list:3: '),
+  );
+  // without duplicates, strict changes nothing
+  assert.equal(parseManifest('dir /a 0755 0 0\ndir /b 0755 0 0', 'x', { strict: true }).entries.length, 2);
 });
 
 test('applyManifest over a node tree: owners and modes, replaced and added entries, host files, canonical order', async () => {

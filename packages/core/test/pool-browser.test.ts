@@ -64,7 +64,7 @@ test('browser pool: ordered results, codec errors as ImgkitError, close()', asyn
     (async () => {
       for await (const _ of pool.map([{ codec: { name: 'zstd', level: 99 }, data: new Uint8Array(5) }], 'compress'));
     })(),
-    (e: unknown) => e instanceof ImgkitError && e.code === 'E_CODEC' && e.field === 'codec.zstd.level',
+    (e: unknown) => e instanceof ImgkitError && e.code === 'E_BAD_OPTION' && e.field === 'codec.zstd.level',
   );
   await pool.close();
 });

@@ -204,7 +204,7 @@ test('a codec error in a worker rejects the map with the ImgkitError (code and f
       (async () => {
         for await (const _ of p.map(jobs, 'compress')) seen++;
       })(),
-      (e: unknown) => e instanceof ImgkitError && e.code === 'E_CODEC' && e.field === 'codec.xz.dictSize',
+      (e: unknown) => e instanceof ImgkitError && e.code === 'E_BAD_OPTION' && e.field === 'codec.xz.dictSize',
     );
     assert.equal(seen, 1, 'results before the failing job were delivered in order');
   }

@@ -6,6 +6,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  ImgkitError,
   TarHeader,
   blobReader,
   collectBytes,
@@ -17,7 +18,7 @@ import {
   type SourceEntry,
   type SourceTree,
 } from '@imgkit/core';
-import { nodeFileReader, nodeSource } from '@imgkit/core/node';
+import { nodeAnyReader, nodeFileReader, nodeSource, nodeStreamReader } from '@imgkit/core/node';
 import { requireTool, tempDir } from '../../../test/lib/tools.ts';
 import { snapshot } from './snapshot.ts';
 
@@ -312,4 +313,175 @@ test('random-access readers: memory, Blob and file agree on ranges, including pa
     await file.close();
   }
   await assert.rejects(nodeFileReader(path.join(d, 'missing')), { code: 'E_SOURCE_MISSING' });
+});
+
+// ---- truncation, end-of-archive, "not a tar archive" (the table in tar-source.ts) ----
+
+/** A GNU tar ustar archive of a (12 bytes), b (1000) and c (3): headers at 0, 1024, 2560, end marker at 3584. */
+async function threeMembers(): Promise<{ dir: string; bytes: Uint8Array; files: Record<string, Uint8Array> }> {
+  requireTool('tar', 'tar');
+  const dir = await tempDir('tar-cuts');
+  const files: Record<string, Uint8Array> = { a: enc.encode('hello world\n'), b: new Uint8Array(1000).map((_, i) => (i * 7) & 0xff), c: enc.encode('zzz') };
+  await fsp.mkdir(path.join(dir, 'src'));
+  for (const [n, d] of Object.entries(files)) await fsp.writeFile(path.join(dir, 'src', n), d);
+  sh('tar', ['--format=ustar', '-cf', path.join(dir, 'full.tar'), '-C', path.join(dir, 'src'), 'a', 'b', 'c']);
+  return { dir, bytes: new Uint8Array(await fsp.readFile(path.join(dir, 'full.tar'))), files };
+}
+
+async function tarError(bytes: Uint8Array, name?: string): Promise<ImgkitError> {
+  try {
+    await entries(tarSource(memoryReader(bytes), name !== undefined ? { name } : {}));
+  } catch (err) {
+    assert.ok(err instanceof ImgkitError, String(err));
+    return err;
+  }
+  assert.fail('the archive was accepted');
+}
+
+test('cut archives: imgkit accepts and refuses as the table in tar-source.ts says, and GNU tar and bsdtar do what it says they do', async () => {
+  const { dir, bytes, files } = await threeMembers();
+  requireTool('bsdtar', 'libarchive-tools');
+  const gzip = requireTool('gzip', 'gzip');
+  // [name, bytes, imgkit: accepted or [field, pattern]], GNU tar exit 0?, bsdtar exit 0?
+  type Expect = 'ok' | [string, RegExp];
+  const gz = spawnSync(gzip, ['-c'], { input: bytes }).stdout as Buffer;
+  const cases: [string, Uint8Array, Expect, boolean, boolean][] = [
+    ['two zero blocks', bytes, 'ok', true, true],
+    ['one zero block', bytes.subarray(0, 3584 + 512), 'ok', true, true],
+    ['no end blocks', bytes.subarray(0, 3584), ['tar@3584', /truncated.*after member "c".*end-of-archive marker/], true, true],
+    ['cut at a member boundary', bytes.subarray(0, 1024), ['tar@1024', /truncated.*after member "a".*end-of-archive/], true, true],
+    ['cut inside a header', bytes.subarray(0, 1024 + 100), ['tar@1024', /truncated: the archive ends 100 bytes into a header \(after member "a"\)/], true, false],
+    ['cut inside data', bytes.subarray(0, 1536 + 500), ['tar@1024', /truncated: the archive ends inside member "b"/], false, false],
+    ['cut inside the padding after the last data', bytes.subarray(0, 3072 + 100), ['tar@2560', /truncated: the archive ends inside member "c"/], false, false],
+    ['cut inside the padding of the first member', bytes.subarray(0, 512 + 100), ['tar@0', /truncated: the archive ends inside member "a"/], false, false],
+    ['empty file', new Uint8Array(0), ['tar@0', /^not a tar archive: it is empty \(0 bytes\)$/], false, true],
+    ['shorter than a header', enc.encode('short'), ['tar@0', /not a tar archive: it has 5 bytes, less than one 512-byte header/], false, false],
+    ['gzip-compressed tar', new Uint8Array(gz), ['tar@0', /not a tar archive: .*; it looks like gzip-compressed data$/], true, true],
+    ['text', enc.encode('just some text\n'.repeat(100)), ['tar@0', /not a tar archive: the first header's checksum does not match$/], false, false],
+  ];
+  for (const [what, data, expect, gnuOk, bsdOk] of cases) {
+    const file = path.join(dir, `${what.replace(/\W+/g, '-')}.tar`);
+    await fsp.writeFile(file, data);
+    // The reference tools' verdicts are part of the table: check them, so the table stays true.
+    // (GNU tar unpacks a gzip-compressed archive itself.)
+    assert.equal(spawnSync('tar', ['-tf', file]).status === 0, gnuOk, `GNU tar on ${what}`);
+    assert.equal(spawnSync('bsdtar', ['-tf', file]).status === 0, bsdOk, `bsdtar on ${what}`);
+    if (expect === 'ok') {
+      const es = await entries(tarSource(memoryReader(data)));
+      assert.deepEqual([...es.keys()], ['', 'a', 'b', 'c'], what);
+      for (const [n, d] of Object.entries(files)) assert.deepEqual(await collectBytes(es.get(n)!.read()), d, `${what}: ${n}`);
+      continue;
+    }
+    const err = await tarError(data, file);
+    assert.equal(err.code, 'E_TAR_FORMAT', what);
+    assert.equal(err.field, expect[0], `${what}: ${err.message}`);
+    assert.match(err.detail, expect[1], what);
+    assert.equal(err.path, file, `${what}: the archive is named`);
+    assert.ok(err.message.startsWith(`tar: ${file}: ${expect[0] === 'tar@0' && /not a tar/.test(err.detail) ? 'not a tar archive' : `at offset ${expect[0].slice(4)}`}`), err.message);
+  }
+});
+
+test('a corrupted header after good members is "corrupted" (not "not a tar archive"), naming the member before it', async () => {
+  const good = member({ name: 'etc/passwd' }, 'root:x:0:0\n');
+  const err = await tarError(concatBytes([good, header({ name: 'etc/shadow' }, true), END]));
+  assert.equal(err.code, 'E_TAR_FORMAT');
+  assert.equal(err.field, 'tar@1024');
+  assert.match(err.detail, /corrupted: the header's checksum does not match \(after member "etc\/passwd"\)/);
+  assert.doesNotMatch(err.detail, /not a tar archive/);
+  assert.equal(err.path, undefined, 'no name given: no path');
+});
+
+test('a member name of 2 MB is quoted by its first 64 bytes in messages', async () => {
+  const huge = 'x'.repeat(2_000_000);
+  const bytes = concatBytes([member({ name: 'p', type: 'x' }, paxRecords({ path: huge })), header({ name: 'p', size: 5000 }), new Uint8Array(512)]);
+  const err = await tarError(bytes);
+  assert.match(err.detail, /member "x{64}…" \(2000000 bytes\)/);
+  assert.ok(err.message.length < 400, `message of ${err.message.length} characters`);
+});
+
+test('exclude: a member, a directory with everything below it (also implied directories); a hard link keeps the content of an excluded first name', async () => {
+  const bytes = concatBytes([
+    member({ name: 'keep' }, 'k'),
+    member({ name: 'gone' }, 'data'),
+    member({ name: 'link', type: '1', link: 'gone' }),
+    member({ name: 'cache/', type: '5' }),
+    member({ name: 'cache/x' }, 'x'),
+    member({ name: 'var/tmp/y' }, 'y'), // var and var/tmp are implied
+    member({ name: 'var/log' }, 'l'),
+    END,
+  ]);
+  const es = await entries(tarSource(memoryReader(bytes), { exclude: (p) => p === 'gone' || p === 'cache' || p === 'var/tmp' }));
+  assert.deepEqual([...es.keys()], ['', 'keep', 'link', 'var', 'var/log']);
+  assert.equal(es.get('link')!.hardLinkTo, undefined, 'the first name left holds the content');
+  assert.equal(Buffer.from(await collectBytes(es.get('link')!.read())).toString(), 'data');
+});
+
+test('nodeFileReader: ENOENT, EISDIR, a FIFO and ENOTDIR each say what is wrong; a FIFO is never opened (no wait for a writer)', async () => {
+  const d = await tempDir('reader-errors');
+  await fsp.writeFile(path.join(d, 'file'), 'x');
+  sh('mkfifo', [path.join(d, 'fifo')]);
+  const cases: [string, string, RegExp][] = [
+    ['missing', 'E_SOURCE_MISSING', /no such file \(ENOENT\)/],
+    ['', 'E_SOURCE_MISSING', /is a directory/],
+    ['fifo', 'E_SOURCE_UNREADABLE', /is a pipe \(FIFO\): random access needs a regular file/],
+    ['file/below', 'E_SOURCE_MISSING', /not a directory \(ENOTDIR\)/],
+  ];
+  for (const [name, code, detail] of cases) {
+    const p = path.join(d, name);
+    await assert.rejects(nodeFileReader(p), (e: unknown) => e instanceof ImgkitError && e.code === code && e.path === p && detail.test(e.detail), name);
+  }
+});
+
+test('nodeAnyReader reads a FIFO once into an unlinked temporary file; nodeStreamReader does the same for any stream', async () => {
+  const d = await tempDir('reader-fifo');
+  const fifo = path.join(d, 'fifo');
+  sh('mkfifo', [fifo]);
+  const data = new Uint8Array(3 << 20).map((_, i) => (i * 13) >> 3);
+  const spoolDir = path.join(d, 'spool');
+  await fsp.mkdir(spoolDir);
+  // The reader opens the FIFO first (asynchronously: the event loop keeps running), then the writer comes.
+  const opening = nodeAnyReader(fifo, { dir: spoolDir });
+  await new Promise((r) => setTimeout(r, 50)); // not a timing assertion: either order works
+  await fsp.writeFile(fifo, data);
+  const r = await opening;
+  try {
+    assert.equal(r.size, data.byteLength);
+    assert.deepEqual(await r.read(1_000_000, 10), data.subarray(1_000_000, 1_000_010));
+    assert.deepEqual(await r.read(data.byteLength - 5, 100), data.subarray(data.byteLength - 5));
+    assert.deepEqual(await fsp.readdir(spoolDir), [], 'the temporary file is unlinked at once');
+  } finally {
+    await r.close();
+  }
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 1000);
+    yield data.subarray(1000, 5000);
+  }
+  const s = await nodeStreamReader(chunks(), { dir: spoolDir });
+  assert.equal(s.size, 5000);
+  assert.deepEqual(await s.read(990, 20), data.subarray(990, 1010));
+  await s.close();
+});
+
+test('nodeFileReader on a block device (a loop device over a tar archive): its size is found by reading, and the archive reads as from the file', async () => {
+  const losetup = requireTool('losetup', 'mount');
+  const { dir, bytes } = await threeMembers();
+  const file = path.join(dir, 'full.tar');
+  const dev = sh(losetup, ['-f', '--show', '-r', file]).trim();
+  try {
+    const r = await nodeFileReader(dev);
+    try {
+      assert.equal(r.size, bytes.byteLength); // a multiple of 512: the loop device has the file's size
+      const fromDev = await snapshot(tarSource(r));
+      const f = await nodeFileReader(file);
+      try {
+        assert.deepEqual(fromDev, await snapshot(tarSource(f)));
+      } finally {
+        await f.close();
+      }
+    } finally {
+      await r.close();
+    }
+  } finally {
+    sh(losetup, ['-d', dev]);
+  }
 });

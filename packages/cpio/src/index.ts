@@ -1,4 +1,4 @@
-export { writeCpio, ZSTD_KERNEL_MAX_LEVEL, type CpioOptions, type CpioCompression, type CpioProgress, type CpioResult } from './writer.js';
+export { writeCpio, CPIO_LEVELS, ZSTD_KERNEL_MAX_LEVEL, type CpioOptions, type CpioCompression, type CpioProgress, type CpioResult } from './writer.js';
 export { planCpio, type PlannedEntry, type PlanOptions } from './plan.js';
 export {
   NewcHeader,

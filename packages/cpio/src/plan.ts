@@ -12,16 +12,23 @@
  *   write their body into it), GNU cpio (defers size-0 links until the data arrives) and libarchive
  *   read it. Other kinds with several names are written as independent entries.
  * - Directories get nlink = 2 + their subdirectories; everything else 1.
+ * - Names: at most PATH_MAX bytes with the NUL (the kernel skips longer ones), and every component
+ *   at most NAME_MAX (255) bytes: the kernel, GNU cpio and bsdcpio create entries on a Linux
+ *   filesystem, which refuses a longer component ("File name too long"), so such an entry would be
+ *   missing from the unpacked tree. Both are E_NAME_TOO_LONG naming the path.
  */
 import {
   ErrorCodes,
   FieldRangeError,
   ImgkitError,
   MODE_TYPE_BITS,
+  NAME_MAX,
+  messagePath,
   clampTime,
   devMajor,
   devMinor,
   encodeUtf8,
+  longComponent,
   parentPath,
   warnOrThrow,
   type SourceEntry,
@@ -83,9 +90,18 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
     if (name.byteLength + 1 > CPIO_PATH_MAX) {
       throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
         format: FORMAT,
-        path: e.path,
+        path: messagePath(e.path),
         detail: `the name is ${name.byteLength + 1} bytes with its NUL; the kernel's limit (PATH_MAX) is ${CPIO_PATH_MAX}`,
         hint: 'shorten the path or exclude it',
+      });
+    }
+    const long = name.byteLength > NAME_MAX ? longComponent(path) : undefined;
+    if (long) {
+      throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+        format: FORMAT,
+        path: messagePath(e.path),
+        detail: `a path component is ${long.bytes} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so the kernel and cpio could not create it`,
+        hint: 'rename it or exclude it',
       });
     }
     if (e.xattrs && e.xattrs.length > 0) {
@@ -97,8 +113,8 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
     }
     const mtime = clampTime(e.mtime, opts.epoch);
     checkField(e.path, 'mtime', mtime, 'set the file time within 1970…2106');
-    checkField(e.path, 'uid', e.uid, 'pass --uid or --all-root');
-    checkField(e.path, 'gid', e.gid, 'pass --gid or --all-root');
+    checkField(e.path, 'uid', e.uid, 'force the owner: --all-root or --uid (library: applyOwnership)');
+    checkField(e.path, 'gid', e.gid, 'force the group: --all-root or --gid (library: applyOwnership)');
     const p: PlannedEntry = {
       entry: e,
       name,
@@ -142,7 +158,7 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
         if (target.byteLength > CPIO_PATH_MAX - 1) {
           throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
             format: FORMAT,
-            path: e.path,
+            path: messagePath(e.path),
             detail: `the symlink target is ${target.byteLength} bytes; the limit (PATH_MAX − 1) is ${CPIO_PATH_MAX - 1}`,
           });
         }

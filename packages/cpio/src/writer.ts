@@ -17,8 +17,12 @@
  * uncompressed archive, zero padding and a compressed archive may simply follow each other.
  */
 import {
+  CODEC_LEVELS,
   ContentFill,
   ErrorCodes,
+  XZ_PRESET_LEVELS,
+  checkLevel,
+  narrowLevels,
   ImgkitError,
   STREAM_BOUNDARY,
   syncReaderOf,
@@ -29,6 +33,7 @@ import {
   ReadAhead,
   type ByteSink,
   type CodecSpec,
+  type LevelRange,
   type SourceTree,
   type WarningHandler,
   type WorkerPool,
@@ -46,7 +51,7 @@ export interface CpioOptions {
    * the kernel reads; 'xz' uses the CRC32 check the kernel requires. @default 'gzip'
    */
   compression?: CpioCompression;
-  /** Compression level. @default the codec's own (gzip 6, zstd 3, xz 6) */
+  /** Compression level, within CPIO_LEVELS[compression] (lz4 and none take none). @default gzip 6, zstd 3, xz 6 */
   level?: number;
   /** Pool that compresses blocks in parallel; output is the same either way. @default inline (main thread) */
   pool?: WorkerPool;
@@ -88,6 +93,24 @@ const ZEROS = new Uint8Array(512);
  * (ZSTD_WINDOWSIZE_MAX in lib/decompress_unzstd.c) whatever the frame size.
  */
 export const ZSTD_KERNEL_MAX_LEVEL = 19;
+
+/**
+ * The levels each compression takes here: the codec's own (core's CODEC_LEVELS), narrowed where the
+ * kernel's unpacker or this build needs it. lz4 (fast mode only) and none take no level.
+ */
+export const CPIO_LEVELS: Readonly<Record<CpioCompression, LevelRange | undefined>> = {
+  gzip: CODEC_LEVELS.gzip,
+  // lib/decompress_unzstd.c refuses frames whose window exceeds ZSTD_WINDOWSIZE_MAX (8 MiB);
+  // levels 20–22 give a frame over 8 MiB a window as large as the frame (up to 128 MiB).
+  zstd: narrowLevels(CODEC_LEVELS.zstd!, {
+    max: ZSTD_KERNEL_MAX_LEVEL,
+    why: `levels above ${ZSTD_KERNEL_MAX_LEVEL} use windows over 8 MiB, which the kernel's initramfs unpacker rejects ("too large a window size"); its own initramfs uses 19`,
+  }),
+  // The preset's own dictionary is used: 8 and 9 need more than the wasm encoder can allocate.
+  xz: XZ_PRESET_LEVELS,
+  lz4: undefined,
+  none: undefined,
+};
 /** Alignment of the early archive's end. */
 const EARLY_ALIGN = 512;
 
@@ -115,19 +138,7 @@ function resolveOptions(o: CpioOptions): Resolved {
   if (compression !== 'none' && !(compression in CODECS)) {
     throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'compression', detail: `unknown compression "${String(compression)}"`, hint: 'use gzip, zstd, lz4, xz or none' });
   }
-  if (o.level !== undefined && (!Number.isInteger(o.level) || o.level < 0 || o.level > 22)) {
-    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'level', detail: `level ${o.level} is not a whole number in 0…22` });
-  }
-  if (compression === 'zstd' && o.level !== undefined && o.level > ZSTD_KERNEL_MAX_LEVEL) {
-    // lib/decompress_unzstd.c refuses frames whose window exceeds ZSTD_WINDOWSIZE_MAX (8 MiB).
-    // Levels 20–22 give a frame over 8 MiB a window as large as the frame (up to 128 MiB).
-    throw new ImgkitError(ErrorCodes.BAD_OPTION, {
-      format: FORMAT,
-      field: 'level',
-      detail: `zstd level ${o.level}: levels above ${ZSTD_KERNEL_MAX_LEVEL} use windows over 8 MiB, which the kernel's initramfs unpacker rejects ("too large a window size")`,
-      hint: `use a zstd level of 1…${ZSTD_KERNEL_MAX_LEVEL} (the kernel's own initramfs uses 19)`,
-    });
-  }
+  checkLevel(o.level, { label: compression === 'none' ? 'compression none' : compression, format: FORMAT, field: 'level', range: CPIO_LEVELS[compression] });
   if (o.epoch !== undefined && (!Number.isSafeInteger(o.epoch) || o.epoch < 0 || o.epoch > 0xffffffff)) {
     throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: FORMAT, field: 'epoch', detail: `epoch ${o.epoch} is not a whole number of seconds in 0…4294967295` });
   }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ErrorCodes, ImgkitError, MemorySink, makeDev, memoryTree, type MemoryEntryInit } from '@imgkit/core';
-import { CPIO_PATH_MAX, decodeCpio, writeCpio, type CpioOptions } from '@imgkit/cpio';
+import { CODEC_LEVELS, ErrorCodes, ImgkitError, MemorySink, abbreviate, makeDev, memoryTree, type MemoryEntryInit } from '@imgkit/core';
+import { CPIO_LEVELS, CPIO_PATH_MAX, decodeCpio, writeCpio, type CpioOptions } from '@imgkit/cpio';
+import '@imgkit/core/node'; // the xz codec's wasm from the package files
+import { requireTool, run } from '../../../test/lib/tools.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -129,12 +131,24 @@ function isErr(code: string, path?: string) {
   return (e: unknown) => e instanceof ImgkitError && e.code === code && (path === undefined || e.path === path);
 }
 
-test('writeCpio: a name over PATH_MAX → E_NAME_TOO_LONG with the path; exactly the limit works', async () => {
-  const ok = `${'d/'.repeat(1000)}${'f'.repeat(CPIO_PATH_MAX - 1 - 2000)}`;
+test('writeCpio: a name over PATH_MAX → E_NAME_TOO_LONG with the path (its first 200 bytes: no Linux path is that long); exactly the limit works', async () => {
+  // 16 components of 254 bytes and one of 15: 4095 bytes, 4096 with the NUL
+  const ok = `${`${'d'.repeat(254)}/`.repeat(16)}${'f'.repeat(15)}`;
   assert.equal(enc.encode(ok).byteLength + 1, CPIO_PATH_MAX);
-  await build([{ path: ok, kind: 'file', content: 'x' }]);
+  const archive = decodeCpio(await build([{ path: ok, kind: 'file', content: 'x' }]));
+  assert.ok(archive.entries.some((e) => e.name === ok));
   const bad = `${ok}g`;
-  await assert.rejects(build([{ path: bad, kind: 'file', content: 'x' }]), isErr(ErrorCodes.NAME_TOO_LONG, bad));
+  await assert.rejects(build([{ path: bad, kind: 'file', content: 'x' }]), isErr(ErrorCodes.NAME_TOO_LONG, abbreviate(bad, 200)));
+  assert.ok(abbreviate(bad, 200).endsWith('… (4096 bytes)'));
+});
+
+test('writeCpio: a component of 256 bytes → E_NAME_TOO_LONG naming the path; 255 works (Linux NAME_MAX)', async () => {
+  const ok = `dir/${'n'.repeat(255)}`;
+  const archive = decodeCpio(await build([{ path: ok, kind: 'file', content: 'x' }]));
+  assert.ok(archive.entries.some((e) => e.name === ok));
+  for (const bad of [`dir/${'n'.repeat(256)}`, 'é'.repeat(128)]) {
+    await assert.rejects(build([{ path: bad, kind: 'file', content: 'x' }]), (e: unknown) => isErr(ErrorCodes.NAME_TOO_LONG, bad)(e) && /256 bytes/.test((e as Error).message));
+  }
 });
 
 test('writeCpio: a file of 4 GiB → E_FIELD_RANGE naming it, before anything is read', async () => {
@@ -187,5 +201,25 @@ test('writeCpio: bad options → E_BAD_OPTION', async () => {
   // zstd above 19: windows over the kernel's 8 MiB (lib/decompress_unzstd.c); other codecs keep 0…22 checks
   for (const level of [20, 22]) {
     await assert.rejects(build([], { compression: 'zstd', level }), (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.BAD_OPTION && e.field === 'level' && /8 MiB/.test(e.message));
+  }
+});
+
+test('writeCpio levels: CPIO_LEVELS per compression (zstd 1…19, xz 0…7, gzip 0…9); lz4 and none take none; all E_BAD_OPTION on "level"', async () => {
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(CPIO_LEVELS).map(([k, r]) => [k, r && [r.min, r.max, r.default]])),
+    { gzip: [0, 9, 6], zstd: [1, 19, 3], xz: [0, 7, 6], lz4: undefined, none: undefined },
+  );
+  assert.equal(CPIO_LEVELS.gzip, CODEC_LEVELS.gzip); // the codec's own table, not a copy
+  const bad: [CpioOptions['compression'], number][] = [['lz4', 1], ['lz4', 9], ['none', 1], ['zstd', 0], ['zstd', 20], ['xz', 8], ['xz', 9], ['xz', 10], ['gzip', 10], ['gzip', -1]];
+  for (const [compression, level] of bad) {
+    await assert.rejects(build([], { compression: compression!, level }), isErr(ErrorCodes.BAD_OPTION), `${compression} ${level}`);
+  }
+  // the ends of each range write archives the real decompressors turn back into the plain archive
+  const plain = Buffer.from(await build(TREE));
+  const tools = { gzip: requireTool('gzip', 'gzip'), zstd: requireTool('zstd', 'zstd'), xz: requireTool('xz', 'xz-utils') };
+  const ok: ['gzip' | 'zstd' | 'xz', number][] = [['gzip', 0], ['gzip', 9], ['zstd', 1], ['zstd', 19], ['xz', 0], ['xz', 7]];
+  for (const [compression, level] of ok) {
+    const out = await build(TREE, { compression, level });
+    assert.ok((await run(tools[compression], ['-dc'], { input: out })).stdout.equals(plain), `${compression} ${level}`);
   }
 });

@@ -6,18 +6,29 @@
  * follows the superblock. mksquashfs writes them only when they differ from its defaults, except
  * for lz4, whose options are always written (the kernel refuses an lz4 image without them).
  */
-import { struct, u16le, u32le } from '@imgkit/core';
-import type { CodecSpec } from '@imgkit/core';
+import { CODEC_LEVELS, narrowLevels, struct, u16le, u32le } from '@imgkit/core';
+import type { CodecSpec, LevelRange } from '@imgkit/core';
 import { COMPRESSION_ID } from './superblock.js';
 
 export type SquashfsCompression = 'gzip' | 'zstd' | 'lz4' | 'xz';
 
-/** mksquashfs defaults: gzip level 9 (GZIP_DEFAULT_COMPRESSION_LEVEL), zstd 15, xz preset 6. */
-export const DEFAULT_LEVEL: Record<SquashfsCompression, number | undefined> = { gzip: 9, zstd: 15, xz: 6, lz4: undefined };
-export const LEVEL_RANGE: Record<SquashfsCompression, [number, number] | undefined> = {
-  gzip: [1, 9],
-  zstd: [1, 22],
-  xz: [0, 6], // presets ≥ 8 run out of wasm memory (DEPENDENCIES.md); 7 is borderline at 1 MiB
+/**
+ * Levels per compressor: the codec's (core's CODEC_LEVELS) as mksquashfs takes them, with its
+ * defaults (gzip_wrapper.h GZIP_DEFAULT_COMPRESSION_LEVEL 9, zstd_wrapper.h ZSTD_DEFAULT_COMPRESSION_LEVEL
+ * 15). xz: mksquashfs has no level option (always preset 6); imgkit takes presets 0…9, which all run
+ * here because the dictionary is the block size (≤ 1 MiB), not the preset's; 6…9 differ only in
+ * the preset dictionary, so with it replaced they give the same bytes. lz4 has no levels.
+ */
+export const SQUASHFS_LEVELS: Readonly<Record<SquashfsCompression, LevelRange | undefined>> = {
+  gzip: narrowLevels(CODEC_LEVELS.zlib!, { min: 1, default: 9 }),
+  zstd: narrowLevels(CODEC_LEVELS.zstd!, { default: 15 }),
+  xz: narrowLevels(CODEC_LEVELS.xz!, { default: 6 }),
+  lz4: undefined,
+};
+export const DEFAULT_LEVEL: Record<SquashfsCompression, number | undefined> = {
+  gzip: SQUASHFS_LEVELS.gzip!.default,
+  zstd: SQUASHFS_LEVELS.zstd!.default,
+  xz: SQUASHFS_LEVELS.xz!.default,
   lz4: undefined,
 };
 

@@ -26,7 +26,7 @@ export class IdTable {
           path,
           field: 'squashfs.superblock.idCount',
           detail: `more than ${MAX_IDS} distinct uids and gids`,
-          hint: 'pass -all-root or -force-uid/-force-gid',
+          hint: 'force the owners: -all-root or -force-uid/-force-gid (library: applyOwnership)',
         });
       }
       i = this.ids.length;

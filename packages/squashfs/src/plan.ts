@@ -7,8 +7,7 @@
  * The inode table itself is written depth first, children before their directory (writer.ts).
  * Hard-linked names share the inode of the first name met.
  */
-import { ErrorCodes, ImgkitError, encodeUtf8, type EntryKind, type SourceEntry, type SourceTree } from '@imgkit/core';
-import { SQUASHFS_NAME_LEN } from './directory.js';
+import { ErrorCodes, ImgkitError, NAME_MAX, messagePath, encodeUtf8, type EntryKind, type SourceEntry, type SourceTree } from '@imgkit/core';
 import type { MetadataPosition } from './metadata.js';
 
 /** Where a regular file's content went: filled in while data is written. */
@@ -72,12 +71,15 @@ export async function planTree(source: SourceTree): Promise<Plan> {
     const slash = entry.path.lastIndexOf('/');
     const parentPath = slash < 0 ? '' : entry.path.slice(0, slash);
     const name = encodeUtf8(slash < 0 ? entry.path : entry.path.slice(slash + 1));
-    if (name.byteLength > SQUASHFS_NAME_LEN) {
+    // The directory entry could hold 256 bytes (SQUASHFS_NAME_LEN) and the kernel reads that, but
+    // Linux names stop at NAME_MAX (255): unsquashfs cannot extract a longer one onto any Linux
+    // filesystem ("File name too long"), and no Linux tree can hold one.
+    if (name.byteLength > NAME_MAX) {
       throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
         format: 'squashfs',
-        path: entry.path,
-        detail: `name is ${name.byteLength} bytes; the limit is ${SQUASHFS_NAME_LEN}`,
-        hint: 'rename it or exclude it with -e',
+        path: messagePath(entry.path),
+        detail: `a name of ${name.byteLength} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so unsquashfs could not extract it`,
+        hint: 'rename it or exclude it',
       });
     }
     const parent = dirs.get(parentPath);

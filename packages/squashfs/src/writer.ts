@@ -24,6 +24,7 @@
  * up to 1 MiB are held in memory while hashed; larger candidates are read twice.
  */
 import {
+  checkLevel,
   ErrorCodes,
   FieldRangeError,
   ImgkitError,
@@ -46,7 +47,7 @@ import {
   type CodecSpec,
   copyBytes,
 } from '@imgkit/core';
-import { codecSpecFor, compressionId, DEFAULT_LEVEL, encodeCompressorOptions, LEVEL_RANGE, type SquashfsCompression } from './compressor.js';
+import { codecSpecFor, compressionId, DEFAULT_LEVEL, encodeCompressorOptions, SQUASHFS_LEVELS, type SquashfsCompression } from './compressor.js';
 import { writeDirectory, type DirectoryEntryInfo } from './directory.js';
 import { encodeExportTable } from './export-table.js';
 import { encodeFragmentTable, FragmentPacker, type FragmentInfo } from './fragment.js';
@@ -141,13 +142,7 @@ export function resolveOptions(o: SquashfsOptions = {}): ResolvedOptions {
   if (!Number.isInteger(blockSize) || blockSize < 4096 || blockSize > 1048576 || (blockSize & (blockSize - 1)) !== 0) {
     throw badOption('blockSize', `block size ${String(blockSize)} is not a power of two in 4096…1048576`);
   }
-  const range = LEVEL_RANGE[compression];
-  if (o.level !== undefined) {
-    if (!range) throw badOption('level', `${compression} takes no compression level`);
-    if (!Number.isInteger(o.level) || o.level < range[0] || o.level > range[1]) {
-      throw badOption('level', `${compression} level ${String(o.level)} is outside ${range[0]}…${range[1]}`);
-    }
-  }
+  checkLevel(o.level, { label: compression, format: 'squashfs', field: 'squashfs.level', range: SQUASHFS_LEVELS[compression] });
   return {
     compression,
     level: o.level ?? DEFAULT_LEVEL[compression],

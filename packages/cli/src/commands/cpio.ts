@@ -1,8 +1,9 @@
 /** `imgkit cpio <dir> <out>`: a directory → a (compressed) newc/crc cpio archive (initramfs). */
 import { Option, type Command } from 'commander';
-import { withSink, type CodecName } from '@imgkit/core';
-import { writeCpio, type CpioOptions } from '@imgkit/cpio';
+import { checkLevel, formatLevelRange, withSink, type CodecName } from '@imgkit/core';
+import { CPIO_LEVELS, writeCpio, type CpioOptions } from '@imgkit/cpio';
 import {
+  addExcludeOption,
   addSourceOptions,
   addWorkersOption,
   checkOutputOutside,
@@ -19,6 +20,13 @@ import {
   type SourceFlags,
   printWarning,
 } from '../common.js';
+
+/** "gzip 0…9 (default 6), zstd 1…19 (3), xz 0…7 (6); lz4 and none take none": the levels table, for --help. */
+function levelHelp(): string {
+  const parts = Object.entries(CPIO_LEVELS).flatMap(([name, r]) => (r ? [`${name} ${formatLevelRange(r)} (default ${r.default})`] : []));
+  const none = Object.entries(CPIO_LEVELS).flatMap(([name, r]) => (r ? [] : [name]));
+  return `compression level: ${parts.join(', ')}; ${none.join(' and ')} take none`;
+}
 
 /** The codec each --compress value runs in the workers (what they preload). */
 const CPIO_CODEC: Record<string, CodecName | undefined> = { gzip: 'gzip', zstd: 'zstd', lz4: 'lz4-legacy', xz: 'xz', none: undefined };
@@ -38,19 +46,23 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<dir>', 'source directory')
     .argument('<out>', "output file, or '-' for standard output")
     .addOption(new Option('--compress <algo>', 'compression (lz4 = legacy format, xz = CRC32 check: what the kernel reads)').choices(['gzip', 'zstd', 'lz4', 'xz', 'none']).default('gzip'))
-    .addOption(new Option('--level <n>', 'compression level (codec default when absent)').argParser(intOption(0, 22)))
+    // The range depends on --compress: writeCpio checks it against CPIO_LEVELS (E_BAD_OPTION, exit 2).
+    .addOption(new Option('--level <n>', levelHelp()).argParser(intOption(0, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--format <format>', "'newc' (070701) or 'crc' (070702, with data checksums)").choices(['newc', 'crc']).default('newc'))
     .option('--early <dir>', 'put this directory in front as an uncompressed archive (e.g. CPU microcode)');
   addSourceOptions(cmd);
+  addExcludeOption(cmd);
   addWorkersOption(cmd);
   cmd.addHelpText('after', '\nSOURCE_DATE_EPOCH, when set, clamps newer file times to it.\nExample:\n  imgkit cpio rootfs/ initramfs.img --compress zstd --manifest rootfs.manifest --all-root');
   cmd.action((dir: string, out: string, flags: CpioFlags) =>
     runCommand(ctx, async () => {
       const epoch = epochFromEnv(ctx);
+      checkLevel(flags.level, { label: flags.compress, format: 'cpio', field: 'level', range: CPIO_LEVELS[flags.compress], option: '--level' });
       checkSourceDir(dir);
       if (flags.early !== undefined) checkSourceDir(flags.early);
       checkOutputOutside(out, flags.early !== undefined ? [dir, flags.early] : [dir]);
-      const tree = await openSourceTree(dir, flags, epoch);
+      const onWarning = printWarning(ctx);
+      const tree = await openSourceTree(dir, flags, epoch, onWarning);
       const early = flags.early !== undefined ? await openSourceTree(flags.early, { allRoot: true }, epoch) : undefined;
       // Nothing to compress with 'none': no workers to start.
       const pool = await openPool(flags.compress === 'none' ? 0 : flags.workers, CPIO_CODEC[flags.compress]);
@@ -61,7 +73,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (early) options.early = early;
         const onProgress = progressLine(ctx, 'cpio');
         if (onProgress) options.onProgress = onProgress;
-        options.onWarning = printWarning(ctx);
+        options.onWarning = onWarning;
         if (flags.strict) options.strict = true;
         const sink = await openSink(ctx, out, { seekable: false });
         await withSink(sink, (s) => writeCpio(tree, s, options));

@@ -8,15 +8,17 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
-  ErrorCodes,
   ImgkitError,
+  checkLevel,
+  formatLevelRange,
   tarSource,
   withSink,
+  type RandomAccessReader,
   type SourceTree,
 } from '@imgkit/core';
-import { nodeFileReader, nodeSource } from '@imgkit/core/node';
-import { needsSeekableSink, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
-import { applySourceFlags, checkOutputOutside, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
+import { nodeAnyReader, nodeSource, nodeStreamReader } from '@imgkit/core/node';
+import { needsSeekableSink, SQUASHFS_LEVELS, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
+import { UsageError, applySourceFlags, checkOutputOutside, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
 export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
@@ -70,6 +72,37 @@ interface SquashfsFlags {
   strict?: boolean;
 }
 
+/**
+ * The tar archive of --tar: a file is read in place; '-' (standard input, as `mksquashfs - img -tar`)
+ * and a FIFO are read once into an unlinked temporary file (the tree is walked before its contents
+ * are read, in another order). Open failures name the path and the reason.
+ */
+async function openTar(source: string): Promise<RandomAccessReader & { close(): Promise<void> }> {
+  if (source === '-') {
+    if (process.stdin.isTTY) throw new UsageError('--tar with source "-" reads a tar archive from standard input, which is a terminal; redirect or pipe the archive in');
+    return nodeStreamReader(process.stdin, { name: 'standard input' });
+  }
+  try {
+    return await nodeAnyReader(source);
+  } catch (err) {
+    if (!(err instanceof ImgkitError)) throw err;
+    const isDir = /^is a directory/.test(err.detail);
+    throw new ImgkitError(err.code, {
+      format: 'cli',
+      path: source,
+      detail: `cannot open the tar archive: ${err.detail}`,
+      hint: isDir ? 'without --tar the source is a directory' : (err.hint ?? 'give a tar archive file, or - for standard input'),
+      cause: err,
+    });
+  }
+}
+
+/** "gzip 1…9 (default 9), …" from the levels table, for --help. */
+function levelHelp(): string {
+  const parts = Object.entries(SQUASHFS_LEVELS).flatMap(([name, r]) => (r ? [`${name} ${formatLevelRange(r)} (default ${r.default})`] : [`${name} none`]));
+  return `compression level: ${parts.join(', ')}`;
+}
+
 /** "131072", "128K", "1M" → bytes. */
 function parseBlockSize(value: string): number {
   const m = /^(\d+)([kKmM]?)$/.exec(value);
@@ -86,7 +119,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<out>', 'output image file (not standard output: the superblock is written last)')
     .addOption(new Option('--comp <compressor>', 'compressor').choices(['gzip', 'zstd', 'lz4', 'xz']).default('gzip'))
     .addOption(new Option('--block-size <bytes>', 'data block size: power of two, 4K … 1M').argParser(parseBlockSize).default(131072))
-    .addOption(new Option('--xcompression-level <n>', 'compression level (gzip 1-9, zstd 1-22, xz 0-6)').argParser(intOption(0, 22)))
+    // The range depends on -comp: checked against SQUASHFS_LEVELS (E_BAD_OPTION, exit 2).
+    .addOption(new Option('--xcompression-level <n>', levelHelp()).argParser(intOption(0, Number.MAX_SAFE_INTEGER)))
     .option('--no-fragments', 'do not pack small files into fragment blocks')
     .option('--always-use-fragments', 'pack the tails of large files into fragments too')
     .option('--no-duplicates', 'do not look for files with identical content')
@@ -107,7 +141,7 @@ export function register(program: Command, ctx: CliContext): void {
       new Option('--processors <n>', 'compression worker threads (0 = on the main thread)').argParser(intOption(0, 64)).default(Math.min(availableParallelism(), 8), 'number of CPUs, at most 8'),
     )
     .option('--manifest <file>', 'gen_init_cpio-style list adding entries (devices, …) or setting owners and modes')
-    .option('--tar', 'the source is a tar archive (read without extracting it)');
+    .option('--tar', "the source is an uncompressed tar archive, read without extracting it ('-': standard input; a pipe is copied to $TMPDIR first); it must end with tar's end-of-archive blocks");
   cmd.addHelpText(
     'after',
     '\nmksquashfs spellings work too: -comp, -b, -Xcompression-level, -no-fragments, -no-duplicates, -all-root,\n' +
@@ -123,17 +157,17 @@ export function register(program: Command, ctx: CliContext): void {
       const envEpoch = epochFromEnv(ctx);
       const epoch = flags.mkfsTime ?? envEpoch;
       if (out === '-') await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' }); // refuses, saying why
+      checkLevel(flags.xcompressionLevel, { label: flags.comp, format: 'squashfs', field: 'squashfs.level', range: SQUASHFS_LEVELS[flags.comp], option: '-Xcompression-level' });
       checkOutputOutside(out, flags.tar ? [] : [source]);
+      const onWarning = printWarning(ctx);
+      const exclude = excludeMatcher(flags.exclude);
       let tree: SourceTree;
       let closeReader: (() => Promise<void>) | undefined;
       if (flags.tar) {
-        const reader = await nodeFileReader(source).catch((err: unknown) => {
-          throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: source, detail: `cannot open the tar archive: ${(err as { code?: string }).code ?? String(err)}` });
-        });
+        const reader = await openTar(source);
         closeReader = () => reader.close();
-        tree = tarSource(reader);
+        tree = tarSource(reader, { name: source === '-' ? 'standard input' : source, ...(exclude ? { exclude } : {}) });
       } else {
-        const exclude = excludeMatcher(flags.exclude);
         tree = nodeSource(checkSourceDir(source), exclude ? { exclude } : {});
       }
       const sourceFlags: Parameters<typeof applySourceFlags>[1] = {};
@@ -141,7 +175,8 @@ export function register(program: Command, ctx: CliContext): void {
       if (flags.forceUid !== undefined) sourceFlags.uid = flags.forceUid;
       if (flags.forceGid !== undefined) sourceFlags.gid = flags.forceGid;
       if (flags.manifest !== undefined) sourceFlags.manifest = flags.manifest;
-      tree = await applySourceFlags(tree, sourceFlags, epoch);
+      if (flags.strict) sourceFlags.strict = true;
+      tree = await applySourceFlags(tree, sourceFlags, epoch, onWarning);
 
       // Workers start now and load the codec while the tree is walked.
       const pool = await openPool(flags.processors, ({ gzip: 'zlib', zstd: 'zstd', lz4: 'lz4-block', xz: 'xz' } as const)[flags.comp]);
@@ -155,7 +190,7 @@ export function register(program: Command, ctx: CliContext): void {
           exportTable: flags.exports,
           pad: flags.pad,
           pool,
-          onWarning: printWarning(ctx),
+          onWarning,
           strict: flags.strict === true,
         };
         if (flags.xcompressionLevel !== undefined) options.level = flags.xcompressionLevel;

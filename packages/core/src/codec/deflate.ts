@@ -7,6 +7,7 @@
  */
 import { concatBytes } from '../bytes.js';
 import * as pako from 'pako';
+import { codecLevel } from './levels.js';
 import { codecFailure, codecOptionError } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
 
@@ -150,11 +151,8 @@ export function getDeflateEngine(): DeflateEngine {
 /** Codec factory for 'gzip' | 'zlib' | 'deflate-raw' over the realm's engine. */
 export function deflateCodec(spec: Readonly<CodecSpec>): Codec {
   const format = spec.name as DeflateFormat;
-  const level = spec.level ?? 6;
+  const level = codecLevel(spec)!;
   const windowBits = spec.windowBits ?? 15;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw codecOptionError(spec, 'level', `level ${level} is outside 0…9`);
-  }
   if (!Number.isInteger(windowBits) || windowBits < 8 || windowBits > 15 || (format === 'gzip' && windowBits < 9)) {
     throw codecOptionError(spec, 'windowBits', `windowBits ${windowBits} is outside ${format === 'gzip' ? 9 : 8}…15`);
   }

@@ -10,7 +10,8 @@
  * block (possibly longer than the input: callers store raw data when the result is not smaller).
  */
 import { concatBytes } from '../bytes.js';
-import { codecFailure, codecOptionError } from './registry.js';
+import { codecLevel } from './levels.js';
+import { codecFailure } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
 
 // lz4_Block_format.md: MINMATCH 4, LASTLITERALS 5, MFLIMIT 12, offsets 1…65535.
@@ -303,11 +304,9 @@ function lz4LegacyDecompress(src: Uint8Array): Uint8Array {
 }
 
 
-/** Codec factory for 'lz4-block' | 'lz4-frame' | 'lz4-legacy'. `level` is not supported (fast mode only). */
+/** Codec factory for 'lz4-block' | 'lz4-frame' | 'lz4-legacy'. No levels: fast mode only (CODEC_LEVELS). */
 export function lz4Codec(spec: Readonly<CodecSpec>): Codec {
-  if (spec.level !== undefined && spec.level !== 1) {
-    throw codecOptionError(spec, 'level', `LZ4 has only its fast mode here (level 1), not ${spec.level}`, 'omit level');
-  }
+  codecLevel(spec); // any level is E_BAD_OPTION
   const wrap =
     (what: string, f: (d: Uint8Array, n?: number) => Uint8Array) =>
     (d: Uint8Array, n?: number): Uint8Array => {

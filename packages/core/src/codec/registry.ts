@@ -8,6 +8,7 @@
  * every pool worker, so one realm kind always makes the same bytes.
  */
 import { ImgkitError, ErrorCodes } from '../errors.js';
+import { codecLevel } from './levels.js';
 import type { Codec, CodecName, CodecSpec } from './types.js';
 
 /** Builds a codec for one spec. Called once per realm and spec (results are cached). */
@@ -84,6 +85,7 @@ async function installDefaults(): Promise<void> {
 }
 
 function noneCodec(spec: Readonly<CodecSpec>): Codec {
+  codecLevel(spec); // 'none' takes no level
   return {
     spec,
     compress: (block) => block,
@@ -92,8 +94,8 @@ function noneCodec(spec: Readonly<CodecSpec>): Codec {
 }
 
 /**
- * Load (once per realm and spec) the codec for `spec`. Rejects with `E_CODEC` for an unknown name
- * or an option the codec cannot honour.
+ * Load (once per realm and spec) the codec for `spec`. Rejects with `E_CODEC` for an unknown name,
+ * and with `E_BAD_OPTION` for an option the codec cannot honour (a level outside CODEC_LEVELS, …).
  */
 export function loadCodec(spec: CodecSpec): Promise<Codec> {
   if (!isCodecName(spec.name)) {
@@ -122,11 +124,11 @@ export function loadCodec(spec: CodecSpec): Promise<Codec> {
   return p;
 }
 
-/** Throws `E_CODEC` about an option of `spec`. */
+/** `E_BAD_OPTION` about an option of `spec` (the caller asked for something the codec cannot do). */
 export function codecOptionError(spec: Readonly<CodecSpec>, field: string, detail: string, hint?: string): ImgkitError {
   const info: ConstructorParameters<typeof ImgkitError>[1] = { format: 'core', field: `codec.${spec.name}.${field}`, detail };
   if (hint !== undefined) info.hint = hint;
-  return new ImgkitError(ErrorCodes.CODEC, info);
+  return new ImgkitError(ErrorCodes.BAD_OPTION, info);
 }
 
 /** Wrap a failure inside a codec library as `E_CODEC`. */

@@ -33,7 +33,8 @@ import { inlinePool } from '../pool.js';
 import type { CodecSpec } from './types.js';
 import type { CompressJob, CompressResult, StreamChunkJob, StreamChunkResult } from '../worker-tasks.js';
 import { LZ4_FRAME_BLOCK_SIZE, LZ4_FRAME_END_MARK, LZ4_LEGACY_CHUNK_SIZE, lz4FrameHeader, lz4LegacyMagic } from './lz4.js';
-import { xzIndexAndFooter, xzPresetDictSize, xzStreamHeader } from './xz.js';
+import { codecLevel } from './levels.js';
+import { resolveXz, xzIndexAndFooter, xzStreamHeader } from './xz.js';
 import { splicedFrameHeader } from './zstd-splice.js';
 
 export interface CompressStreamOptions {
@@ -126,6 +127,7 @@ function badOption(field: string, detail: string, hint?: string): ImgkitError {
 /** Compress `input` into one stream of `codec`'s container format; see the module comment. */
 export async function* compressStream(marked: StreamInput, options: CompressStreamOptions): AsyncIterable<Uint8Array> {
   const { codec } = options;
+  codecLevel(codec); // a bad level is E_BAD_OPTION before any input is read
   const input = bytesOnly(marked);
   const pool = options.pool ?? inlinePool();
   const size = (def: number, min: number, max: number): number => {
@@ -158,8 +160,7 @@ export async function* compressStream(marked: StreamInput, options: CompressStre
       yield LZ4_FRAME_END_MARK;
       return;
     case 'xz': {
-      const dict = codec.dictSize ?? xzPresetDictSize(codec.level ?? 6);
-      const check = codec.check ?? 'crc32';
+      const { dictSize: dict, check } = resolveXz(codec); // E_BAD_OPTION for what the encoder cannot run
       const chunk = size(Math.max(1 << 20, dict), 64 * 1024, 256 << 20);
       yield xzStreamHeader(check);
       const records: { unpaddedSize: number; uncompressedSize: number }[] = [];
@@ -318,8 +319,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, codec: CodecSpec, size:
 }
 
 async function* deflateStream(input: AsyncIterable<Uint8Array>, codec: CodecSpec, pool: WorkerPool, size: number): AsyncIterable<Uint8Array> {
-  const level = codec.level ?? 6;
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw badOption('codec.level', `level ${level} is outside 0…9`);
+  const level = codecLevel(codec)!;
   if (codec.windowBits !== undefined && codec.windowBits !== 15) {
     throw badOption('codec.windowBits', 'compressStream writes 32 KiB-window deflate only', 'omit windowBits');
   }

@@ -8,6 +8,8 @@
  * (xz_wrapper.c: lzma_lzma_preset(LZMA_PRESET_DEFAULT), dict_size = block size, LZMA_CHECK_CRC32)
  * does. The result is one .xz stream with one block whose header records both sizes.
  */
+import { ErrorCodes, ImgkitError } from '../errors.js';
+import { CODEC_LEVELS, codecLevel, XZ_MAX_DICT_SIZE, XZ_PRESET_LEVELS } from './levels.js';
 import { codecFailure, codecOptionError, getWasmLoader } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
 import { crc32 } from '../hash.js';
@@ -50,9 +52,13 @@ const LZMA_MF_HC4 = 0x04;
 const LZMA_MF_BT4 = 0x14;
 const LZMA_OK = 0;
 
-/** Dictionary size of xz preset `level` (0…9): 256 KiB … 64 MiB. */
+/** Dictionary size of xz preset `level` (0…9): 256 KiB … 64 MiB (liblzma lzma_encoder_presets.c). */
 export function xzPresetDictSize(level: number): number {
-  return 2 ** [18, 20, 21, 22, 22, 23, 23, 24, 25, 26][level]!;
+  const log = [18, 20, 21, 22, 22, 23, 23, 24, 25, 26][level];
+  if (!Number.isInteger(level) || log === undefined) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'core', field: 'codec.xz.level', detail: `xz preset ${String(level)} is outside ${CODEC_LEVELS.xz!.min}…${CODEC_LEVELS.xz!.max}` });
+  }
+  return 2 ** log;
 }
 
 /** xz-file-format.txt §5.3.1: LZMA2 dictionary sizes are 2^n or 2^n + 2^(n-1), 4 KiB … 1.5 GiB. */
@@ -68,15 +74,21 @@ interface XzParams {
   check: keyof typeof XZ_CHECK_IDS;
 }
 
+/**
+ * Preset, dictionary and check of an xz spec. The encoder's memory grows with the dictionary, and
+ * this WebAssembly build has room for XZ_MAX_DICT_SIZE: a larger dictionary (given, or a preset's
+ * own: presets 8 and 9) is E_BAD_OPTION saying so, before any data is compressed.
+ */
 function resolveXz(spec: Readonly<CodecSpec>): XzParams {
-  const level = spec.level ?? 6;
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw codecOptionError(spec, 'level', `preset ${level} is outside 0…9`);
-  if (level >= 8) {
-    throw codecOptionError(spec, 'level', `preset ${level} runs out of wasm memory`, 'use a preset up to 7, or set dictSize');
-  }
+  const level = codecLevel(spec)!;
   const dictSize = spec.dictSize ?? xzPresetDictSize(level);
   if (!isXzDictSize(dictSize)) {
     throw codecOptionError(spec, 'dictSize', `dictionary ${dictSize} is not 2^n or 2^n+2^(n-1) in 4 KiB…1.5 GiB`);
+  }
+  if (dictSize > XZ_MAX_DICT_SIZE) {
+    const limit = `this WebAssembly build of liblzma encodes with dictionaries of at most ${XZ_MAX_DICT_SIZE >> 20} MiB`;
+    if (spec.dictSize !== undefined) throw codecOptionError(spec, 'dictSize', `dictionary ${dictSize} bytes: ${limit}`, `use a dictionary of at most ${XZ_MAX_DICT_SIZE} bytes`);
+    throw codecOptionError(spec, 'level', `preset ${level} uses a ${dictSize >> 20} MiB dictionary: ${limit}`, `use a preset of ${XZ_PRESET_LEVELS.min}…${XZ_PRESET_LEVELS.max}`);
   }
   const check = spec.check ?? 'crc32';
   if (!(check in XZ_CHECK_IDS)) throw codecOptionError(spec, 'check', `unknown check "${check}"`);

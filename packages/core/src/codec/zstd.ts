@@ -14,7 +14,8 @@
  * which squashfs and qcow2 want. The bytes depend only on the input and the level.
  */
 import { ErrorCodes, ImgkitError } from '../errors.js';
-import { codecFailure, codecOptionError } from './registry.js';
+import { codecLevel } from './levels.js';
+import { codecFailure } from './registry.js';
 import type { Codec, CodecSpec } from './types.js';
 
 type ZstdModule = typeof import('@cloudpss/zstd/wasm');
@@ -36,10 +37,7 @@ export function zstdReady(): Promise<ZstdModule> {
 }
 
 export async function zstdCodec(spec: Readonly<CodecSpec>): Promise<Codec> {
-  const level = spec.level ?? 3;
-  if (!Number.isInteger(level) || level < 1 || level > 22) {
-    throw codecOptionError(spec, 'level', `level ${level} is outside 1…22`);
-  }
+  const level = codecLevel(spec)!;
   const z = await zstdReady();
   return {
     spec,

@@ -22,6 +22,8 @@ import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import {
   ErrorCodes,
+  PATH_MAX,
+  messagePath,
   ImgkitError,
   SourceChangedError,
   emptyContent,
@@ -119,6 +121,17 @@ function decodeName(raw: Buffer, parent: string): string {
 }
 
 function unreadable(path: string, err: unknown): ImgkitError {
+  if (errCode(err) === 'ENAMETOOLONG') {
+    // Not a permission problem: the host path (root + tree path) is over PATH_MAX (4096 bytes with
+    // its NUL), which no system call takes.
+    return new ImgkitError(ErrorCodes.PATH_TOO_LONG, {
+      format: 'core',
+      path: messagePath(path),
+      detail: `the host path is over ${PATH_MAX - 1} bytes (PATH_MAX): the system refuses it (ENAMETOOLONG)`,
+      hint: 'exclude it, or shorten the directories above it',
+      cause: err,
+    });
+  }
   return new ImgkitError(ErrorCodes.SOURCE_UNREADABLE, {
     format: 'core',
     path,
