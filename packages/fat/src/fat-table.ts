@@ -72,7 +72,7 @@ export function* fatPieces(g: FatGeometry, runEnds: ArrayLike<number>, pieceByte
   const usedBytes = bits === 12 ? Math.ceil((entries * 3) / 2) : (entries * bits) / 8;
   const total = fatBytes(g);
   // Entries per piece: for FAT12 an even number, so pieces start on a 3-byte boundary.
-  const perPiece = Math.max(2, bits === 12 ? Math.floor((pieceBytes * 2) / 3) & ~1 : pieceBytes / (bits / 8));
+  const perPiece = Math.max(2, bits === 12 ? Math.floor((pieceBytes * 2) / 3) & ~1 : Math.floor(pieceBytes / (bits / 8)));
   let run = 0;
   for (let first = 0; first < entries; first += perPiece) {
     const end = Math.min(entries, first + perPiece);

@@ -193,8 +193,9 @@ async function walk(tree: SourceTree, o: ResolvedFatOptions): Promise<{ root: Fa
   return { root: root!, byPath, links };
 }
 
+/** A link that cannot be followed, named by its path in the source tree (what the user can fix). */
 function linkError(link: LinkNode, detail: string): UnsupportedEntryError {
-  return new UnsupportedEntryError({ format: FORMAT, path: link.path, detail, hint: 'make it point inside the tree, or exclude it' });
+  return new UnsupportedEntryError({ format: FORMAT, path: link.source, detail, hint: 'make it point inside the tree, or exclude it' });
 }
 
 /** What `link` leads to: a file or directory node of the tree, and its source path (step 2). */
