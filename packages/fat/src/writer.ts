@@ -106,14 +106,14 @@ export function encodeDirectory(dir: FatNode, parent: FatNode | undefined, v: Pl
   const out = new Uint8Array(dir.slots * DIRENT_BYTES);
   const fat32 = v.geometry.fatBits === 32;
   let at = 0;
-  const entry = (name: Uint8Array, attr: number, ntRes: number, mtime: number, cluster: number, size: number) => {
+  const entry = (name: Uint8Array, attr: number, ntRes: number, mtime: number, cluster: number, size: number, tenths = true) => {
     const t = fatTimestamp(mtime);
     DirEntry.encode(
       {
         name,
         attr,
         ntRes,
-        crtTimeTenth: t.tenths,
+        crtTimeTenth: tenths ? t.tenths : 0,
         crtTime: t.time,
         crtDate: t.date,
         lstAccDate: t.date,
@@ -129,8 +129,9 @@ export function encodeDirectory(dir: FatNode, parent: FatNode | undefined, v: Pl
     at += DIRENT_BYTES;
   };
   if (parent === undefined) {
-    // The root: the volume label entry first, as mkfs.fat writes it (fatgen103 ATTR_VOLUME_ID).
-    if (v.options.label !== undefined) entry(nameBytes(v.options.label.slice(0, 8), v.options.label.slice(8)), ATTR_VOLUME_ID, 0, v.options.epoch, 0, 0);
+    // The root: the volume label entry first, dated by the epoch, as mkfs.fat writes it (fatgen103
+    // ATTR_VOLUME_ID; mkfs.fat leaves the 10 ms field 0).
+    if (v.options.label !== undefined) entry(nameBytes(v.options.label.slice(0, 8), v.options.label.slice(8)), ATTR_VOLUME_ID, 0, v.options.epoch, 0, 0, false);
   } else {
     // fatgen103 "FAT Directory Structure": '.' is the directory itself, '..' its parent (0 for the root).
     entry(nameBytes('.', ''), ATTR_DIRECTORY, 0, dir.mtime, dir.cluster, 0);
