@@ -13,11 +13,12 @@ import assert from 'node:assert/strict';
 import { mkdir, open, readFile, readdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { memoryTree, withSink } from '@imgkit/core';
+import { MemorySink, memoryTree, withSink } from '@imgkit/core';
 import { fileSink } from '@imgkit/core/node';
 import { BootSector16, BootSector32, planFat, type FatBits, type FatPlan } from '@imgkit/fat';
 import { FAT_IGNORED, FSCK_PROBLEMS, MTOOLS_ENV, fatSource, fatView, fsckFat, fsckProblems, makeFatTree, mcopyExtract, mdir } from './lib/fat.ts';
 import { DEFAULT_ROOTFS } from './lib/fixture.ts';
+import { lightningFsTree } from './lib/source.ts';
 import { requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
 import { assertSameTree, snapshotDir, snapshotTree, type Snapshot } from './lib/tree.ts';
 
@@ -106,6 +107,22 @@ describe('FAT images of the FAT test tree', () => {
       assert.equal(e.short, `${'ENTRYNU'.slice(0, 8 - tail.length)}${tail}.TXT`, e.long);
       assert.equal(e.long, `entry number ${String(i).padStart(4, '0')} with a long name.txt`);
     });
+  });
+
+  test('a lightning-fs source (the browser\'s) gives the same image as the Node source', async () => {
+    const lfs = await lightningFsTree(src);
+    assert.ok(lfs, 'lightning-fs source available');
+    // Times clamped to an epoch before them all: the copy into lightning-fs has fresh times.
+    const o = { fatBits: 16 as const, label: 'SAME', epoch: 1_600_000_000 };
+    const image = async (t: Parameters<typeof planFat>[0]) => {
+      const sink = new MemorySink();
+      await (await planFat(t, o)).write(sink);
+      return sink.bytes();
+    };
+    const a = await image(fatSource(src));
+    const b = await image(lfs);
+    assert.ok(a.byteLength > 1 << 20);
+    assert.ok(Buffer.from(a).equals(Buffer.from(b)), 'identical bytes');
   });
 
   test('a root directory with more entries than the default 512 gets a bigger root region (as mkfs.fat -r)', async () => {

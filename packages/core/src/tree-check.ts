@@ -20,7 +20,7 @@
  */
 import { encodeUtf8 } from './bytes.js';
 import { ErrorCodes, ImgkitError, UnsupportedEntryError, type ErrorCode } from './errors.js';
-import { baseName, compareTreePaths, parentPath, type EntryKind, type SourceEntry, type SourceTree } from './source.js';
+import { baseName, parentPath, type EntryKind, type SourceEntry, type SourceTree } from './source.js';
 
 /** Why a name is refused: the error's code, detail and way out. */
 export interface NameProblem {
@@ -69,6 +69,27 @@ export interface CheckedTree extends AsyncIterable<CheckedEntry> {
   readonly summary: TreeSummary;
 }
 
+/**
+ * compareTreePaths (source.ts) without allocating, for the check that runs once per entry: the
+ * components in the byte order of their UTF-8 encodings, a component before its extensions ('/'
+ * ends one). UTF-8 byte order is code point order; UTF-16 units are in code point order except that
+ * surrogates (code points above U+FFFF) sort below U+E000…U+FFFF, so those two ranges are swapped.
+ */
+export function compareWalkOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 0x2f) return -1;
+    if (y === 0x2f) return 1;
+    if (x >= 0xd800) x += x <= 0xdfff ? 0x2000 : -0x800;
+    if (y >= 0xd800) y += y <= 0xdfff ? 0x2000 : -0x800;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /** A path the SourceTree contract allows: no leading '/', no empty, '.' or '..' components, no NUL. */
 function badPath(path: string): string | undefined {
   if (path === '') return undefined;
@@ -113,7 +134,7 @@ export function checkTree(tree: SourceTree, rules: TreeRules): CheckedTree {
         } else {
           const why = badPath(path);
           if (why !== undefined) throw fail(path, why);
-          if (path === '' || compareTreePaths(prev, path) >= 0) {
+          if (path === '' || compareWalkOrder(prev, path) >= 0) {
             throw fail(path, `walked out of order or twice (after "${prev}")`, 'a SourceTree yields each path once, parents first, children sorted by the bytes of their names');
           }
           const parent = parentPath(path);
@@ -169,7 +190,9 @@ export function checkTree(tree: SourceTree, rules: TreeRules): CheckedTree {
         }
         if (entry.kind === 'dir') dirs.set(path, 0);
         summary.entries++;
-        yield { entry, name, parent: path === '' ? undefined : parentPath(path), depth: path === '' ? 0 : path.split('/').length };
+        let depth = path === '' ? 0 : 1;
+        for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) depth++;
+        yield { entry, name, parent: path === '' ? undefined : parentPath(path), depth };
       }
       if (prev === undefined) throw fail('', 'the tree is empty: not even a root directory', 'a SourceTree yields its root first');
     },

@@ -5,6 +5,8 @@ import {
   ImgkitError,
   UnsupportedEntryError,
   checkTree,
+  compareTreePaths,
+  compareWalkOrder,
   emptyContent,
   memoryTree,
   type SourceEntry,
@@ -120,4 +122,16 @@ test('checkTree applies name byte limits and the format name rule', async () => 
   const { seen } = await drain(memoryTree([{ path: 'ok/fine', kind: 'file' }]), rule);
   assert.equal(seen.length, 3);
   await assert.rejects(drain(memoryTree([{ path: 'ok/a:b', kind: 'file' }]), rule), rejects(ErrorCodes.NAME_UNENCODABLE, 'ok/a:b'));
+});
+
+test('compareWalkOrder orders paths exactly as compareTreePaths (random paths, separators, surrogates, U+E000…U+FFFF)', () => {
+  const alphabet = ['a', 'b', 'A', '-', '.', ' ', '/', '0', '~', 'é', 'Z', '\u{e000}', '\u{ffff}', '\u{10000}', '🙂', '日'];
+  let x = 12345;
+  const rnd = (n: number) => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const path = () => Array.from({ length: 1 + rnd(6) }, () => alphabet[rnd(alphabet.length)]).join('');
+  for (let i = 0; i < 20000; i++) {
+    const a = path();
+    const b = i % 10 === 0 ? `${a}/${path()}` : path();
+    assert.equal(Math.sign(compareWalkOrder(a, b)), Math.sign(compareTreePaths(a, b)), JSON.stringify([a, b]));
+  }
 });

@@ -73,6 +73,7 @@ export function replaceInvalid(name: string): string {
 
 /** The key under which FAT drivers compare names: each character upper-cased where that keeps it one character. */
 export function foldName(name: string): string {
+  if (/^[\x00-\x7f]*$/.test(name)) return name.toUpperCase();
   let out = '';
   for (const ch of name) {
     const up = ch.toUpperCase();
@@ -116,12 +117,18 @@ interface Part {
 }
 
 /** One part (base or extension) as mtools' TranslateToDos makes it: cut to `count` characters, then cleaned. */
-function translatePart(chars: readonly string[], count: number): Part {
+function translatePart(part: string, count: number): Part {
   let text = '';
-  let tail = chars.length > count;
+  let tail = false;
   let mixed = false;
   let state = Case.None;
-  for (const ch of chars.slice(0, count)) {
+  let taken = 0;
+  for (const ch of part) {
+    if (taken === count) {
+      tail = true; // more characters than the part holds
+      break;
+    }
+    taken++;
     const c = ch.codePointAt(0)!;
     if (ch === ' ' || ch === '.') {
       tail = true;
@@ -154,8 +161,8 @@ export function basisName(longName: string): Basis {
   let tail = lead > 0;
   name = name.slice(lead);
   const dot = name.lastIndexOf('.');
-  const base = translatePart([...(dot >= 0 ? name.slice(0, dot) : name)], 8);
-  const ext = dot >= 0 ? translatePart([...name.slice(dot + 1)], 3) : { text: '', tail: false, mixed: false, lower: false };
+  const base = translatePart(dot >= 0 ? name.slice(0, dot) : name, 8);
+  const ext = dot >= 0 ? translatePart(name.slice(dot + 1), 3) : { text: '', tail: false, mixed: false, lower: false };
   tail ||= base.tail || ext.tail || DEVICES.test(base.text);
   const baseText = base.text === '' ? '_' : base.text;
   if (base.text === '') tail = true;
@@ -190,9 +197,8 @@ export function shortNameText(bytes: Uint8Array): string {
 const MAX_TAIL = 999999;
 
 /**
- * Short names for the long names of one directory, in entry order. Returns undefined in place of
- * a name for which no tail is free (more than 999999 names sharing a basis cannot occur: a
- * directory holds at most 65536 entries).
+ * Short names for the long names of one directory, in entry order. Tails run out only past
+ * 999999 names sharing a basis, which no directory (65536 entries at most) reaches.
  */
 export function assignShortNames(longNames: readonly string[]): ShortName[] {
   const bases = longNames.map(basisName);

@@ -1,0 +1,10 @@
+const t0 = performance.now();
+const { nodeSource, fileSink } = await import('@imgkit/core/node');
+const { withSink } = await import('@imgkit/core');
+const { planFat } = await import('@imgkit/fat');
+const t1 = performance.now();
+const plan = await planFat(nodeSource('/usr/lib/python3'), { epoch: 1700000000 });
+const t2 = performance.now();
+await withSink(await fileSink('/tmp/fat/prof.img'), (s) => plan.write(s));
+const t3 = performance.now();
+console.log('import', (t1-t0).toFixed(0), 'plan', (t2-t1).toFixed(0), 'write', (t3-t2).toFixed(0));
