@@ -4,7 +4,7 @@
  * flags Windows NT and later, mtools and Linux's vfat use for a short name whose base or extension
  * is all lower case, so such a name needs no long-name entries.
  */
-import { bytes, struct, u8, u16le, u32le, utcFields, type StructValues } from '@imgkit/core';
+import { bytes, struct, u8, u16le, u32le, type StructValues } from '@imgkit/core';
 
 export const DIRENT_BYTES = 32;
 
@@ -65,11 +65,26 @@ export function fatTimestamp(seconds: number): FatTimestamp {
   const s = Math.floor(seconds);
   const clamped = s < FAT_TIME_MIN || s > FAT_TIME_MAX;
   const t = Math.min(Math.max(s, FAT_TIME_MIN), FAT_TIME_MAX);
-  const f = utcFields(t);
+  // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted), so that
+  // the thousands of entries of a volume cost no Date objects.
+  const days = Math.floor(t / 86400);
+  const secs = t - days * 86400;
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(secs / 3600);
+  const minute = Math.floor((secs % 3600) / 60);
+  const second = secs % 60;
   return {
-    date: ((f.year - 1980) << 9) | (f.month << 5) | f.day,
-    time: (f.hour << 11) | (f.minute << 5) | (f.second >> 1),
-    tenths: (f.second & 1) * 100,
+    date: ((year - 1980) << 9) | (month << 5) | day,
+    time: (hour << 11) | (minute << 5) | (second >> 1),
+    tenths: (second & 1) * 100,
     clamped,
   };
 }

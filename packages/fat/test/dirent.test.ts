@@ -41,8 +41,12 @@ test('FAT date and time: fields, 2-second steps, the odd second in the creation 
   const max = fatTimestamp(FAT_TIME_MAX);
   assert.equal(max.date >> 9, 127);
   assert.equal(fromFatTimestamp(max.date, max.time), FAT_TIME_MAX);
-  for (const s of [FAT_TIME_MIN, 1_000_000_000, 1_234_567_890, 2_000_000_000, 4_000_000_000]) {
+  // Every day of 1980–2107 (leap years, 2000 and 2100 included) at a few times of day, against Date.
+  for (let s = FAT_TIME_MIN + 7; s <= FAT_TIME_MAX; s += 86400 + 3607) {
     const e = fatTimestamp(s);
+    const d = new Date(s * 1000);
+    const want = ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate();
+    assert.equal(e.date, want, String(s));
     assert.equal(fromFatTimestamp(e.date, e.time, e.tenths), s, String(s));
   }
 });
