@@ -4,6 +4,9 @@
  * are checked by fsck.fat, mtools and the kernel in test/fat.test.ts and test/boot-fat.test.ts.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   ErrorCodes,
@@ -15,6 +18,7 @@ import {
   type ImgkitWarning,
   type MemoryEntryInit,
 } from '@imgkit/core';
+import { nodeSource } from '@imgkit/core/node';
 import { BootSector16, BootSector32, MIN_CLUSTERS_32, planFat, writeFat, type PlanFatOptions } from '@imgkit/fat';
 
 const T = 1_700_000_000;
@@ -250,6 +254,26 @@ test('a file that grows or shrinks after the plan: E_SOURCE_CHANGED naming it', 
   for (const n of [50, 150]) {
     const plan = await planFat(tree([liar(n)]), EPOCH);
     await assert.rejects(plan.write(new MemorySink()), isError(ErrorCodes.SOURCE_CHANGED, 'liar'));
+  }
+});
+
+test('a Node source file (read straight into the output buffer) that grows or shrinks after the plan: E_SOURCE_CHANGED', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imgkit-fat-changed-'));
+  try {
+    // (A file empty at the plan is not opened again: it is stored empty, as planned.)
+    for (const [planned, now] of [[1000, 1001], [1000, 999], [5 << 20, (5 << 20) + 1], [5 << 20, 100], [2047, 2048], [1 << 20, (1 << 20) + 1]]) {
+      writeFileSync(join(dir, 'f'), new Uint8Array(planned!).fill(7));
+      const plan = await planFat(nodeSource(dir), EPOCH);
+      writeFileSync(join(dir, 'f'), new Uint8Array(now!).fill(7));
+      await assert.rejects(plan.write(new MemorySink()), isError(ErrorCodes.SOURCE_CHANGED, 'f'), `${planned} → ${now}`);
+    }
+    // Unchanged, the same plan writes; and the file's bytes are in the image.
+    writeFileSync(join(dir, 'f'), new Uint8Array(3000).fill(9));
+    const sink = new MemorySink();
+    await (await planFat(nodeSource(dir), EPOCH)).write(sink);
+    assert.ok(Buffer.from(sink.bytes()).includes(Buffer.alloc(3000, 9)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
