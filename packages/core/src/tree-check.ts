@@ -17,6 +17,7 @@
  * maps each multiply-linked file's first name to all its names.
  *
  * Memory: one record per directory and per file path (hard-link targets may be any earlier file).
+ * A plan that loops over `tree.walk()` itself uses `TreeChecker` (one `check(entry)` per entry).
  */
 import { encodeUtf8 } from './bytes.js';
 import { ErrorCodes, ImgkitError, UnsupportedEntryError, type ErrorCode } from './errors.js';
@@ -94,107 +95,132 @@ export function compareWalkOrder(a: string, b: string): number {
 function badPath(path: string): string | undefined {
   if (path === '') return undefined;
   if (path.includes('\0')) return 'the path contains a NUL character';
-  for (const part of path.split('/')) {
-    if (part === '') return 'the path has an empty component (a leading, trailing or doubled "/")';
-    if (part === '.' || part === '..') return `the path has a "${part}" component`;
-  }
+  if (path.startsWith('/') || path.endsWith('/') || path.includes('//')) return 'the path has an empty component (a leading, trailing or doubled "/")';
+  const dots = /(?:^|\/)(\.\.?)(?:\/|$)/.exec(path);
+  if (dots) return `the path has a "${dots[1]}" component`;
   return undefined;
+}
+
+/**
+ * The checks, one entry at a time, for a plan that runs its own loop over `tree.walk()` (one
+ * async iteration instead of two): `check(entry)` for each entry in walk order, `finish()` after
+ * the last. `checkTree` is the same as an iterable.
+ */
+export class TreeChecker {
+  readonly summary: TreeSummary;
+  private readonly groups = new Map<string, string[]>();
+  /** directory path → subdirectory count */
+  private readonly dirs = new Map<string, number>();
+  /** every name of a multiply-linked file → its group */
+  private readonly linkOf = new Map<string, string[]>();
+  /** Files walked so far that a later name may link to. */
+  private readonly files = new Set<string>();
+  private readonly allowed: Set<string> | undefined;
+  private prev: string | undefined;
+
+  constructor(private readonly rules: TreeRules) {
+    this.allowed = rules.kinds ? new Set(rules.kinds) : undefined;
+    const { dirs, linkOf } = this;
+    this.summary = {
+      entries: 0,
+      linkGroups: this.groups,
+      linkCount(path) {
+        const d = dirs.get(path);
+        if (d !== undefined) return 2 + d;
+        return linkOf.get(path)?.length ?? 1;
+      },
+    };
+  }
+
+  private fail(path: string, detail: string, hint?: string): ImgkitError {
+    return new ImgkitError(ErrorCodes.BAD_INPUT, { format: this.rules.format, path, detail, ...(hint ? { hint } : {}) });
+  }
+
+  /** Check the next entry of the walk; throws naming its path, or returns it with its name, parent and depth. */
+  check(entry: SourceEntry): CheckedEntry {
+    const { rules, dirs } = this;
+    const path = entry.path;
+    if (this.prev === undefined) {
+      if (path !== '' || entry.kind !== 'dir') throw this.fail(path, 'the walk must start with the root directory (path "")', 'a SourceTree yields its root first');
+    } else {
+      const why = badPath(path);
+      if (why !== undefined) throw this.fail(path, why);
+      if (path === '' || compareWalkOrder(this.prev, path) >= 0) {
+        throw this.fail(path, `walked out of order or twice (after "${this.prev}")`, 'a SourceTree yields each path once, parents first, children sorted by the bytes of their names');
+      }
+      const parent = parentPath(path);
+      const siblings = dirs.get(parent);
+      if (siblings === undefined) throw this.fail(path, `its parent "${parent}" is not a directory walked before it`);
+      if (entry.kind === 'dir') dirs.set(parent, siblings + 1);
+    }
+    this.prev = path;
+
+    if (this.allowed && !this.allowed.has(entry.kind)) {
+      const r = rules.refuse?.[entry.kind];
+      throw new UnsupportedEntryError({
+        format: rules.format,
+        path,
+        detail: r?.detail ?? `${rules.format} cannot store a ${entry.kind}`,
+        ...(r?.hint ? { hint: r.hint } : { hint: 'exclude it' }),
+      });
+    }
+
+    const name = baseName(path);
+    if (path !== '') {
+      if (rules.maxNameBytes !== undefined) {
+        const n = encodeUtf8(name).byteLength;
+        if (n > rules.maxNameBytes) {
+          throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, { format: rules.format, path, detail: `the name is ${n} bytes; the limit is ${rules.maxNameBytes}`, hint: 'shorten it or exclude it' });
+        }
+      }
+      if (rules.maxPathBytes !== undefined) {
+        const n = encodeUtf8(path).byteLength;
+        if (n > rules.maxPathBytes) {
+          throw new ImgkitError(ErrorCodes.PATH_TOO_LONG, { format: rules.format, path, detail: `the path is ${n} bytes; the limit is ${rules.maxPathBytes}`, hint: 'shorten it or exclude it' });
+        }
+      }
+      const problem = rules.checkName?.(name, entry);
+      if (problem) throw new ImgkitError(problem.code, { format: rules.format, path, detail: problem.detail, ...(problem.hint ? { hint: problem.hint } : {}) });
+    }
+
+    if (entry.hardLinkTo !== undefined) {
+      if (entry.kind !== 'file') throw this.fail(path, `a ${entry.kind} cannot be a hard link (to "${entry.hardLinkTo}")`);
+      if (!this.files.has(entry.hardLinkTo)) {
+        throw this.fail(path, `hard link to "${entry.hardLinkTo}", which is not a file walked before it`, 'a source sets hardLinkTo on later names only, naming the first');
+      }
+      let group = this.groups.get(entry.hardLinkTo);
+      if (!group) {
+        group = [entry.hardLinkTo];
+        this.groups.set(entry.hardLinkTo, group);
+        this.linkOf.set(entry.hardLinkTo, group);
+      }
+      group.push(path);
+      this.linkOf.set(path, group);
+    } else if (entry.kind === 'file') {
+      this.files.add(path);
+    }
+    if (entry.kind === 'dir') dirs.set(path, 0);
+    this.summary.entries++;
+    let depth = path === '' ? 0 : 1;
+    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) depth++;
+    return { entry, name, parent: path === '' ? undefined : parentPath(path), depth };
+  }
+
+  /** After the last entry: a walk that yielded nothing is refused. */
+  finish(): TreeSummary {
+    if (this.prev === undefined) throw this.fail('', 'the tree is empty: not even a root directory', 'a SourceTree yields its root first');
+    return this.summary;
+  }
 }
 
 /** Check a tree's walk against the SourceTree contract and a format's rules (see the top of this file). */
 export function checkTree(tree: SourceTree, rules: TreeRules): CheckedTree {
-  const groups = new Map<string, string[]>();
-  /** directory path → subdirectory count */
-  const dirs = new Map<string, number>();
-  /** every name of a multiply-linked file → its group */
-  const linkOf = new Map<string, string[]>();
-  const summary: TreeSummary = {
-    entries: 0,
-    linkGroups: groups,
-    linkCount(path) {
-      const d = dirs.get(path);
-      if (d !== undefined) return 2 + d;
-      return linkOf.get(path)?.length ?? 1;
-    },
-  };
-  const allowed = rules.kinds ? new Set(rules.kinds) : undefined;
-  const fail = (path: string, detail: string, hint?: string) =>
-    new ImgkitError(ErrorCodes.BAD_INPUT, { format: rules.format, path, detail, ...(hint ? { hint } : {}) });
-
+  const checker = new TreeChecker(rules);
   return {
-    summary,
+    summary: checker.summary,
     async *[Symbol.asyncIterator]() {
-      /** Files walked so far that a later name may link to. */
-      const files = new Set<string>();
-      let prev: string | undefined;
-      for await (const entry of tree.walk()) {
-        const path = entry.path;
-        if (prev === undefined) {
-          if (path !== '' || entry.kind !== 'dir') throw fail(path, 'the walk must start with the root directory (path "")', 'a SourceTree yields its root first');
-        } else {
-          const why = badPath(path);
-          if (why !== undefined) throw fail(path, why);
-          if (path === '' || compareWalkOrder(prev, path) >= 0) {
-            throw fail(path, `walked out of order or twice (after "${prev}")`, 'a SourceTree yields each path once, parents first, children sorted by the bytes of their names');
-          }
-          const parent = parentPath(path);
-          const siblings = dirs.get(parent);
-          if (siblings === undefined) throw fail(path, `its parent "${parent}" is not a directory walked before it`);
-          if (entry.kind === 'dir') dirs.set(parent, siblings + 1);
-        }
-        prev = path;
-
-        if (allowed && !allowed.has(entry.kind)) {
-          const r = rules.refuse?.[entry.kind];
-          throw new UnsupportedEntryError({
-            format: rules.format,
-            path,
-            detail: r?.detail ?? `${rules.format} cannot store a ${entry.kind}`,
-            ...(r?.hint ? { hint: r.hint } : { hint: 'exclude it' }),
-          });
-        }
-
-        const name = baseName(path);
-        if (path !== '') {
-          if (rules.maxNameBytes !== undefined) {
-            const n = encodeUtf8(name).byteLength;
-            if (n > rules.maxNameBytes) {
-              throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, { format: rules.format, path, detail: `the name is ${n} bytes; the limit is ${rules.maxNameBytes}`, hint: 'shorten it or exclude it' });
-            }
-          }
-          if (rules.maxPathBytes !== undefined) {
-            const n = encodeUtf8(path).byteLength;
-            if (n > rules.maxPathBytes) {
-              throw new ImgkitError(ErrorCodes.PATH_TOO_LONG, { format: rules.format, path, detail: `the path is ${n} bytes; the limit is ${rules.maxPathBytes}`, hint: 'shorten it or exclude it' });
-            }
-          }
-          const problem = rules.checkName?.(name, entry);
-          if (problem) throw new ImgkitError(problem.code, { format: rules.format, path, detail: problem.detail, ...(problem.hint ? { hint: problem.hint } : {}) });
-        }
-
-        if (entry.hardLinkTo !== undefined) {
-          if (entry.kind !== 'file') throw fail(path, `a ${entry.kind} cannot be a hard link (to "${entry.hardLinkTo}")`);
-          if (!files.has(entry.hardLinkTo)) {
-            throw fail(path, `hard link to "${entry.hardLinkTo}", which is not a file walked before it`, 'a source sets hardLinkTo on later names only, naming the first');
-          }
-          let group = groups.get(entry.hardLinkTo);
-          if (!group) {
-            group = [entry.hardLinkTo];
-            groups.set(entry.hardLinkTo, group);
-            linkOf.set(entry.hardLinkTo, group);
-          }
-          group.push(path);
-          linkOf.set(path, group);
-        } else if (entry.kind === 'file') {
-          files.add(path);
-        }
-        if (entry.kind === 'dir') dirs.set(path, 0);
-        summary.entries++;
-        let depth = path === '' ? 0 : 1;
-        for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) depth++;
-        yield { entry, name, parent: path === '' ? undefined : parentPath(path), depth };
-      }
-      if (prev === undefined) throw fail('', 'the tree is empty: not even a root directory', 'a SourceTree yields its root first');
+      for await (const entry of tree.walk()) yield checker.check(entry);
+      checker.finish();
     },
   };
 }

@@ -26,7 +26,7 @@ import {
   ImgkitError,
   NoSpaceError,
   UnsupportedEntryError,
-  checkTree,
+  TreeChecker,
   clampTime,
   warnOrThrow,
   type ByteSink,
@@ -124,7 +124,7 @@ function warn(o: ResolvedFatOptions, code: (typeof ErrorCodes)[keyof typeof Erro
 /** Walk the tree into nodes (step 1). */
 async function walk(tree: SourceTree, o: ResolvedFatOptions): Promise<{ root: FatNode; byPath: Map<string, WalkNode>; links: (LinkNode & { kind: 'symlink' })[] }> {
   const refuseHint = 'exclude it, or give it in a manifest as a file';
-  const checked = checkTree(tree, {
+  const checker = new TreeChecker({
     format: FORMAT,
     kinds: o.followSymlinks ? ['file', 'dir', 'symlink'] : ['file', 'dir'],
     refuse: {
@@ -143,7 +143,8 @@ async function walk(tree: SourceTree, o: ResolvedFatOptions): Promise<{ root: Fa
   const byPath = new Map<string, WalkNode>();
   const links: (LinkNode & { kind: 'symlink' })[] = [];
   let root: FatNode | undefined;
-  for await (const { entry: e, name: sourceName, parent } of checked) {
+  for await (const entry of tree.walk()) {
+    const { entry: e, name: sourceName, parent } = checker.check(entry);
     let name = sourceName;
     if (o.replaceInvalid && e.path !== '') {
       const mapped = replaceInvalid(name);
@@ -190,6 +191,7 @@ async function walk(tree: SourceTree, o: ResolvedFatOptions): Promise<{ root: Fa
     if (parentNode) (parentNode.children as WalkNode[]).push(node);
     byPath.set(e.path, node);
   }
+  checker.finish();
   return { root: root!, byPath, links };
 }
 
@@ -312,11 +314,11 @@ function spaceNeed(root: FatNode, o: ResolvedFatOptions): SpaceNeed {
     }
   };
   collect(root);
-  const cache = new Map<string, number>();
+  const cache = new Map<number, number>();
   return {
     rootEntries: root.slots,
     clusters(cb, bits) {
-      const key = `${cb}/${bits}`;
+      const key = cb * 64 + bits;
       const hit = cache.get(key);
       if (hit !== undefined) return hit;
       let n = 0;

@@ -38,22 +38,25 @@ export const SHORT_NAME_FORBIDDEN = ';+=[]\',"*\\<>/?:|';
 
 const isControl = (c: number) => c < 0x20 || c === 0x7f;
 
+const FORBIDDEN_IN_LONG = /[\x00-\x1f"*/:<>?\\|]/;
+
 /** Why `name` cannot be a FAT long name, or undefined. */
 export function longNameProblem(name: string): NameProblem | undefined {
   if (name.length > LFN_MAX_UNITS) {
     return { code: ErrorCodes.NAME_TOO_LONG, detail: `the name is ${name.length} UTF-16 units; a FAT long name holds at most ${LFN_MAX_UNITS}`, hint: 'shorten it or exclude it' };
   }
-  for (const ch of name) {
-    const c = ch.codePointAt(0)!;
-    if (c < 0x20 || LONG_NAME_FORBIDDEN.includes(ch)) {
-      return {
-        code: ErrorCodes.NAME_UNENCODABLE,
-        detail: `FAT names cannot hold ${c < 0x20 ? `control character U+${c.toString(16).padStart(4, '0')}` : JSON.stringify(ch)} (nor any of ${LONG_NAME_FORBIDDEN.split('').join(' ')} or controls)`,
-        hint: 'rename it, exclude it, or pass --invalid-names replace to write "_" instead (with a warning)',
-      };
-    }
+  const bad = FORBIDDEN_IN_LONG.exec(name);
+  if (bad) {
+    const ch = bad[0];
+    const c = ch.charCodeAt(0);
+    return {
+      code: ErrorCodes.NAME_UNENCODABLE,
+      detail: `FAT names cannot hold ${c < 0x20 ? `control character U+${c.toString(16).padStart(4, '0')}` : JSON.stringify(ch)} (nor any of ${LONG_NAME_FORBIDDEN.split('').join(' ')} or controls)`,
+      hint: 'rename it, exclude it, or pass --invalid-names replace to write "_" instead (with a warning)',
+    };
   }
-  if (/[. ]$/.test(name)) {
+  const last = name.charCodeAt(name.length - 1);
+  if (last === 0x2e || last === 0x20) {
     return {
       code: ErrorCodes.NAME_UNENCODABLE,
       detail: 'FAT names cannot end in a dot or a space (Windows and Linux strip them)',
@@ -71,9 +74,11 @@ export function replaceInvalid(name: string): string {
   return out === '' ? '_' : out;
 }
 
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
 /** The key under which FAT drivers compare names: each character upper-cased where that keeps it one character. */
 export function foldName(name: string): string {
-  if (/^[\x00-\x7f]*$/.test(name)) return name.toUpperCase();
+  if (ASCII_ONLY.test(name)) return name.toUpperCase();
   let out = '';
   for (const ch of name) {
     const up = ch.toUpperCase();
@@ -116,40 +121,55 @@ interface Part {
   lower: boolean;
 }
 
+/** Class of each ASCII character in a short name: 0 kept, 1 lower-case letter, 2 upper-case, 3 dropped, 4 replaced by '_'. */
+const ASCII_CLASS = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    const ch = String.fromCharCode(c);
+    t[c] = c >= 0x61 && c <= 0x7a ? 1 : c >= 0x41 && c <= 0x5a ? 2 : ch === ' ' || ch === '.' ? 3 : isControl(c) || SHORT_NAME_FORBIDDEN.includes(ch) ? 4 : 0;
+  }
+  return t;
+})();
+
 /** One part (base or extension) as mtools' TranslateToDos makes it: cut to `count` characters, then cleaned. */
 function translatePart(part: string, count: number): Part {
-  let text = '';
+  const out: number[] = [];
   let tail = false;
   let mixed = false;
   let state = Case.None;
   let taken = 0;
-  for (const ch of part) {
+  for (let i = 0; i < part.length; i++) {
     if (taken === count) {
       tail = true; // more characters than the part holds
       break;
     }
     taken++;
-    const c = ch.codePointAt(0)!;
-    if (ch === ' ' || ch === '.') {
-      tail = true;
-      continue;
+    let c = part.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < part.length) i++; // a surrogate pair is one character
+    if (c >= 0x80) c = 0x100; // non-ASCII: no OEM code page is written
+    switch (c === 0x100 ? 4 : ASCII_CLASS[c]) {
+      case 1:
+        out.push(c - 0x20);
+        if (state === Case.Upper) mixed = true;
+        else state = Case.Lower;
+        break;
+      case 2:
+        out.push(c);
+        if (state === Case.Lower) mixed = true;
+        else state = Case.Upper;
+        break;
+      case 3:
+        tail = true;
+        break;
+      case 4:
+        out.push(0x5f);
+        tail = true;
+        break;
+      default:
+        out.push(c);
     }
-    if (c >= 0x80 || isControl(c) || SHORT_NAME_FORBIDDEN.includes(ch)) {
-      text += '_';
-      tail = true;
-      continue;
-    }
-    if (c >= 0x61 && c <= 0x7a) {
-      text += String.fromCharCode(c - 0x20);
-      if (state === Case.Upper) mixed = true;
-      else state = Case.Lower;
-    } else if (c >= 0x41 && c <= 0x5a) {
-      text += ch;
-      if (state === Case.Lower) mixed = true;
-      else state = Case.Upper;
-    } else text += ch;
   }
-  return { text, tail, mixed, lower: state === Case.Lower };
+  return { text: String.fromCharCode(...out), tail, mixed, lower: state === Case.Lower };
 }
 
 const DEVICES = /^(CON|AUX|PRN|NUL|COM[1-4]|LPT[1-4])$/;
@@ -206,9 +226,8 @@ export function assignShortNames(longNames: readonly string[]): ShortName[] {
   const out: ShortName[] = new Array<ShortName>(longNames.length);
   bases.forEach((b, i) => {
     if (b.tail) return;
-    const bytes = nameBytes(b.base, b.ext);
-    used.add(String.fromCharCode(...bytes));
-    out[i] = { bytes, ntCase: b.ntCase, needsLfn: b.lfn };
+    used.add(`${b.base}.${b.ext}`);
+    out[i] = { bytes: nameBytes(b.base, b.ext), ntCase: b.ntCase, needsLfn: b.lfn };
   });
   /** basis → the next tail number to try */
   const next = new Map<string, number>();
@@ -216,12 +235,12 @@ export function assignShortNames(longNames: readonly string[]): ShortName[] {
     if (!b.tail) return;
     const key = `${b.base}.${b.ext}`;
     for (let n = next.get(key) ?? 1; n <= MAX_TAIL; n++) {
-      const bytes = nameBytes(withTail(b.base, n), b.ext);
-      const k = String.fromCharCode(...bytes);
+      const base = withTail(b.base, n);
+      const k = `${base}.${b.ext}`;
       if (used.has(k)) continue;
       used.add(k);
       next.set(key, n + 1);
-      out[i] = { bytes, ntCase: 0, needsLfn: true };
+      out[i] = { bytes: nameBytes(base, b.ext), ntCase: 0, needsLfn: true };
       return;
     }
     throw new RangeError(`no free short name for "${longNames[i]}"`);
