@@ -19,7 +19,7 @@ import { before, test } from 'node:test';
 import { withSink } from '@imgkit/core';
 import { fileSink } from '@imgkit/core/node';
 import { planFat } from '@imgkit/fat';
-import { fatSource, makeFatTree } from './lib/fat.ts';
+import { FSCK_PROBLEMS, fatSource, fsckFat, fsckProblems, makeFatTree } from './lib/fat.ts';
 import { buildInitramfs } from './lib/initramfs.ts';
 import { boot, consoleTail, defaultKernel } from './lib/qemu.ts';
 import { requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
@@ -84,6 +84,7 @@ test('Linux (Debian kernel, vfat in QEMU) mounts the FAT12, FAT16 and FAT32 imag
     const plan = await planFat(fatSource(src), { fatBits: bits, label: `FAT${bits}`, epoch: EPOCH });
     const image = join(work, `fat${bits}.img`);
     await withSink(await fileSink(image), (s) => plan.write(s));
+    assert.doesNotMatch(fsckProblems((await fsckFat(image)).output), FSCK_PROBLEMS, image);
     disks.push(image);
   }
   const MARKER = 'IMGKIT-FAT-MOUNTS-LISTED';
@@ -152,6 +153,7 @@ async function makeEsp(): Promise<string> {
   esp = join(work, 'esp.img');
   const r = await runImgkit(['fat', dir, esp, '-n', 'ESP', '-v'], { env: { SOURCE_DATE_EPOCH: String(EPOCH) } });
   assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(fsckProblems((await fsckFat(esp)).output), FSCK_PROBLEMS, esp);
   return esp;
 }
 

@@ -83,6 +83,7 @@ describe('FAT images of the FAT test tree', () => {
 
   test('mdir shows the short names mtools makes for the same names (mkfs.fat + mcopy, one by one in the same order)', async () => {
     const { image } = await build('names16.img', { fatBits: 16 });
+    assert.doesNotMatch(fsckProblems((await fsckFat(image)).output), FSCK_PROBLEMS);
     const theirs = join(work, 'names-mtools.img');
     await run(MKFS, ['-C', theirs, String(16 * 1024)]);
     // mtools and imgkit number tails the same way, but mtools skips a number when its directory
@@ -177,6 +178,11 @@ describe('the layout mkfs.fat chooses', () => {
       assert.equal(firstDiff, -1, `${what}: first differing byte ${firstDiff} (sector ${Math.floor(firstDiff / 512)})`);
       const S = g.fatBits === 32 ? BootSector32 : BootSector16;
       assert.equal(S.decode(a).sectorsPerCluster, g.sectorsPerCluster);
+      const f = await fsckFat(mine);
+      // A FAT32 asked for below 65525 clusters is what mkfs.fat -F 32 makes too; fsck.fat warns about it.
+      const problems = fsckProblems(f.output).replace(/Warning: Filesystem is FAT32 according to[^]*?problems on some systems\./, '');
+      assert.doesNotMatch(problems, FSCK_PROBLEMS, `${what}: ${f.output}`);
+      assert.equal(f.usedClusters, g.fatBits === 32 ? 1 : 0, what);
     }
   });
 });
@@ -223,6 +229,7 @@ describe('imgkit fat', () => {
     }
     const bytes = await readFile(a);
     assert.deepEqual(bytes, await readFile(b));
+    assert.doesNotMatch(fsckProblems((await fsckFat(a)).output), FSCK_PROBLEMS);
     const bs = BootSector16.decode(bytes);
     assert.deepEqual([bs.fsType, bs.volumeLabel, bs.volumeId], ['FAT16', 'ROOTFS', 0x1234abcd]);
     const piped = await runImgkit(['fat', DEFAULT_ROOTFS, '-', '--dereference', '--fat', '16', '--label', 'ROOTFS', '--volume-id', '0x1234abcd'], { env });
@@ -280,6 +287,7 @@ describe('imgkit fat', () => {
     const ok = await runImgkit(['fat', tree, join(dir, 'out.img'), '--invalid-names', 'replace']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /warning: sub\/what\?\.txt: .*"what_\.txt"/);
+    assert.doesNotMatch(fsckProblems((await fsckFat(join(dir, 'out.img'))).output), FSCK_PROBLEMS);
     const list = await mdir(join(dir, 'out.img'), '::/sub');
     // "what_.txt" fits 8.3 in lower case: a short name with the NT lower-case flags, no long name.
     assert.deepEqual(list.map((e) => [e.short, e.long]), [['what_.txt', undefined]]);
