@@ -1,6 +1,6 @@
 /**
- * Planning: everything known before a byte is written. One walk of the tree's metadata (checked by
- * core's checkTree; no content is read) builds the volume's directory tree; then names, sizes,
+ * Planning: everything known before a byte is written. One walk of the tree's metadata (checked
+ * entry by entry by core's TreeChecker, the checks every format shares; no content is read) builds the volume's directory tree; then names, sizes,
  * the volume layout and every cluster are decided, so `write` only streams.
  *
  * 1. Walk: files and directories become nodes; a name FAT cannot hold is refused (or replaced, as
