@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { abortActiveSinks, type CliContext } from './common.js';
 import * as cpio from './commands/cpio.js';
+import * as fat from './commands/fat.js';
 import * as iso from './commands/iso.js';
 import * as mkisofs from './commands/mkisofs.js';
 import * as squashfs from './commands/squashfs.js';
@@ -13,7 +14,7 @@ export * from './common.js';
 
 type Register = (program: Command, ctx: CliContext) => void;
 /** Every command module, registered in this order. */
-const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs];
+const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('imgkit')

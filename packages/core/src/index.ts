@@ -33,3 +33,4 @@ export type { TaskPort, PortPoolOptions } from './pool.js';
 export { registerTask, runTask, hasTask, handleTaskRequest } from './worker-tasks.js';
 export type { TaskHandler, TaskRequest, TaskReply, CompressJob, CompressResult } from './worker-tasks.js';
 export * from './read-ahead.js';
+export * from './tree-check.js';
