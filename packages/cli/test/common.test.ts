@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -53,14 +54,27 @@ test('runCommand: exit codes 0 / 1 (ImgkitError, message without stack) / 2 (usa
   assert.equal(badOpt.exitCode, 2);
 });
 
-test('checkOutputOutside: refuses the source dir itself and anything below it, accepts siblings', () => {
+test('checkOutputOutside: refuses anything below the source dir (also under another name or a bind mount), accepts siblings', () => {
   const src = join(dir, 'src');
   const isErr = (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.OUTPUT_IN_SOURCE;
   assert.throws(() => checkOutputOutside(join(ROOTFS, 'x.cpio'), [ROOTFS]), isErr);
   assert.throws(() => checkOutputOutside(join(ROOTFS, 'etc/x.cpio'), [ROOTFS]), isErr);
-  assert.throws(() => checkOutputOutside(ROOTFS, [ROOTFS]), isErr);
+  // The source directory itself is a directory: no output at all.
+  assert.throws(() => checkOutputOutside(ROOTFS, [ROOTFS]), (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.OUTPUT_UNWRITABLE);
   checkOutputOutside(`${ROOTFS}-sibling.cpio`, [ROOTFS]);
   checkOutputOutside('-', [src]);
+  symlinkSync(ROOTFS, join(dir, 'rootfs-link'));
+  assert.throws(() => checkOutputOutside(join(dir, 'rootfs-link', 'etc', 'x.cpio'), [ROOTFS]), isErr);
+  if (process.getuid?.() === 0) {
+    const bind = join(dir, 'bind');
+    mkdirSync(bind);
+    assert.equal(spawnSync('mount', ['--bind', ROOTFS, bind]).status, 0, 'mount --bind (root)');
+    try {
+      assert.throws(() => checkOutputOutside(join(bind, 'usr', 'x.cpio'), [ROOTFS]), isErr);
+    } finally {
+      spawnSync('umount', [bind]);
+    }
+  }
 });
 
 test("openSink: '-' refused for seekable writers and for a terminal (usage errors)", async () => {
@@ -77,8 +91,8 @@ test('progress line on stderr only when it is a terminal, cleared at the end', a
   const code = await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'a.cpio'), '--compress', 'none', '--workers', '0'], tty);
   assert.equal(code, 0, tty.err());
   assert.match(tty.err(), /cpio: \d+\/\d+ entries/);
-  assert.ok(tty.err().endsWith('\r\x1b[K'));
+  assert.match(tty.err(), /\r\x1b\[Kimgkit: wrote [^\r]*a\.cpio\n$/, 'the progress line is cleared, then the result');
   const pipe = fakeCtx();
   assert.equal(await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'b.cpio'), '--compress', 'none', '--workers', '0'], pipe), 0);
-  assert.equal(pipe.err(), '');
+  assert.match(pipe.err(), /^imgkit: wrote \d+\.\d KiB \(\d+ bytes\) to .*b\.cpio\n$/, 'no progress line, only the result');
 });

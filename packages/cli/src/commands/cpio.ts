@@ -5,7 +5,7 @@ import { writeCpio, type CpioOptions } from '@imgkit/cpio';
 import {
   addSourceOptions,
   addWorkersOption,
-  checkOutputOutside,
+  checkOutput,
   checkSourceDir,
   clearProgress,
   epochFromEnv,
@@ -49,7 +49,7 @@ export function register(program: Command, ctx: CliContext): void {
       const epoch = epochFromEnv(ctx);
       checkSourceDir(dir);
       if (flags.early !== undefined) checkSourceDir(flags.early);
-      checkOutputOutside(out, flags.early !== undefined ? [dir, flags.early] : [dir]);
+      checkOutput(out, { dirs: [dir, flags.early], manifest: flags.manifest });
       const tree = await openSourceTree(dir, flags, epoch);
       const early = flags.early !== undefined ? await openSourceTree(flags.early, { allRoot: true }, epoch) : undefined;
       // Nothing to compress with 'none': no workers to start.

@@ -16,7 +16,7 @@ import {
 } from '@imgkit/core';
 import { nodeFileReader, nodeSource } from '@imgkit/core/node';
 import { needsSeekableSink, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
-import { applySourceFlags, checkOutputOutside, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
+import { applySourceFlags, checkOutput, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
 export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
@@ -123,7 +123,7 @@ export function register(program: Command, ctx: CliContext): void {
       const envEpoch = epochFromEnv(ctx);
       const epoch = flags.mkfsTime ?? envEpoch;
       if (out === '-') await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' }); // refuses, saying why
-      checkOutputOutside(out, flags.tar ? [] : [source]);
+      checkOutput(out, { ...(flags.tar ? { files: { 'tar archive': source } } : { dirs: [source] }), manifest: flags.manifest }, { seekable: needsSeekableSink, what: 'a squashfs image' });
       let tree: SourceTree;
       let closeReader: (() => Promise<void>) | undefined;
       if (flags.tar) {
