@@ -279,8 +279,17 @@ interface ActiveOutput {
   existed: boolean;
   /** The output path is a symlink to the target. */
   viaSymlink: boolean;
+  /** Closed successfully: the image is complete. */
+  done: boolean;
 }
+/** Outputs of the running command, open or complete (what a signal handler reports on). */
 const activeOutputs = new Set<ActiveOutput>();
+
+/** Forget the outputs of an earlier command run in this process. */
+export function resetOutputs(): void {
+  activeOutputs.clear();
+  failureNotes.length = 0;
+}
 /** What failed outputs now hold, printed by runCommand after the error. */
 const failureNotes: string[] = [];
 
@@ -299,12 +308,13 @@ function notSeekable(out: string, kind: string, what: string | undefined): Imgki
 
 /** What an output holds when the command stops early (failure or signal), as a sentence. */
 function leftBehind(o: ActiveOutput): string {
+  if (o.done) return `${o.out === '-' ? 'the image on standard output' : o.out} was already complete`;
   if (o.sink === undefined) {
     return o.stdoutSink && o.stdoutSink.position > 0 ? 'the image on standard output is incomplete' : 'nothing was written to standard output';
   }
   const s = o.sink;
   if (s.kind === 'file') {
-    if (s.state === 'closed') return `${o.out} was already complete`;
+    if (s.state === 'closed') return `${o.out} was already complete`; // renamed into place
     return o.existed ? `${o.out} keeps its previous content` : `${o.out} was not created`;
   }
   const name = o.viaSymlink ? `${o.out} (${s.path})` : o.out;
@@ -349,7 +359,7 @@ export async function openSink(ctx: CliContext, out: string, opts: { seekable: b
     if (opts.seekable) throw seekableOnStdout(opts.what);
     if (ctx.stdout.isTTY) throw new UsageError('refusing to write an image to a terminal; redirect standard output or give a file name');
     sink = stdoutSink(ctx.stdout);
-    active = { out, sink: undefined, stdoutSink: sink, existed: false, viaSymlink: false };
+    active = { out, sink: undefined, stdoutSink: sink, existed: false, viaSymlink: false, done: false };
   } else {
     const target = checkOutput(out)!;
     const fs = await fileSink(out, { target });
@@ -358,15 +368,15 @@ export async function openSink(ctx: CliContext, out: string, opts: { seekable: b
       throw notSeekable(out, target.kind === 'fifo' ? 'FIFO' : 'character device', opts.what);
     }
     sink = fs;
-    active = { out, sink: fs, stdoutSink: undefined, existed: target.exists, viaSymlink: target.viaSymlink };
+    active = { out, sink: fs, stdoutSink: undefined, existed: target.exists, viaSymlink: target.viaSymlink, done: false };
   }
   activeOutputs.add(active);
   const close = sink.close.bind(sink);
   const abort = sink.abort?.bind(sink);
   return Object.assign(sink, {
     close: async () => {
-      await close(); // on failure the output stays active: abort() follows and says what is left
-      activeOutputs.delete(active);
+      await close(); // on failure the output stays open: abort() follows and says what is left
+      active.done = true;
       clearProgress(ctx);
       const where = out === '-' ? 'standard output' : active.viaSymlink ? `${out} (${active.sink!.path})` : out;
       const size = sink.position < 1024 ? formatBytes(sink.position) : `${formatBytes(sink.position)} (${sink.position} bytes)`;
@@ -375,7 +385,7 @@ export async function openSink(ctx: CliContext, out: string, opts: { seekable: b
     abort: async (reason?: unknown) => {
       const wasActive = activeOutputs.delete(active);
       await abort?.(reason);
-      if (wasActive && (out === '-' || active.sink!.kind !== 'file')) failureNotes.push(leftBehind(active));
+      if (wasActive && !active.done && (out === '-' || active.sink!.kind !== 'file')) failureNotes.push(leftBehind(active));
     },
   });
 }

@@ -4,7 +4,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { clearProgress, interruptOutputs, type CliContext } from './common.js';
+import { clearProgress, interruptOutputs, resetOutputs, type CliContext } from './common.js';
 import * as cpio from './commands/cpio.js';
 import * as iso from './commands/iso.js';
 import * as mkisofs from './commands/mkisofs.js';
@@ -62,6 +62,7 @@ export async function main(argv: readonly string[], ctx?: Partial<CliContext>): 
     process.kill(process.pid, signal); // default action now: the process ends here
     process.exit(128 + (osConstants.signals[signal] ?? 0)); // only if something else still handles it
   };
+  resetOutputs();
   for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
   try {
     await program.parseAsync([...argv]);

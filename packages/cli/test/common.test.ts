@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { ErrorCodes, ImgkitError } from '@imgkit/core';
-import { UsageError, checkOutputOutside, intOption, main, openSink, runCommand, type CliContext } from '@imgkit/cli';
+import { UsageError, checkOutputOutside, interruptOutputs, intOption, main, openSink, resetOutputs, runCommand, type CliContext } from '@imgkit/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'imgkit-cli-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,4 +95,36 @@ test('progress line on stderr only when it is a terminal, cleared at the end', a
   const pipe = fakeCtx();
   assert.equal(await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'b.cpio'), '--compress', 'none', '--workers', '0'], pipe), 0);
   assert.match(pipe.err(), /^imgkit: wrote \d+\.\d KiB \(\d+ bytes\) to .*b\.cpio\n$/, 'no progress line, only the result');
+});
+
+test('interruptOutputs: one true sentence per output kind, the temporary file removed', async () => {
+  resetOutputs();
+  assert.equal(interruptOutputs(), 'nothing was written');
+
+  const fresh = join(dir, 'int-new.img');
+  const s1 = await openSink(fakeCtx(), fresh, { seekable: true });
+  await s1.write(new Uint8Array(3 << 20));
+  const existing = join(dir, 'int-old.img');
+  writeFileSync(existing, 'old');
+  const s2 = await openSink(fakeCtx(), existing, { seekable: true });
+  await s2.write(new Uint8Array(10));
+  const nul = join(dir, 'int-null');
+  assert.equal(spawnSync('mknod', ['-m', '666', nul, 'c', '1', '3']).status, 0);
+  const s3 = await openSink(fakeCtx(), nul, { seekable: false });
+  await s3.write(new Uint8Array(2 << 20)); // more than the 1 MiB buffer: sent
+  const s4 = await openSink(fakeCtx(), '-', { seekable: false });
+  await s4.write(new Uint8Array(5));
+  assert.equal(
+    interruptOutputs(),
+    `${fresh} was not created; ${existing} keeps its previous content; the image sent to ${nul} is incomplete (2.0 MiB sent); the image on standard output is incomplete`,
+  );
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.int-') || n.startsWith('int-')).sort(), ['int-null', 'int-old.img'], 'temporary files removed');
+  assert.equal(readFileSync(existing, 'utf8'), 'old');
+
+  resetOutputs();
+  const done = join(dir, 'int-done.img');
+  const s5 = await openSink(fakeCtx(), done, { seekable: false });
+  await s5.write(new Uint8Array(1));
+  await s5.close();
+  assert.equal(interruptOutputs(), `${done} was already complete`);
 });
