@@ -173,7 +173,7 @@ describe('imgkit cpio', () => {
     assertSameTree(await snapshotDir(src), before);
   });
 
-  test('SIGTERM while writing → exit 143 and the temporary output file is removed', async () => {
+  test('SIGTERM while writing → ends by SIGTERM (status 143) and the temporary output file is removed', async () => {
     // 3 GiB of sparse zeros through gzip on one thread: still writing when the signal comes.
     const src = join(work, 'sig-src');
     await mkdir(src);
@@ -185,8 +185,9 @@ describe('imgkit cpio', () => {
     while ((await readdir(dir)).length === 0 && child.exitCode === null) await sleep(50);
     assert.equal(child.exitCode, null, 'the command must still be running');
     child.kill('SIGTERM');
-    const [code] = await exited;
-    assert.equal(code, 143);
+    // imgkit ends by the signal itself (re-raised after cleaning up), so a shell sees 128 + 15.
+    const [code, signal] = await exited;
+    assert.ok(signal === 'SIGTERM' || code === 143, `code ${code}, signal ${signal}`);
     assert.deepEqual(await readdir(dir), [], 'no output or temporary file left');
   });
 

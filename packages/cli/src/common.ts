@@ -9,7 +9,7 @@
  *
  * A command's action parses its options with these helpers and makes ONE library call.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import * as nodePath from 'node:path';
@@ -28,7 +28,7 @@ import {
   type SourceTree,
   type WorkerPool,
 } from '@imgkit/core';
-import { createNodePool, fileSink, nodeHostFiles, nodeSource, stdoutSink } from '@imgkit/core/node';
+import { createNodePool, fileSink, inspectOutput, nodeHostFiles, nodeSource, removeTempFilesSync, stdoutSink, type FileSink, type OutputTarget } from '@imgkit/core/node';
 
 export type CliStream = Writable & { isTTY?: boolean };
 
@@ -79,6 +79,9 @@ export async function runCommand(ctx: CliContext, action: () => Promise<void>): 
     ctx.stderr.write(`imgkit: ${msg}\n`);
     if (ctx.env.IMGKIT_DEBUG && err instanceof Error) ctx.stderr.write(`${err.stack ?? ''}\n`);
     ctx.exitCode = 1;
+  } finally {
+    // After the error: what a failed device, FIFO or standard output now holds (a file is simply not there).
+    for (const note of failureNotes.splice(0)) ctx.stderr.write(`imgkit: ${note}\n`);
   }
 }
 
@@ -135,14 +138,6 @@ export function epochFromEnv(ctx: CliContext): number | undefined {
   return parseEpoch(ctx.env.SOURCE_DATE_EPOCH);
 }
 
-function realpathOrSelf(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return nodePath.resolve(p);
-  }
-}
-
 /** The source directory must exist and be a directory (E_SOURCE_MISSING otherwise). */
 export function checkSourceDir(dir: string): string {
   let st;
@@ -155,21 +150,92 @@ export function checkSourceDir(dir: string): string {
   return realpathSync(dir);
 }
 
-/** Refuse an output file inside the source tree (it would be read while being written). */
-export function checkOutputOutside(out: string, sourceDirs: readonly string[]): void {
-  if (out === '-') return;
-  const abs = nodePath.join(realpathOrSelf(nodePath.dirname(nodePath.resolve(out))), nodePath.basename(out));
-  for (const dir of sourceDirs) {
-    const src = realpathOrSelf(dir);
-    if (abs === src || abs.startsWith(src.endsWith('/') ? src : `${src}/`)) {
-      throw new ImgkitError(ErrorCodes.OUTPUT_IN_SOURCE, {
-        format: 'cli',
-        path: out,
-        detail: `the output lies inside the source directory ${dir}`,
-        hint: 'write the image outside the tree it is made from',
-      });
+/** Inputs a command reads while it writes: the output must be none of them. */
+export interface OutputInputs {
+  /** Source directories: a file output must not lie inside one (the walk would read it). */
+  dirs?: readonly (string | undefined)[];
+  /** Files read while writing, by the option that names them: { '--tar': 'x.tar' }. */
+  files?: Readonly<Record<string, string | undefined>>;
+  /** A manifest: the output must be neither it nor a host file its `file` lines name. */
+  manifest?: string | undefined;
+}
+
+/**
+ * Check the output before any work: what it is (inspectOutput: a missing directory, a directory, a
+ * socket or a read-only file are refused, a symlink is followed), that it is none of the inputs
+ * (compared by device + inode, and by device number for device nodes), and that a writer which
+ * patches earlier bytes (`seekable`) does not get a pipe. Returns what the output is (undefined for '-').
+ * Both refusals of an input use E_OUTPUT_IN_SOURCE: the output would be read while written.
+ */
+export function checkOutput(out: string, inputs: OutputInputs = {}, opts: { seekable?: boolean; what?: string } = {}): OutputTarget | undefined {
+  if (out === '-') {
+    if (opts.seekable) throw seekableOnStdout(opts.what);
+    return undefined;
+  }
+  const t = inspectOutput(out);
+  if (opts.seekable && t.kind === 'fifo') throw notSeekable(out, 'FIFO', opts.what);
+  const inSource = (detail: string) => new ImgkitError(ErrorCodes.OUTPUT_IN_SOURCE, { format: 'cli', path: out, detail, hint: 'write the image somewhere else' });
+  // A device node or FIFO in a tree is not read by the walk, only a regular file is.
+  if (t.kind === 'file') {
+    const ancestors: Stats[] = [];
+    for (let d = nodePath.dirname(t.target); ; d = nodePath.dirname(d)) {
+      ancestors.push(statSync(d));
+      if (d === nodePath.dirname(d)) break;
+    }
+    for (const dir of inputs.dirs ?? []) {
+      if (dir === undefined) continue;
+      const st = statOrUndefined(dir);
+      // By identity, so a bind mount or another name of the source directory counts too.
+      if (st?.isDirectory() && ancestors.some((a) => a.dev === st.dev && a.ino === st.ino)) {
+        throw new ImgkitError(ErrorCodes.OUTPUT_IN_SOURCE, {
+          format: 'cli',
+          path: out,
+          detail: `the output lies inside the source directory ${dir}`,
+          hint: 'write the image outside the tree it is made from',
+        });
+      }
     }
   }
+  if (!t.exists) return t; // a file that does not exist yet is no input
+  const same = (st: Stats) => (t.rdev !== undefined && (st.isBlockDevice() || st.isCharacterDevice()) ? st.rdev === t.rdev : st.dev === t.dev && st.ino === t.ino);
+  for (const [option, file] of Object.entries(inputs.files ?? {})) {
+    const st = file !== undefined && file !== '-' ? statOrUndefined(file) : undefined; // '-': standard input
+    if (st && same(st)) throw inSource(`the output is the ${option} ${file}; it would be overwritten while it is read`);
+  }
+  if (inputs.manifest !== undefined) {
+    const st = statOrUndefined(inputs.manifest);
+    if (st && same(st)) throw inSource(`the output is the manifest ${inputs.manifest}`);
+    for (const [line, host] of manifestHostFiles(inputs.manifest)) {
+      const hs = statOrUndefined(host);
+      if (hs && same(hs)) throw inSource(`the output is ${host}, which ${inputs.manifest}:${line} copies into the image`);
+    }
+  }
+  return t;
+}
+
+/** Refuse an output file inside the source tree (checkOutput with directories only). */
+export function checkOutputOutside(out: string, sourceDirs: readonly string[]): void {
+  checkOutput(out, { dirs: sourceDirs });
+}
+
+function statOrUndefined(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `file` lines of a manifest: [line, absolute host path]. A manifest that cannot be read or parsed yields none (its own error comes later). */
+function manifestHostFiles(manifest: string): [number, string][] {
+  let parsed;
+  try {
+    parsed = parseManifest(readFileSync(manifest, 'utf8'), manifest);
+  } catch {
+    return [];
+  }
+  const base = nodePath.dirname(nodePath.resolve(manifest));
+  return parsed.entries.flatMap((e) => (e.type === 'file' ? [[e.line, nodePath.resolve(base, e.location)] as [number, string]] : []));
 }
 
 /** --exclude (mksquashfs -e, mkisofs -m): an exact tree path, or a pattern with * and ? (not crossing '/'). */
@@ -221,47 +287,123 @@ export async function applySourceFlags(tree: SourceTree, flags: SourceFlags, epo
   return out;
 }
 
-/** File sinks of the running command: removed (temporary file and all) if a signal ends it. */
-const activeSinks = new Set<ByteSink>();
+/** An output being written by the running command. */
+interface ActiveOutput {
+  /** The output as given on the command line. */
+  out: string;
+  sink: FileSink | undefined; // undefined: standard output
+  stdoutSink: ByteSink | undefined;
+  /** The target existed before (a file being replaced). */
+  existed: boolean;
+  /** The output path is a symlink to the target. */
+  viaSymlink: boolean;
+  /** Closed successfully: the image is complete. */
+  done: boolean;
+}
+/** Outputs of the running command, open or complete (what a signal handler reports on). */
+const activeOutputs = new Set<ActiveOutput>();
 
-/** Abort every open output sink (SIGINT/SIGTERM): no partial output or temporary file stays. */
-export async function abortActiveSinks(reason: unknown): Promise<void> {
-  const sinks = [...activeSinks];
-  activeSinks.clear();
-  for (const s of sinks) {
+/** Forget the outputs of an earlier command run in this process. */
+export function resetOutputs(): void {
+  activeOutputs.clear();
+  failureNotes.length = 0;
+}
+/** What failed outputs now hold, printed by runCommand after the error. */
+const failureNotes: string[] = [];
+
+function seekableOnStdout(what: string | undefined): UsageError {
+  return new UsageError(`${what ?? 'this image'} cannot be written to standard output: the writer patches bytes it wrote earlier; give a file name`);
+}
+
+function notSeekable(out: string, kind: string, what: string | undefined): ImgkitError {
+  return new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, {
+    format: 'cli',
+    path: out,
+    detail: `${what ?? 'this image'} cannot be written to a ${kind}: the writer patches bytes it wrote earlier, and a ${kind} cannot seek back`,
+    hint: `write it to a file, then copy that: cat image > ${out}`,
+  });
+}
+
+/** What an output holds when the command stops early (failure or signal), as a sentence. */
+function leftBehind(o: ActiveOutput): string {
+  if (o.done) return `${o.out === '-' ? 'the image on standard output' : o.out} was already complete`;
+  if (o.sink === undefined) {
+    return o.stdoutSink && o.stdoutSink.position > 0 ? 'the image on standard output is incomplete' : 'nothing was written to standard output';
+  }
+  const s = o.sink;
+  if (s.kind === 'file') {
+    if (s.state === 'closed') return `${o.out} was already complete`; // renamed into place
+    return o.existed ? `${o.out} keeps its previous content` : `${o.out} was not created`;
+  }
+  const name = o.viaSymlink ? `${o.out} (${s.path})` : o.out;
+  if (s.bytesWritten === 0) return `nothing was written to ${name}; it is unchanged`;
+  if (s.kind === 'block') return `${name} now holds an incomplete image (its first ${formatBytes(s.bytesWritten)} were overwritten): do not boot or mount it`;
+  return `the image sent to ${name} is incomplete (${formatBytes(s.bytesWritten)} sent)`;
+}
+
+/**
+ * For a signal handler that ends the process right after: stop every output synchronously (a
+ * temporary file is removed; devices, FIFOs and standard output keep what they got) and say, truly
+ * for each kind, what is left.
+ */
+export function interruptOutputs(): string {
+  const outputs = [...activeOutputs];
+  activeOutputs.clear();
+  for (const o of outputs) {
     try {
-      await s.abort?.(reason);
+      o.sink?.abortSync();
     } catch {
       /* best effort: we are exiting */
     }
   }
+  try {
+    removeTempFilesSync(); // also one being created right now, not yet an active output
+  } catch {
+    /* best effort */
+  }
+  return outputs.length === 0 ? 'nothing was written' : outputs.map(leftBehind).join('; ');
 }
 
 /**
  * The output sink: '-' is standard output (refused for writers that seek back, and when stdout
- * is a terminal); anything else a file written under a temporary name and renamed on success.
+ * is a terminal); a regular file is written under a temporary name and renamed on success; a
+ * device or FIFO in place (see fileSink). On success one line on stderr says what was written where;
+ * on failure, for outputs written in place, one line after the error says what they now hold.
  */
 export async function openSink(ctx: CliContext, out: string, opts: { seekable: boolean; what?: string }): Promise<ByteSink> {
+  let active: ActiveOutput;
+  let sink: ByteSink;
   if (out === '-') {
-    if (opts.seekable) {
-      throw new UsageError(`${opts.what ?? 'this image'} cannot be written to standard output: the writer patches bytes it wrote earlier; give a file name`);
-    }
+    if (opts.seekable) throw seekableOnStdout(opts.what);
     if (ctx.stdout.isTTY) throw new UsageError('refusing to write an image to a terminal; redirect standard output or give a file name');
-    return stdoutSink(ctx.stdout);
+    sink = stdoutSink(ctx.stdout);
+    active = { out, sink: undefined, stdoutSink: sink, existed: false, viaSymlink: false, done: false };
+  } else {
+    const target = checkOutput(out)!;
+    const fs = await fileSink(out, { target });
+    if (opts.seekable && !fs.seekable) {
+      await fs.abort?.();
+      throw notSeekable(out, target.kind === 'fifo' ? 'FIFO' : 'character device', opts.what);
+    }
+    sink = fs;
+    active = { out, sink: fs, stdoutSink: undefined, existed: target.exists, viaSymlink: target.viaSymlink, done: false };
   }
-  const sink = await fileSink(out);
-  activeSinks.add(sink);
-  const forget = () => activeSinks.delete(sink);
+  activeOutputs.add(active);
   const close = sink.close.bind(sink);
   const abort = sink.abort?.bind(sink);
   return Object.assign(sink, {
     close: async () => {
-      forget();
-      await close();
+      await close(); // on failure the output stays open: abort() follows and says what is left
+      active.done = true;
+      clearProgress(ctx);
+      const where = out === '-' ? 'standard output' : active.viaSymlink ? `${out} (${active.sink!.path})` : out;
+      const size = sink.position < 1024 ? formatBytes(sink.position) : `${formatBytes(sink.position)} (${sink.position} bytes)`;
+      ctx.stderr.write(`imgkit: wrote ${size} to ${where}\n`);
     },
     abort: async (reason?: unknown) => {
-      forget();
+      const wasActive = activeOutputs.delete(active);
       await abort?.(reason);
+      if (wasActive && !active.done && (out === '-' || active.sink!.kind !== 'file')) failureNotes.push(leftBehind(active));
     },
   });
 }
@@ -278,7 +420,7 @@ export async function openPool(workers: number, codec?: CodecName): Promise<Work
 
 let progressShown = false;
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;

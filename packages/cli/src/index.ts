@@ -2,8 +2,9 @@
  * imgkit's command line. Each command lives in commands/<name>.ts and exports
  * `register(program, ctx)`; shared parsing, sinks and exit-code handling are in common.ts.
  */
+import { constants as osConstants } from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { abortActiveSinks, type CliContext } from './common.js';
+import { clearProgress, interruptOutputs, resetOutputs, type CliContext } from './common.js';
 import * as cpio from './commands/cpio.js';
 import * as fat from './commands/fat.js';
 import * as iso from './commands/iso.js';
@@ -13,6 +14,9 @@ import * as squashfs from './commands/squashfs.js';
 export * from './common.js';
 
 type Register = (program: Command, ctx: CliContext) => void;
+
+/** Signals that end a run early, leaving no temporary file. */
+const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Every command module, registered in this order. */
 const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat];
 
@@ -42,13 +46,26 @@ export async function main(argv: readonly string[], ctx?: Partial<CliContext>): 
     program.outputHelp();
     return 2;
   }
-  // Ctrl-C or kill: remove the temporary output file before exiting (128 + signal number).
+  // Ctrl-C, kill or a closed terminal: stop at once. Everything happens synchronously in the
+  // handler, so the writer never runs again (no second error): the temporary file is removed,
+  // what is left is said, and the process ends by the same signal (exit status 128 + n, and a
+  // shell script looping over imgkit stops too). Not process.exit(): it waits for libuv's thread
+  // pool, and a thread blocked opening a FIFO (`--tar fifo`, an output FIFO without a reader)
+  // would keep the process alive forever.
   const onSignal = (signal: NodeJS.Signals) => {
-    full.stderr.write(`imgkit: interrupted (${signal}); output removed\n`);
-    void abortActiveSinks(signal).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    const left = interruptOutputs();
+    try {
+      clearProgress(full);
+      full.stderr.write(`imgkit: interrupted (${signal}); ${left}\n`);
+    } catch {
+      /* stderr may be gone with the terminal (SIGHUP) */
+    }
+    for (const s of HANDLED_SIGNALS) process.off(s, onSignal);
+    process.kill(process.pid, signal); // default action now: the process ends here
+    process.exit(128 + (osConstants.signals[signal] ?? 0)); // only if something else still handles it
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  resetOutputs();
+  for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
@@ -59,8 +76,7 @@ export async function main(argv: readonly string[], ctx?: Partial<CliContext>): 
     full.stderr.write(`imgkit: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const s of HANDLED_SIGNALS) process.off(s, onSignal);
   }
   return full.exitCode;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -7,7 +8,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { ErrorCodes, ImgkitError } from '@imgkit/core';
-import { UsageError, checkOutputOutside, intOption, main, openSink, printWarning, runCommand, type CliContext } from '@imgkit/cli';
+import { UsageError, checkOutputOutside, interruptOutputs, intOption, main, openSink, printWarning, resetOutputs, runCommand, type CliContext } from '@imgkit/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'imgkit-cli-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,14 +85,27 @@ test('printWarning: the manifest path and line as path:line', () => {
   assert.equal(ctx.err(), 'imgkit: warning: m.list:4: name "a" is already given on line 1\nimgkit: warning: line 5: x\n');
 });
 
-test('checkOutputOutside: refuses the source dir itself and anything below it, accepts siblings', () => {
+test('checkOutputOutside: refuses anything below the source dir (also under another name or a bind mount), accepts siblings', () => {
   const src = join(dir, 'src');
   const isErr = (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.OUTPUT_IN_SOURCE;
   assert.throws(() => checkOutputOutside(join(ROOTFS, 'x.cpio'), [ROOTFS]), isErr);
   assert.throws(() => checkOutputOutside(join(ROOTFS, 'etc/x.cpio'), [ROOTFS]), isErr);
-  assert.throws(() => checkOutputOutside(ROOTFS, [ROOTFS]), isErr);
+  // The source directory itself is a directory: no output at all.
+  assert.throws(() => checkOutputOutside(ROOTFS, [ROOTFS]), (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.OUTPUT_UNWRITABLE);
   checkOutputOutside(`${ROOTFS}-sibling.cpio`, [ROOTFS]);
   checkOutputOutside('-', [src]);
+  symlinkSync(ROOTFS, join(dir, 'rootfs-link'));
+  assert.throws(() => checkOutputOutside(join(dir, 'rootfs-link', 'etc', 'x.cpio'), [ROOTFS]), isErr);
+  if (process.getuid?.() === 0) {
+    const bind = join(dir, 'bind');
+    mkdirSync(bind);
+    assert.equal(spawnSync('mount', ['--bind', ROOTFS, bind]).status, 0, 'mount --bind (root)');
+    try {
+      assert.throws(() => checkOutputOutside(join(bind, 'usr', 'x.cpio'), [ROOTFS]), isErr);
+    } finally {
+      spawnSync('umount', [bind]);
+    }
+  }
 });
 
 test("openSink: '-' refused for seekable writers and for a terminal (usage errors)", async () => {
@@ -108,8 +122,40 @@ test('progress line on stderr only when it is a terminal, cleared at the end', a
   const code = await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'a.cpio'), '--compress', 'none', '--workers', '0'], tty);
   assert.equal(code, 0, tty.err());
   assert.match(tty.err(), /cpio: \d+\/\d+ entries/);
-  assert.ok(tty.err().endsWith('\r\x1b[K'));
+  assert.match(tty.err(), /\r\x1b\[Kimgkit: wrote [^\r]*a\.cpio\n$/, 'the progress line is cleared, then the result');
   const pipe = fakeCtx();
   assert.equal(await main(['node', 'imgkit', 'cpio', ROOTFS, join(dir, 'b.cpio'), '--compress', 'none', '--workers', '0'], pipe), 0);
-  assert.equal(pipe.err(), '');
+  assert.match(pipe.err(), /^imgkit: wrote \d+\.\d KiB \(\d+ bytes\) to .*b\.cpio\n$/, 'no progress line, only the result');
+});
+
+test('interruptOutputs: one true sentence per output kind, the temporary file removed', async () => {
+  resetOutputs();
+  assert.equal(interruptOutputs(), 'nothing was written');
+
+  const fresh = join(dir, 'int-new.img');
+  const s1 = await openSink(fakeCtx(), fresh, { seekable: true });
+  await s1.write(new Uint8Array(3 << 20));
+  const existing = join(dir, 'int-old.img');
+  writeFileSync(existing, 'old');
+  const s2 = await openSink(fakeCtx(), existing, { seekable: true });
+  await s2.write(new Uint8Array(10));
+  const nul = join(dir, 'int-null');
+  assert.equal(spawnSync('mknod', ['-m', '666', nul, 'c', '1', '3']).status, 0);
+  const s3 = await openSink(fakeCtx(), nul, { seekable: false });
+  await s3.write(new Uint8Array(2 << 20)); // more than the 1 MiB buffer: sent
+  const s4 = await openSink(fakeCtx(), '-', { seekable: false });
+  await s4.write(new Uint8Array(5));
+  assert.equal(
+    interruptOutputs(),
+    `${fresh} was not created; ${existing} keeps its previous content; the image sent to ${nul} is incomplete (2.0 MiB sent); the image on standard output is incomplete`,
+  );
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.int-') || n.startsWith('int-')).sort(), ['int-null', 'int-old.img'], 'temporary files removed');
+  assert.equal(readFileSync(existing, 'utf8'), 'old');
+
+  resetOutputs();
+  const done = join(dir, 'int-done.img');
+  const s5 = await openSink(fakeCtx(), done, { seekable: false });
+  await s5.write(new Uint8Array(1));
+  await s5.close();
+  assert.equal(interruptOutputs(), `${done} was already complete`);
 });

@@ -2,7 +2,8 @@
  * Byte sinks: where images go. Writers await every `write` (that is the backpressure) and patch
  * bytes they already wrote with `writeAt` (squashfs superblock, qcow2 tables) when the sink is
  * seekable. Output that may be read as valid while half-written goes to a temporary name and is
- * renamed on `close()`; `abort()` removes it.
+ * renamed on `close()`; `abort()` removes it. Outputs that cannot be renamed (a block device, a
+ * pipe) are written in place; `abort()` then stops writing and the caller says what is left.
  */
 import { copyBytes } from './bytes.js';
 import { ErrorCodes, ImgkitError, NoSpaceError } from './errors.js';
@@ -20,6 +21,12 @@ export interface ByteSink {
    * writes zeros in bounded chunks.
    */
   writeZeros?(length: number): Promise<void>;
+  /**
+   * The writer's image ends at `end` (an offset: the position at entry plus the image size). A sink
+   * with a fixed size (a block device, a partition window) refuses now, with E_NO_SPACE, before the
+   * first byte is written. Writers that know their size before writing call it (`expectSinkSize`).
+   */
+  expectSize?(end: number): Promise<void>;
   /** Finish: flush, and for file sinks rename the temporary file into place. */
   close(): Promise<void>;
   /** Give up: release resources and remove any partial output. Safe to call after a failure. */
@@ -39,6 +46,11 @@ export async function writeZeros(sink: ByteSink, length: number): Promise<void> 
   }
 }
 
+/** Tell the sink where the image will end (see `ByteSink.expectSize`); a no-op for sinks without a size. */
+export async function expectSinkSize(sink: ByteSink, end: number): Promise<void> {
+  await sink.expectSize?.(end);
+}
+
 /** Pad the sink with zeros up to a multiple of `align` bytes. */
 export async function padSinkTo(sink: ByteSink, align: number): Promise<void> {
   const r = sink.position % align;
@@ -56,11 +68,15 @@ export function requireSeekable(sink: ByteSink, format: string, why: string): vo
   }
 }
 
-/** Run `fn` against a sink; on failure abort the sink (removing partial output) and rethrow. */
+/**
+ * Run `fn` against a sink and close it; if either fails, abort the sink (removing partial output)
+ * and rethrow.
+ */
 export async function withSink<T>(sink: ByteSink, fn: (sink: ByteSink) => Promise<T>): Promise<T> {
-  let result: T;
   try {
-    result = await fn(sink);
+    const result = await fn(sink);
+    await sink.close();
+    return result;
   } catch (err) {
     try {
       await sink.abort?.(err);
@@ -69,8 +85,6 @@ export async function withSink<T>(sink: ByteSink, fn: (sink: ByteSink) => Promis
     }
     throw err;
   }
-  await sink.close();
-  return result;
 }
 
 /** A growable in-memory sink (tests, browser downloads of small images). */
@@ -147,6 +161,10 @@ export function subSink(parent: ByteSink, offset: number, length: number, what =
     async writeAt(at, chunk) {
       check(at + chunk.byteLength);
       await parent.writeAt(offset + at, chunk);
+    },
+    async expectSize(end) {
+      check(end);
+      await parent.expectSize?.(offset + end);
     },
     async writeZeros(n) {
       check(pos + n);

@@ -6,8 +6,9 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { MemorySink, NoSpaceError, withSink } from '@imgkit/core';
-import { fileSink, stdoutSink, tempNameFor } from '@imgkit/core/node';
+import { MemorySink, NoSpaceError, expectSinkSize, subSink, withSink } from '@imgkit/core';
+import { createExclusive, fileSink, inspectOutput, stdoutSink } from '@imgkit/core/node';
+import { withLoopDevice } from '../../../test/lib/loop.ts';
 import { tempDir } from '../../../test/lib/tools.ts';
 
 const exists = (p: string) => fsp.access(p).then(() => true, () => false);
@@ -27,13 +28,14 @@ test('file sink writes a temporary name beside the target and renames it on clos
   const d = await tempDir('sink');
   const out = path.join(d, 'image.img');
   const sink = await fileSink(out);
-  assert.equal(sink.tempPath, path.join(d, `.image.img.imgkit-${process.pid}.tmp`));
-  assert.equal(tempNameFor(out), sink.tempPath);
+  assert.equal(sink.kind, 'file');
+  assert.match(sink.tempPath!, /^.*\/\.image\.img\.imgkit-[0-9a-f]{16}\.tmp$/);
+  assert.equal(path.dirname(sink.tempPath!), d);
   await sink.write(new TextEncoder().encode('hello '));
   await sink.write(new TextEncoder().encode('world'));
   assert.equal(sink.position, 11);
   assert.equal(await exists(out), false);
-  assert.equal(await exists(sink.tempPath), true);
+  assert.equal(await exists(sink.tempPath!), true);
   await sink.close();
   assert.equal(await fsp.readFile(out, 'utf8'), 'hello world');
   assert.deepEqual(await fsp.readdir(d), ['image.img']);
@@ -219,4 +221,188 @@ test('stdout sink: a child writing 5 MiB to its real stdout delivers every byte'
   for (let i = 0; i < 80; i++) ref.update(new Uint8Array(65536).fill(i));
   assert.equal(n, 80 * 65536);
   assert.equal(h.digest('hex'), ref.digest('hex'));
+});
+
+test('file sink: the temporary name is unpredictable and created exclusively, never through a planted link', async () => {
+  const d = await tempDir('planted');
+  const victim = path.join(d, 'victim');
+  await fsp.writeFile(victim, 'precious\n');
+  const out = path.join(d, 'image.img');
+  // The name imgkit used to pick (pid-based), planted as a symlink to the victim.
+  await fsp.symlink(victim, path.join(d, `.image.img.imgkit-${process.pid}.tmp`));
+  const a = await fileSink(out);
+  const b = await fileSink(path.join(d, 'other.img'));
+  assert.notEqual(path.basename(a.tempPath!).slice(-20), path.basename(b.tempPath!).slice(-20), 'random suffixes differ');
+  await a.write(new TextEncoder().encode('image bytes'));
+  await a.close();
+  await b.abort!();
+  assert.equal(await fsp.readFile(victim, 'utf8'), 'precious\n');
+  assert.equal(await fsp.readFile(out, 'utf8'), 'image bytes');
+  // The open itself: an existing name (file or symlink, even dangling) is EEXIST, nothing is followed.
+  await assert.rejects(createExclusive(victim, 0o644), { code: 'EEXIST' });
+  await fsp.symlink(victim, path.join(d, 'link'));
+  await assert.rejects(createExclusive(path.join(d, 'link'), 0o644), { code: 'EEXIST' });
+  await fsp.symlink(path.join(d, 'nowhere'), path.join(d, 'dangling'));
+  await assert.rejects(createExclusive(path.join(d, 'dangling'), 0o644), { code: 'EEXIST' });
+  assert.equal(await exists(path.join(d, 'nowhere')), false);
+  assert.equal(await fsp.readFile(victim, 'utf8'), 'precious\n');
+});
+
+test('file sink: a replaced file keeps its mode; a very long name still gets a temporary name', async () => {
+  const d = await tempDir('keep-mode');
+  const out = path.join(d, 'x.img');
+  await fsp.writeFile(out, 'old');
+  await fsp.chmod(out, 0o640);
+  await withSink(await fileSink(out), (s) => s.write(new Uint8Array([1, 2, 3])));
+  assert.equal((await fsp.stat(out)).mode & 0o777, 0o640);
+  assert.deepEqual([...(await fsp.readFile(out))], [1, 2, 3]);
+  const long = path.join(d, `${'n'.repeat(255)}`);
+  await withSink(await fileSink(long), (s) => s.write(new Uint8Array([9])));
+  assert.deepEqual([...(await fsp.readFile(long))], [9]);
+  assert.deepEqual((await fsp.readdir(d)).sort(), [path.basename(long), 'x.img'].sort());
+});
+
+test('withSink: a failing close aborts the sink, so no temporary file is left', async () => {
+  const d = await tempDir('close-fails');
+  const sub = path.join(d, 'sub');
+  await fsp.mkdir(sub);
+  const sink = await fileSink(path.join(sub, 'x.img'));
+  // The target becomes a non-empty directory: the rename in close() fails.
+  await fsp.mkdir(path.join(sub, 'x.img'));
+  await fsp.writeFile(path.join(sub, 'x.img', 'keep'), '');
+  await assert.rejects(withSink(sink, (s) => s.write(new Uint8Array(10))), { code: 'E_OUTPUT_UNWRITABLE' });
+  assert.deepEqual(await fsp.readdir(sub), ['x.img']);
+});
+
+test('inspectOutput: symlinks are followed (chains, dangling, relative); directories, sockets, missing directories and loops are refused', async () => {
+  const d = await tempDir('inspect');
+  await fsp.writeFile(path.join(d, 'real.img'), 'x');
+  await fsp.mkdir(path.join(d, 'sub'));
+  await fsp.symlink('../real.img', path.join(d, 'sub', 'rel'));
+  await fsp.symlink(path.join(d, 'sub', 'rel'), path.join(d, 'chain'));
+  const chain = inspectOutput(path.join(d, 'chain'));
+  assert.equal(chain.target, path.join(await fsp.realpath(d), 'real.img'));
+  assert.deepEqual([chain.kind, chain.exists, chain.viaSymlink], ['file', true, true]);
+  await fsp.symlink('new.img', path.join(d, 'dangling'));
+  const dangling = inspectOutput(path.join(d, 'dangling'));
+  assert.deepEqual([dangling.target, dangling.exists], [path.join(await fsp.realpath(d), 'new.img'), false]);
+  const refused = (p: string, re: RegExp, errPath = p) => {
+    assert.throws(
+      () => inspectOutput(p),
+      (e: unknown) => {
+        const err = e as { code?: string; path?: string; message: string };
+        assert.equal(err.code, 'E_OUTPUT_UNWRITABLE', err.message);
+        assert.equal(err.path, errPath, err.message);
+        assert.match(err.message, re);
+        return true;
+      },
+    );
+  };
+  refused(d, /is a directory.*give a file name/);
+  await fsp.symlink(d, path.join(d, 'to-dir'));
+  refused(path.join(d, 'to-dir'), /is a directory/);
+  refused(path.join(d, 'no', 'such', 'x.img'), /output directory does not exist.*mkdir -p/, path.join(d, 'no', 'such'));
+  await fsp.symlink(path.join(d, 'gone', 'x.img'), path.join(d, 'to-missing-dir'));
+  assert.throws(() => inspectOutput(path.join(d, 'to-missing-dir')), /gone \(where the symlink .* points\): the output directory does not exist/);
+  await fsp.symlink('loop-b', path.join(d, 'loop-a'));
+  await fsp.symlink('loop-a', path.join(d, 'loop-b'));
+  refused(path.join(d, 'loop-a'), /symbolic links/);
+  refused(path.join(d, 'real.img', 'x'), /not a directory/);
+  const sock = path.join(d, 'sock');
+  const net = await import('node:net');
+  const server = net.createServer().listen(sock);
+  await new Promise((r) => server.once('listening', r));
+  try {
+    refused(sock, /is a socket/);
+  } finally {
+    server.close();
+  }
+  assert.equal(inspectOutput('/dev/null').kind, 'char'); // only looks
+});
+
+test('file sink on a block device: in place, zeros really written, size found first, E_NO_SPACE past the end', async () => {
+  await withLoopDevice(1 << 20, 0xa5, async (dev, backing) => {
+    const sink = await fileSink(dev);
+    assert.deepEqual([sink.kind, sink.capacityBytes, sink.tempPath, sink.seekable], ['block', 1 << 20, undefined, true]);
+    await expectSinkSize(sink, 1 << 20); // fits exactly
+    await sink.write(pattern(1000, 7));
+    await sink.writeZeros!(200_000); // not a hole: the device holds 0xa5 there
+    await sink.writeAt(10, new Uint8Array([1, 2, 3]));
+    await sink.close();
+    const b = await fsp.readFile(dev);
+    const want = pattern(1000, 7);
+    want.set([1, 2, 3], 10);
+    assert.deepEqual(b.subarray(0, 1000), Buffer.from(want));
+    assert.ok(b.subarray(1000, 201_000).every((x) => x === 0), 'zeros written');
+    assert.ok(b.subarray(201_000).every((x) => x === 0xa5), 'the rest is untouched');
+    assert.ok((await fsp.stat(dev)).isBlockDevice(), 'still a block device');
+    assert.equal((await fsp.stat(backing)).size, 1 << 20);
+
+    // Too big, known up front: refused before the first byte.
+    const early = await fileSink(dev);
+    await assert.rejects(expectSinkSize(early, (1 << 20) + 1), (e: unknown) => e instanceof NoSpaceError && e.path === dev);
+    assert.equal(early.bytesWritten, 0);
+    await early.abort!();
+    // Too big, found while writing: E_NO_SPACE at the end, what was written stays (no removal).
+    const late = await fileSink(dev, { bufferBytes: 4096 });
+    let err: unknown;
+    try {
+      for (let i = 0; i < 300; i++) await late.write(pattern(4000, i));
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof NoSpaceError, String(err));
+    assert.ok(late.bytesWritten > 0 && late.bytesWritten <= 1 << 20);
+    await late.abort!();
+    assert.ok((await fsp.stat(dev)).isBlockDevice());
+    assert.deepEqual((await fsp.readFile(dev)).subarray(0, 4000), Buffer.from(pattern(4000, 0)));
+    // A window (partition) of the device forwards the size check, with its own limit first.
+    const whole = await fileSink(dev);
+    await assert.rejects(expectSinkSize(subSink(whole, 4096, 8192), 8193), NoSpaceError);
+    await assert.rejects(expectSinkSize(subSink(whole, 1 << 19, 1 << 20), 1 << 19 | 1), NoSpaceError);
+    await expectSinkSize(subSink(whole, 4096, 8192), 8192);
+    await whole.abort!();
+  });
+});
+
+test('file sink on a FIFO: written in place, in order; seeking refused; on /dev/null: seekable, nothing replaced', async () => {
+  const d = await tempDir('fifo');
+  const fifo = path.join(d, 'pipe');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const reader = spawn('sha256sum', [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const opened = fsp.open(fifo, 'r');
+  const sink = await fileSink(fifo);
+  const rfh = await opened;
+  const pump = (async () => {
+    for await (const c of rfh.createReadStream()) reader.stdin.write(c);
+    reader.stdin.end();
+  })();
+  assert.deepEqual([sink.kind, sink.seekable, sink.tempPath], ['fifo', false, undefined]);
+  const h = createHash('sha256');
+  for (let i = 0; i < 40; i++) {
+    const c = pattern(100_000, i);
+    h.update(c);
+    await sink.write(c);
+  }
+  await sink.writeZeros!(3_000_000);
+  h.update(new Uint8Array(3_000_000));
+  await assert.rejects(sink.writeAt(0, new Uint8Array(1)), { code: 'E_SINK_UNSUPPORTED' });
+  await sink.close();
+  await pump;
+  let out = '';
+  for await (const c of reader.stdout) out += String(c);
+  assert.equal(out.split(' ')[0], h.digest('hex'));
+  assert.ok((await fsp.lstat(fifo)).isFIFO(), 'still a FIFO');
+
+  const nulPath = path.join(d, 'null'); // the same device as /dev/null, which a regression must not replace
+  assert.equal(spawnSync('mknod', ['-m', '666', nulPath, 'c', '1', '3']).status, 0);
+  const before = await fsp.stat(nulPath);
+  const nul = await fileSink(nulPath);
+  assert.deepEqual([nul.kind, nul.seekable], ['char', true]);
+  await nul.write(pattern(5000, 1));
+  await nul.writeAt(100, new Uint8Array(10));
+  await nul.close();
+  const after = await fsp.stat(nulPath);
+  assert.ok(after.isCharacterDevice());
+  assert.deepEqual([after.ino, after.rdev], [before.ino, before.rdev]);
 });

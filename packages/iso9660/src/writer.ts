@@ -14,6 +14,7 @@ import {
   concatBytes,
   deterministicId,
   ErrorCodes,
+  expectSinkSize,
   ImgkitError,
   readChecked,
   ReadAhead,
@@ -124,6 +125,7 @@ export async function writeIso(source: SourceTree, sink: ByteSink, options: IsoO
   placeBootFiles(plan, o);
   planTree(plan, o);
   const layout = layOut(plan, o);
+  await expectSinkSize(sink, sink.position + layout.diskBytes); // a device too small fails before the first byte
   const w = new Writer(sink, plan, o, layout);
   await w.writeAll();
   const r: IsoResult = { sizeBytes: sink.position, volumeBlocks: layout.volumeBlocks };

@@ -6,7 +6,7 @@ import {
   addExcludeOption,
   addSourceOptions,
   addWorkersOption,
-  checkOutputOutside,
+  checkOutput,
   checkSourceDir,
   clearProgress,
   epochFromEnv,
@@ -60,7 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
       checkLevel(flags.level, { label: flags.compress, format: 'cpio', field: 'level', range: CPIO_LEVELS[flags.compress], option: '--level' });
       checkSourceDir(dir);
       if (flags.early !== undefined) checkSourceDir(flags.early);
-      checkOutputOutside(out, flags.early !== undefined ? [dir, flags.early] : [dir]);
+      checkOutput(out, { dirs: [dir, flags.early], manifest: flags.manifest });
       const onWarning = printWarning(ctx);
       const tree = await openSourceTree(dir, flags, epoch, onWarning);
       const early = flags.early !== undefined ? await openSourceTree(flags.early, { allRoot: true }, epoch) : undefined;

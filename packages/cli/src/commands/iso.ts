@@ -8,7 +8,7 @@ import { ErrorCodes, ImgkitError, withSink, type SourceTree } from '@imgkit/core
 import { writeIso, type HybridPreset, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
 import {
   addSourceOptions,
-  checkOutputOutside,
+  checkOutput,
   checkSourceDir,
   epochFromEnv,
   intOption,
@@ -113,7 +113,7 @@ export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number
 export async function writeIsoCommand(ctx: CliContext, dir: string, out: string, flags: IsoFlags, tree?: SourceTree): Promise<void> {
   const epoch = epochFromEnv(ctx);
   checkSourceDir(dir);
-  checkOutputOutside(out, [dir]);
+  checkOutput(out, { dirs: [dir], manifest: flags.manifest, files: { 'MBR template': flags.mbrTemplate, 'appended partition image': flags.appendPartition, 'EFI boot image': flags.efiBoot } });
   const options = await isoOptionsFrom(dir, flags, epoch);
   options.onWarning = printWarning(ctx);
   if (flags.strict) options.strict = true;

@@ -18,7 +18,7 @@ import {
 } from '@imgkit/core';
 import { nodeAnyReader, nodeSource, nodeStreamReader } from '@imgkit/core/node';
 import { needsSeekableSink, SQUASHFS_LEVELS, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
-import { UsageError, applySourceFlags, checkOutputOutside, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
+import { UsageError, applySourceFlags, checkOutput, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
 export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
@@ -158,7 +158,7 @@ export function register(program: Command, ctx: CliContext): void {
       const epoch = flags.mkfsTime ?? envEpoch;
       if (out === '-') await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' }); // refuses, saying why
       checkLevel(flags.xcompressionLevel, { label: flags.comp, format: 'squashfs', field: 'squashfs.level', range: SQUASHFS_LEVELS[flags.comp], option: '-Xcompression-level' });
-      checkOutputOutside(out, flags.tar ? [] : [source]);
+      checkOutput(out, { ...(flags.tar ? (source === '-' ? {} : { files: { 'tar archive': source } }) : { dirs: [source] }), manifest: flags.manifest }, { seekable: needsSeekableSink, what: 'a squashfs image' });
       const onWarning = printWarning(ctx);
       const exclude = excludeMatcher(flags.exclude);
       let tree: SourceTree;

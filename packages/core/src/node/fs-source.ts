@@ -6,6 +6,10 @@
  *   1250 ms through `fs.promises`, whose every call is a round trip to libuv's thread pool. With
  *   `io: 'async'` the walk and reads go through `fs.promises` and never block the event loop for
  *   longer than one call (for a server that embeds imgkit).
+ * - Blocking calls never let the event loop run, so a signal handler (Ctrl-C) or a timer would wait
+ *   for the whole walk (tens of seconds on /usr). The sync walk turns the event loop every
+ *   YIELD_EVERY_ENTRIES entries and the sync chunk reader every YIELD_EVERY_BYTES bytes (a
+ *   setImmediate: ~1% of the walk's time); `signal` stops the walk and the reads there.
  * - `lstat` only: symlinks are entries, never followed (a symlink loop is just two symlinks).
  * - Walk order per core/src/source.ts: the root ('') first, then pre-order with each directory's
  *   children sorted by the bytes of their names. Names are read as Buffers, so a name that is not
@@ -45,6 +49,53 @@ export interface NodeSourceOptions {
    * @default 'sync'
    */
   io?: 'sync' | 'async';
+  /**
+   * Abort the walk and the content reads: they throw `signal.reason` at their next check (every
+   * YIELD_EVERY_ENTRIES entries, every chunk).
+   */
+  signal?: AbortSignal;
+}
+
+/** A blocking walk turns the event loop after this many steps (an lstat, or an entry handed to the consumer). */
+export const YIELD_EVERY_ENTRIES = 64;
+/** A blocking chunk reader turns the event loop after this many bytes. */
+export const YIELD_EVERY_BYTES = 16 << 20;
+
+const turnEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Counts work done with blocking calls and, every so often, lets the event loop run and checks the
+ * abort signal. `entry()`/`bytes()` return a promise only when the caller must await it, so the
+ * common case costs no microtask.
+ */
+class Pacer {
+  private entries = 0;
+  private readBytes = 0;
+  constructor(private readonly blocking: boolean, private readonly signal: AbortSignal | undefined) {}
+  private pause(): Promise<void> | undefined {
+    if (!this.blocking) {
+      this.signal?.throwIfAborted();
+      return undefined;
+    }
+    return turnEventLoop().then(() => this.signal?.throwIfAborted());
+  }
+  entry(): Promise<void> | undefined {
+    if (++this.entries < YIELD_EVERY_ENTRIES) return undefined;
+    this.entries = 0;
+    return this.pause();
+  }
+  bytes(n: number): Promise<void> | undefined {
+    this.readBytes += n;
+    if (this.readBytes < YIELD_EVERY_BYTES) {
+      this.signal?.throwIfAborted();
+      return undefined;
+    }
+    this.readBytes = 0;
+    return this.pause();
+  }
+  check(): void {
+    this.signal?.throwIfAborted();
+  }
 }
 
 /** The file-system calls the walker makes, in one flavour or the other. */
@@ -53,7 +104,7 @@ interface FsCalls {
   readdir(abs: string): Promise<Buffer[]> | Buffer[];
   readlink(abs: string): Promise<Buffer> | Buffer;
   access(abs: string): Promise<void> | void;
-  readFile(abs: string, treePath: string, chunkSize: number, plannedSize: number): AsyncIterable<Uint8Array>;
+  readFile(abs: string, treePath: string, chunkSize: number, plannedSize: number, pacer: Pacer): AsyncIterable<Uint8Array>;
   /** Calls in flight within one directory. */
   concurrency: number;
 }
@@ -142,7 +193,7 @@ function unreadable(path: string, err: unknown): ImgkitError {
 }
 
 /** Stream a regular file through a FileHandle in fixed-size chunks (fresh buffer per chunk). */
-async function* readFileChunks(abs: string, treePath: string, chunkSize: number, plannedSize: number): AsyncIterable<Uint8Array> {
+async function* readFileChunks(abs: string, treePath: string, chunkSize: number, plannedSize: number, pacer: Pacer): AsyncIterable<Uint8Array> {
   // One byte more than planned lets a single read of a small file see both its content and EOF.
   const bufferBytes = Math.min(chunkSize, plannedSize + 1);
   let fh: fsp.FileHandle;
@@ -162,6 +213,7 @@ async function* readFileChunks(abs: string, treePath: string, chunkSize: number,
         throw readError(err, treePath);
       }
       if (n === 0) return;
+      pacer.check();
       if (n === bufferBytes) yield buf;
       else {
         yield buf.subarray(0, n);
@@ -210,15 +262,17 @@ function scratch(bytes: number): Uint8Array {
 }
 
 /** The same, with blocking calls; chunks are never reused or overwritten. */
-async function* readFileChunksSync(abs: string, treePath: string, chunkSize: number, plannedSize: number): AsyncIterable<Uint8Array> {
+async function* readFileChunksSync(abs: string, treePath: string, chunkSize: number, plannedSize: number, pacer: Pacer): AsyncIterable<Uint8Array> {
   const bufferBytes = Math.min(chunkSize, plannedSize + 1);
-  const reader = openSyncReader(abs, treePath);
+  const reader = openSyncReader(abs, treePath, pacer);
   try {
     for (;;) {
       const room = scratch(bufferBytes);
       const n = reader.read(room, 0, bufferBytes);
       if (n === 0) return;
       if (room.buffer === slab) slabUsed += (n + 7) & ~7; // keep what was read, 8-byte aligned
+      const pause = pacer.bytes(n);
+      if (pause) await pause;
       yield room.subarray(0, n);
       if (n < bufferBytes) return; // a short read of a regular file is its end
     }
@@ -228,7 +282,8 @@ async function* readFileChunksSync(abs: string, treePath: string, chunkSize: num
 }
 
 /** Blocking sequential reads into the caller's buffers (see core's syncReaderOf). */
-function openSyncReader(abs: string, treePath: string): SyncContentReader {
+function openSyncReader(abs: string, treePath: string, pacer: Pacer): SyncContentReader {
+  pacer.check();
   let fd: number;
   try {
     fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
@@ -238,6 +293,7 @@ function openSyncReader(abs: string, treePath: string): SyncContentReader {
   let open = true;
   return {
     read(dst, at, len) {
+      pacer.check(); // (a caller reading synchronously turns the event loop itself)
       try {
         return fs.readSync(fd, dst, at, len, null);
       } catch (err) {
@@ -261,6 +317,7 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
     throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'core', field: 'nodeSource.io', detail: `io "${String(io)}" is neither 'sync' nor 'async'` });
   }
   const calls = io === 'sync' ? SYNC_CALLS : ASYNC_CALLS;
+  const pacer = new Pacer(io === 'sync', opts.signal);
 
   const makeEntry = async (abs: string, path: string, st: BigIntStats): Promise<SourceEntry> => {
     const kind = kindOf(st);
@@ -275,11 +332,11 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
       gid: Number(st.gid),
       mtime: floorSeconds(st.mtimeNs),
       size: kind === 'file' ? Number(st.size) : 0,
-      read: kind === 'file' ? () => calls.readFile(abs, path, chunkSize, Number(st.size)) : emptyContent,
+      read: kind === 'file' ? () => calls.readFile(abs, path, chunkSize, Number(st.size), pacer) : emptyContent,
     };
     if (kind === 'file' && io === 'sync') {
       entry.syncRead = true;
-      (entry.read as { openSync?: () => SyncContentReader }).openSync = () => openSyncReader(abs, path);
+      (entry.read as { openSync?: () => SyncContentReader }).openSync = () => openSyncReader(abs, path, pacer);
     }
     if (kind === 'symlink') {
       let raw: Buffer;
@@ -352,6 +409,8 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
     // Stat this directory's children concurrently (bounded by one directory), then descend in order.
     // Hard links are assigned while yielding, so "first" really is first in walk order.
     const children = await mapLimited(names, calls.concurrency, async (c) => {
+      const pause = pacer.entry();
+      if (pause) await pause;
       let st: BigIntStats;
       try {
         st = await calls.lstat(c.abs);
@@ -363,6 +422,8 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
     });
     for (const c of children) {
       if (c === null) continue;
+      const pause = pacer.entry(); // the consumer's work per entry counts too
+      if (pause) await pause;
       yield linkOf(c.entry, c.st, links);
       if (c.st.isDirectory()) yield* walkDir(c.abs, c.path, links);
     }
@@ -370,6 +431,7 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
 
   return {
     async *walk() {
+      pacer.check();
       let st: BigIntStats;
       try {
         st = await calls.lstat(absRoot);

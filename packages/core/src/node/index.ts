@@ -1,6 +1,6 @@
-export {};
 export * from './fs-source.js';
 export * from './file-sink.js';
+export * from './output-target.js';
 export * from './host-files.js';
 export * from './reader.js';
 export { createNodePool } from './pool.js';
