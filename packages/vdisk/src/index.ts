@@ -31,3 +31,7 @@ export * from './vhdx/structures.js';
 export * from './vhdx/writer.js';
 export * from './vhdx/reader.js';
 export * from './vhdx/check.js';
+export * from './ova/ustar.js';
+export * from './ova/ovf.js';
+export * from './ova/writer.js';
+export * from './image.js';

@@ -137,10 +137,11 @@ export function vmdkNeedsSeekable(o: Pick<VmdkOptions, 'subformat' | 'allocation
 }
 
 export function vmdkSink(out: ByteSink, o: VmdkOptions): ByteSink {
-  return makeSink(out, o, true);
+  return vmdkContainer(out, o, true);
 }
 
-function makeSink(out: ByteSink, o: VmdkOptions, ownsOut: boolean): BlockSink {
+/** The VMDK container sink; `ownsOut` false leaves `out` open (writeVmdk, the OVA). */
+export function vmdkContainer(out: ByteSink, o: VmdkOptions, ownsOut: boolean): BlockSink {
   const r = resolve(o);
   let handler: BlockHandler;
   if (r.subformat === 'streamOptimized') handler = new StreamOptimized(out, r, o.pool ?? inlinePool());
@@ -157,7 +158,7 @@ function makeSink(out: ByteSink, o: VmdkOptions, ownsOut: boolean): BlockSink {
 export async function writeVmdk(source: RangeSource, out: ByteSink, o: Omit<VmdkOptions, 'virtualSize'> = {}): Promise<void> {
   const opts: VmdkOptions = { ...o, virtualSize: source.virtualSize };
   if (vmdkNeedsSeekable(opts) && !out.seekable) opts.allocation = await exactAllocation(source, GRAIN_BYTES);
-  const sink = makeSink(out, opts, false);
+  const sink = vmdkContainer(out, opts, false);
   try {
     await pipeSource(source, sink);
     await sink.close();
