@@ -8,12 +8,14 @@ import * as cpio from './commands/cpio.js';
 import * as iso from './commands/iso.js';
 import * as mkisofs from './commands/mkisofs.js';
 import * as squashfs from './commands/squashfs.js';
+import * as convert from './commands/convert.js';
+import * as check from './commands/check.js';
 
 export * from './common.js';
 
 type Register = (program: Command, ctx: CliContext) => void;
 /** Every command module, registered in this order. */
-const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs];
+const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, convert, check];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('imgkit')
