@@ -16,8 +16,8 @@ export async function checkVhdx(reader: RandomAccessReader): Promise<CheckReport
   try {
     L = await readVhdxLayout(reader);
   } catch (err) {
-    if (err instanceof ImgkitError) report.errors.push(err.detail);
-    else report.incomplete = String(err);
+    // as qemu-img check: an image that cannot be opened is exit code 1, not a corruption count
+    report.incomplete = `cannot open the image: ${err instanceof ImgkitError ? err.detail : String(err)}`;
     return report;
   }
   L.headers.forEach((h, i) => {
