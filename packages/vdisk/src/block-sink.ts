@@ -29,6 +29,9 @@ export class BlockSink implements ByteSink {
   private pos = 0;
   private fill = 0;
   private pendingNonZero = false;
+  /** Bytes of `pending` that may be non-zero: [dirtyLo, dirtyHi). Everything else is zero. */
+  private dirtyLo = 0;
+  private dirtyHi = 0;
   private readonly pending: Uint8Array;
   private state: 'open' | 'closed' | 'aborted' = 'open';
 
@@ -40,6 +43,8 @@ export class BlockSink implements ByteSink {
     private readonly out: ByteSink,
     /** Close and abort `out` with this sink (a container sink); false when a writeX() call only borrows it. */
     private readonly ownsOut = true,
+    /** Called after the handler finished and before `out` is closed (a WriteBehind's drain). */
+    private readonly drain?: () => Promise<void>,
   ) {
     this.pending = new Uint8Array(blockSize);
   }
@@ -83,8 +88,13 @@ export class BlockSink implements ByteSink {
       }
       const k = Math.min(bs - this.fill, n - at);
       const part = chunk.subarray(at, at + k);
-      this.pending.set(part, this.fill);
-      if (!this.pendingNonZero && !isZeroBlock(part)) this.pendingNonZero = true;
+      // zero parts need no copy: `pending` is zero outside its dirty range
+      if (!isZeroBlock(part)) {
+        if (this.dirtyHi === this.dirtyLo) this.dirtyLo = this.fill;
+        this.pending.set(part, this.fill);
+        this.dirtyHi = this.fill + k;
+        this.pendingNonZero = true;
+      }
       this.fill += k;
       this.pos += k;
       at += k;
@@ -117,7 +127,8 @@ export class BlockSink implements ByteSink {
       await this.flushZeroRun();
       await this.handler.data(index, this.pending);
     } else await this.zeroRun(index, 1);
-    this.pending.fill(0);
+    if (this.dirtyHi > this.dirtyLo) this.pending.fill(0, this.dirtyLo, this.dirtyHi);
+    this.dirtyLo = this.dirtyHi = 0;
     this.fill = 0;
     this.pendingNonZero = false;
   }
@@ -128,7 +139,7 @@ export class BlockSink implements ByteSink {
     const bs = this.blockSize;
     if (this.fill > 0) {
       const k = Math.min(bs - this.fill, length);
-      this.fill += k; // pending is kept zeroed past `fill`
+      this.fill += k; // `pending` is zero past `fill`
       this.pos += k;
       length -= k;
       if (this.fill === bs) await this.flushPending();
@@ -166,6 +177,7 @@ export class BlockSink implements ByteSink {
       }
       await this.flushZeroRun();
       await this.handler.finish();
+      await this.drain?.();
     } catch (err) {
       await this.abort();
       throw err;

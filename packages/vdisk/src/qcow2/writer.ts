@@ -33,6 +33,7 @@ import {
   type WorkerPool,
 } from '@imgkit/core';
 import { BlockSink, type BlockHandler } from '../block-sink.js';
+import { WriteBehind } from '../write-behind.js';
 import { OrderedJobs } from '../ordered-jobs.js';
 import { RunCursor, blockRuns, runBlocks, type BlockRun } from '../allocation.js';
 import { badOption, needsSeekable } from '../errors.js';
@@ -141,14 +142,15 @@ export function qcow2Sink(out: ByteSink, o: Qcow2Options): ByteSink {
 function makeSink(out: ByteSink, o: Qcow2Options, ownsOut: boolean): BlockSink {
   const r = resolveQcow2Options(o);
   let handler: BlockHandler;
-  if (o.allocation) handler = new TableFirstLayout(out, r, blockRuns(o.allocation, r.clusterSize, r.virtualSize, FORMAT));
+  const wb = new WriteBehind(out);
+  if (o.allocation) handler = new TableFirstLayout(wb, r, blockRuns(o.allocation, r.clusterSize, r.virtualSize, FORMAT));
   else {
     if (!out.seekable) {
       throw needsSeekable(FORMAT, r.compress ? 'compressed cluster sizes are known only once compressed, after the tables that point to them' : 'without an allocation map the tables are written after the data and the header patched last');
     }
-    handler = new StreamingLayout(out, r, o.pool ?? inlinePool());
+    handler = new StreamingLayout(wb, r, o.pool ?? inlinePool());
   }
-  return new BlockSink(FORMAT, r.virtualSize, r.clusterSize, handler, out, ownsOut);
+  return new BlockSink(FORMAT, r.virtualSize, r.clusterSize, handler, out, ownsOut, () => wb.drain());
 }
 
 /**

@@ -14,6 +14,7 @@
 import { deterministicId, resolveEpoch, ErrorCodes, ImgkitError, type ByteSink } from '@imgkit/core';
 import { BlockSink, type BlockHandler } from '../block-sink.js';
 import { PassthroughSink } from '../passthrough.js';
+import { WriteBehind } from '../write-behind.js';
 import { RunCursor, blockRuns, type BlockRun } from '../allocation.js';
 import { badOption, needsSeekable } from '../errors.js';
 import { exactAllocation, pipeSource, type ByteRange, type RangeSource } from '../range-source.js';
@@ -108,8 +109,9 @@ function makeSink(out: ByteSink, o: VhdOptions, ownsOut: boolean): ByteSink & { 
   if (!o.allocation && !out.seekable) {
     throw needsSeekable(FORMAT, 'a dynamic VHD keeps its block allocation table before the blocks; give an allocation map or use subformat=fixed');
   }
-  const handler = new DynamicVhd(out, r, o.allocation ? blockRuns(o.allocation, r.blockSize, r.currentSize, FORMAT) : undefined);
-  return new BlockSink(FORMAT, r.currentSize, r.blockSize, handler, out, ownsOut);
+  const wb = new WriteBehind(out);
+  const handler = new DynamicVhd(wb, r, o.allocation ? blockRuns(o.allocation, r.blockSize, r.currentSize, FORMAT) : undefined);
+  return new BlockSink(FORMAT, r.currentSize, r.blockSize, handler, out, ownsOut, () => wb.drain());
 }
 
 /** Convert `source` into a VHD on `out` (not closed). */

@@ -21,6 +21,7 @@
 import { deterministicId, resolveEpoch, ErrorCodes, ImgkitError, type ByteSink } from '@imgkit/core';
 import { BlockSink, type BlockHandler } from '../block-sink.js';
 import { PassthroughSink } from '../passthrough.js';
+import { WriteBehind } from '../write-behind.js';
 import { RunCursor, blockRuns, type BlockRun } from '../allocation.js';
 import { badOption, needsSeekable } from '../errors.js';
 import { exactAllocation, pipeSource, type ByteRange, type RangeSource } from '../range-source.js';
@@ -252,8 +253,9 @@ function makeSink(out: ByteSink, o: VhdxOptions, ownsOut: boolean): ByteSink & {
   if (!o.allocation && !out.seekable) {
     throw needsSeekable(FORMAT, 'a dynamic VHDX keeps its BAT before the blocks; give an allocation map or use subformat=fixed');
   }
-  const handler = new DynamicVhdx(out, r, o.allocation ? blockRuns(o.allocation, r.blockSize, r.diskSize, FORMAT) : undefined);
-  return new BlockSink(FORMAT, r.diskSize, r.blockSize, handler, out, ownsOut);
+  const wb = new WriteBehind(out);
+  const handler = new DynamicVhdx(wb, r, o.allocation ? blockRuns(o.allocation, r.blockSize, r.diskSize, FORMAT) : undefined);
+  return new BlockSink(FORMAT, r.diskSize, r.blockSize, handler, out, ownsOut, () => wb.drain());
 }
 
 /** Convert `source` into a VHDX on `out` (not closed). */

@@ -29,6 +29,7 @@ import {
   type WorkerPool,
 } from '@imgkit/core';
 import { BlockSink, type BlockHandler } from '../block-sink.js';
+import { WriteBehind } from '../write-behind.js';
 import { OrderedJobs } from '../ordered-jobs.js';
 import { RunCursor, blockRuns, type BlockRun } from '../allocation.js';
 import { badOption, needsSeekable } from '../errors.js';
@@ -144,14 +145,15 @@ export function vmdkSink(out: ByteSink, o: VmdkOptions): ByteSink {
 export function vmdkContainer(out: ByteSink, o: VmdkOptions, ownsOut: boolean): BlockSink {
   const r = resolve(o);
   let handler: BlockHandler;
-  if (r.subformat === 'streamOptimized') handler = new StreamOptimized(out, r, o.pool ?? inlinePool());
+  const wb = new WriteBehind(out);
+  if (r.subformat === 'streamOptimized') handler = new StreamOptimized(wb, r, o.pool ?? inlinePool());
   else {
     if (!o.allocation && !out.seekable) {
       throw needsSeekable(FORMAT, 'a monolithicSparse VMDK keeps its grain tables before the grains; give an allocation map or use subformat=streamOptimized');
     }
-    handler = new MonolithicSparse(out, r, o.allocation ? blockRuns(o.allocation, GRAIN_BYTES, r.virtualSize, FORMAT) : undefined);
+    handler = new MonolithicSparse(wb, r, o.allocation ? blockRuns(o.allocation, GRAIN_BYTES, r.virtualSize, FORMAT) : undefined);
   }
-  return new BlockSink(FORMAT, r.virtualSize, GRAIN_BYTES, handler, out, ownsOut);
+  return new BlockSink(FORMAT, r.virtualSize, GRAIN_BYTES, handler, out, ownsOut, () => wb.drain());
 }
 
 /** Convert `source` into a VMDK on `out` (not closed). */
