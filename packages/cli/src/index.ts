@@ -10,6 +10,8 @@ import * as fat from './commands/fat.js';
 import * as iso from './commands/iso.js';
 import * as mkisofs from './commands/mkisofs.js';
 import * as squashfs from './commands/squashfs.js';
+import * as convert from './commands/convert.js';
+import * as check from './commands/check.js';
 
 export * from './common.js';
 
@@ -18,7 +20,7 @@ type Register = (program: Command, ctx: CliContext) => void;
 /** Signals that end a run early, leaving no temporary file. */
 const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Every command module, registered in this order. */
-const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat];
+const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat, convert, check];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('imgkit')
