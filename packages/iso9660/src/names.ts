@@ -15,58 +15,78 @@ function toDChars(s: string): string {
   return out;
 }
 
-/** Limits per interchange level: level 1 is 8.3 (§10.1); levels 2 and 3 allow 30 characters for
- * name + extension of a file and 31 for a directory (§10.2, §7.5.1, §7.6.3). */
-function limits(level: IsoLevel): { name: number; ext: number; total: number; dir: number } {
-  return level === 1 ? { name: 8, ext: 3, total: 11, dir: 8 } : { name: 30, ext: 30, total: 30, dir: 31 };
-}
+/** ECMA-119 §7.5.1: a file identifier holds at most 30 d-characters of name and extension at
+ * levels 2 and 3; a directory identifier 31 (§7.6.3); level 1 is 8.3 and 8 (§10.1). */
+const LEVEL1 = { name: 8, ext: 3, dir: 8 };
+const LEVEL2_TOTAL = 30;
+const LEVEL2_DIR = 31;
 
 export interface IsoNameParts {
   name: string;
-  ext: string;
+  /** Undefined: no '.' at all (directories). */
+  ext: string | undefined;
 }
 
-/** The unmangled-as-far-as-possible candidate for a file or directory name. */
-export function isoCandidate(original: string, isDir: boolean, level: IsoLevel): IsoNameParts {
-  const lim = limits(level);
-  if (isDir) {
-    const n = toDChars(original).slice(0, lim.dir);
-    return { name: n === '' ? '_' : n, ext: '' };
+/**
+ * The unmangled-as-far-as-possible candidate for a name, by the rules xorriso (libisofs
+ * iso_1_fileid / iso_2_fileid) applies, so that the names match its images:
+ * - level 1: up to 8 characters of name and 3 of extension (a leading dot of a name longer than 4
+ *   starts no extension);
+ * - levels 2–3: name and extension share 30 characters; a long name gives up its extension down
+ *   to 3 characters first;
+ * - directories: 8 (level 1) or 31 characters without a dot; with `directoryDots` (xorriso's
+ *   mkisofs emulation) they keep an extension like files, without the forced dot.
+ */
+export function isoCandidate(original: string, isDir: boolean, level: IsoLevel, directoryDots = false): IsoNameParts {
+  if (isDir && !directoryDots) {
+    const n = toDChars(original).slice(0, level === 1 ? LEVEL1.dir : LEVEL2_DIR);
+    return { name: n === '' ? '_' : n, ext: undefined };
   }
-  const dot = original.lastIndexOf('.');
-  let name = toDChars(dot > 0 ? original.slice(0, dot) : dot === 0 ? '' : original);
-  let ext = toDChars(dot >= 0 ? original.slice(dot + 1) : '');
-  ext = ext.slice(0, level === 1 ? lim.ext : Math.min(ext.length, 8));
-  name = name.slice(0, Math.min(lim.name, lim.total - ext.length));
-  if (name === '' && ext === '') name = '_';
-  return { name, ext };
+  let dot = original.lastIndexOf('.');
+  if (level === 1) {
+    if (dot === 0 && original.length > 4) dot = -1;
+    const name = toDChars(dot >= 0 ? original.slice(0, dot) : original).slice(0, LEVEL1.name);
+    const ext = dot >= 0 ? toDChars(original.slice(dot + 1)).slice(0, LEVEL1.ext) : '';
+    return { name: name === '' && ext === '' ? '_' : name, ext: isDir && ext === '' ? undefined : ext };
+  }
+  if (dot < 0 || dot === original.length - 1) {
+    const name = toDChars(original).slice(0, LEVEL2_TOTAL);
+    return { name: name === '' ? '_' : name, ext: isDir ? undefined : '' };
+  }
+  const lext = original.length - dot - 1;
+  const lname = dot;
+  const long = original.length > LEVEL2_TOTAL + 1;
+  const keepExt = long && lext > 3 ? (lname < LEVEL2_TOTAL - 3 ? LEVEL2_TOTAL - lname : 3) : lext;
+  const keepName = long ? LEVEL2_TOTAL - keepExt : lname;
+  return { name: toDChars(original.slice(0, keepName)), ext: toDChars(original.slice(dot + 1, dot + 1 + keepExt)) };
 }
 
-/** The §7.5.1 file identifier ("NAME.EXT;1") or §7.6 directory identifier ("NAME"). */
+/** The §7.5.1 file identifier ("NAME.EXT;1") or §7.6 directory identifier ("NAME", "NAME.EXT"). */
 export function isoIdentifier(p: IsoNameParts, isDir: boolean): string {
-  return isDir ? p.name : `${p.name}.${p.ext};1`;
+  if (isDir) return p.ext === undefined || p.ext === '' ? p.name : `${p.name}.${p.ext}`;
+  return `${p.name}.${p.ext ?? ''};1`;
 }
 
 /**
  * Give each name of one directory a unique identifier. Names are processed in the order given
  * (the walk's UTF-8 order), so the result is deterministic; a clash gets a decimal counter in place
- * of the name's tail ("LONGNAM1", "LONGNA12"), d-characters only.
+ * of the name's tail ("LONGNA_1", "LONGN_12"), d-characters only.
  */
-export function mangleDirectory(items: readonly { name: string; isDir: boolean }[], level: IsoLevel): string[] {
+export function mangleDirectory(items: readonly { name: string; isDir: boolean }[], level: IsoLevel, directoryDots = false): string[] {
   const used = new Set<string>();
-  const lim = limits(level);
   const out: string[] = [];
   for (const it of items) {
-    const c = isoCandidate(it.name, it.isDir, level);
-    const key = (p: IsoNameParts) => (it.isDir ? p.name : `${p.name}.${p.ext}`);
+    const c = isoCandidate(it.name, it.isDir, level, directoryDots);
+    const key = (p: IsoNameParts) => isoIdentifier(p, it.isDir);
     let p = c;
     for (let n = 1; used.has(key(p)); n++) {
       const suffix = `_${n}`;
-      const max = it.isDir ? lim.dir : Math.min(lim.name, lim.total - c.ext.length);
+      const extLen = c.ext?.length ?? 0;
+      const max = level === 1 ? (it.isDir && c.ext === undefined ? LEVEL1.dir : LEVEL1.name) : it.isDir && c.ext === undefined ? LEVEL2_DIR : LEVEL2_TOTAL - extLen;
       p = { name: c.name.slice(0, Math.max(0, max - suffix.length)) + suffix, ext: c.ext };
     }
     used.add(key(p));
-    out.push(isoIdentifier(p, it.isDir));
+    out.push(key(p));
   }
   return out;
 }

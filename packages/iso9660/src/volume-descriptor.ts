@@ -76,6 +76,13 @@ export function decDateTime(seconds: number | undefined): Uint8Array {
   return out;
 }
 
+/** A dec-datetime from its 16 digits (GMT offset 0), e.g. what --modification-date gives. */
+export function decDateText(digits: string): Uint8Array {
+  const out = new Uint8Array(17);
+  out.set(asciiBytes(digits.padEnd(16, '0').slice(0, 16)), 0);
+  return out;
+}
+
 /** A field padded with `pad` (0x20 for a-/d-character fields, ECMA-119 §7.4.3). */
 export function padded(value: Uint8Array, size: number, pad = 0x20): Uint8Array {
   const out = new Uint8Array(size).fill(pad);
@@ -106,8 +113,8 @@ export interface VolumeDescriptorInit {
   lPathTableLba: number;
   mPathTableLba: number;
   rootRecord: Uint8Array;
-  /** Creation/modification time (seconds). */
-  epoch: number;
+  /** §8.4.26.1 dates (17 bytes each, see `decDateTime` / `decDateText`). */
+  dates: { creation: Uint8Array; modification: Uint8Array; expiration: Uint8Array; effective: Uint8Array };
   /** Filler for the 37-byte file id fields (spaces for ASCII, U+0020 pairs for UCS-2). */
   fileIdFill: Uint8Array;
 }
@@ -138,10 +145,10 @@ export function encodeVolumeDescriptor(v: VolumeDescriptorInit): Uint8Array {
     copyrightFileId: v.fileIdFill,
     abstractFileId: v.fileIdFill,
     bibliographicFileId: v.fileIdFill,
-    creationDate: decDateTime(v.epoch),
-    modificationDate: decDateTime(v.epoch),
-    expirationDate: decDateTime(undefined),
-    effectiveDate: decDateTime(v.epoch),
+    creationDate: v.dates.creation,
+    modificationDate: v.dates.modification,
+    expirationDate: v.dates.expiration,
+    effectiveDate: v.dates.effective,
     fileStructureVersion: 1,
   });
 }
