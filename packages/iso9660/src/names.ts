@@ -4,6 +4,8 @@
  * are what a reader without extensions sees.
  */
 
+import { ErrorCodes, ImgkitError } from '@imgkit/core';
+
 export type IsoLevel = 1 | 2 | 3;
 
 /** ECMA-119 §7.4.1 d-characters. */
@@ -68,27 +70,82 @@ export function isoIdentifier(p: IsoNameParts, isDir: boolean): string {
 }
 
 /**
- * Give each name of one directory a unique identifier. Names are processed in the order given
- * (the walk's UTF-8 order), so the result is deterministic; a clash gets a decimal counter in place
- * of the name's tail ("LONGNA_1", "LONGN_12"), d-characters only.
+ * Give each name of one directory a unique identifier, the way xorriso (libisofs
+ * mangle_single_dir) does, so that the names match its images: names whose candidates are equal
+ * form a group (in the order given: the walk's UTF-8 order) and every member of the group is
+ * renumbered, the name cut to make room for 1 digit ("GCRY_SH0.MOD", "GCRY_SH1.MOD"), or more when
+ * 10 do not suffice; a number already used in the directory is skipped. Level 1 keeps room for a
+ * 3-character extension.
  */
 export function mangleDirectory(items: readonly { name: string; isDir: boolean }[], level: IsoLevel, directoryDots = false): string[] {
-  const used = new Set<string>();
-  const out: string[] = [];
-  for (const it of items) {
-    const c = isoCandidate(it.name, it.isDir, level, directoryDots);
-    const key = (p: IsoNameParts) => isoIdentifier(p, it.isDir);
-    let p = c;
-    for (let n = 1; used.has(key(p)); n++) {
-      const suffix = `_${n}`;
-      const extLen = c.ext?.length ?? 0;
-      const max = level === 1 ? (it.isDir && c.ext === undefined ? LEVEL1.dir : LEVEL1.name) : it.isDir && c.ext === undefined ? LEVEL2_DIR : LEVEL2_TOTAL - extLen;
-      p = { name: c.name.slice(0, Math.max(0, max - suffix.length)) + suffix, ext: c.ext };
+  const maxFile = level === 1 ? 12 : 31; // name + "." + extension
+  const maxDir = level === 1 ? LEVEL1.dir : LEVEL2_DIR;
+  const ids = items.map((it) => {
+    const p = isoCandidate(it.name, it.isDir, level, directoryDots);
+    return it.isDir ? isoIdentifier(p, true) : `${p.name}.${p.ext ?? ''}`;
+  });
+  const order = items.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : a - b));
+  const used = new Set(ids);
+  for (let g = 0; g < order.length; ) {
+    let h = g + 1;
+    while (h < order.length && ids[order[h]!] === ids[order[g]!]) h++;
+    if (h - g > 1) {
+      const first = order[g]!;
+      const isDir = items[first]!.isDir;
+      const full = ids[first]!;
+      const dot = full.lastIndexOf('.');
+      const hasExt = dot >= 0 && (!isDir || directoryDots);
+      let done = false;
+      for (let digits = 1; digits < 8 && !done; digits++) {
+        let name: string;
+        let ext: string | undefined;
+        if (hasExt) {
+          ext = full.slice(dot + 1);
+          let extLen = level === 1 ? 3 : ext.length;
+          let max = maxFile - extLen - 1 - digits;
+          if (max <= 0) {
+            // A long extension gives the name room (down to 3 characters).
+            extLen = extLen + max - 1;
+            ext = ext.slice(0, extLen);
+            max = maxFile - extLen - 1 - digits;
+          }
+          name = full.slice(0, Math.min(dot, max));
+        } else {
+          name = full.slice(0, (isDir ? maxDir : maxFile) - digits);
+        }
+        const renamed: [number, string][] = [];
+        let change = 0;
+        let ok = true;
+        for (let k = g; k < h && ok; k++) {
+          for (;;) {
+            const cand = `${name}${String(change).padStart(digits, '0')}${ext !== undefined ? `.${ext}` : ''}`;
+            change++;
+            if (change > 10 ** digits) {
+              ok = false;
+              break;
+            }
+            if (!used.has(cand)) {
+              used.add(cand);
+              renamed.push([order[k]!, cand]);
+              break;
+            }
+          }
+        }
+        if (ok) {
+          for (const [i, cand] of renamed) {
+            used.delete(ids[i]!);
+            ids[i] = cand;
+          }
+          done = true;
+        } else for (const [, cand] of renamed) used.delete(cand);
+      }
+      if (!done) {
+        throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path: items[first]!.name, detail: `more than 9999999 names of one directory map to the ISO 9660 name ${full}`, hint: 'pass --iso-level 3 (longer names)' });
+      }
     }
-    used.add(key(p));
-    out.push(key(p));
+    g = h;
   }
-  return out;
+  return ids.map((id, i) => (items[i]!.isDir ? id : `${id};1`));
 }
 
 /**

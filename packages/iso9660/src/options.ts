@@ -25,7 +25,8 @@ export interface IsoContent {
  *   (`-append_partition 2 0xef` without `-appended_part_as_gpt`).
  * - `uefi-only`: protective MBR + GPT whose ESP entry is the EFI image inside the ISO (no BIOS).
  * - `grub2`: GRUB's boot_hybrid.img patched as `--grub2-mbr`, protective MBR label, the EFI image as
- *   GPT ESP (grub-mkrescue's layout).
+ *   GPT ESP (grub-mkrescue's layout); with `appendedEsp` the ESP appended as GPT partition 2 and
+ *   booted from there (Ubuntu's and Fedora's layout).
  */
 export type HybridPreset = 'none' | 'isohybrid-mbr' | 'appended-esp' | 'mbr-style' | 'uefi-only' | 'grub2';
 export const HYBRID_PRESETS: readonly HybridPreset[] = ['none', 'isohybrid-mbr', 'appended-esp', 'mbr-style', 'uefi-only', 'grub2'];
@@ -45,10 +46,11 @@ export interface BootImageOptions {
   appendedPartition?: number;
   /**
    * 512-byte sectors the firmware loads; 'full' loads the whole image (xorriso: its size in 2 KiB
-   * blocks × 4; above 65535 it records 0 for EFI, 65535 otherwise).
+   * blocks × 4), 'file-size' its size in 512-byte sectors (what xorriso records for an EFI image
+   * given a -boot-load-size); above 65535 both record 0 for EFI, 65535 otherwise.
    * @default 4 for BIOS, 'full' for other platforms
    */
-  loadSectors?: number | 'full';
+  loadSectors?: number | 'full' | 'file-size';
   /** Patch a boot-info-table at offset 8 (isolinux, GRUB eltorito.img). @default false */
   bootInfoTable?: boolean;
   /** Patch GRUB2's boot info (`--grub2-boot-info`: LBA × 4 + 5 at byte 2548). @default false */
@@ -133,6 +135,11 @@ export interface IsoOptions {
   dataPreparerId?: string;
   /** @default 'IMGKIT' */
   applicationId?: string;
+  /**
+   * The Joliet descriptor's identifiers when they differ from the primary's (xorriso keeps the
+   * text as given there, and writes the primary's a-characters in upper case). @default the primary's
+   */
+  jolietIds?: { systemId?: string; volumeSetId?: string; publisherId?: string; dataPreparerId?: string; applicationId?: string };
   /** Interchange level: 1 (8.3 names), 2 (31 characters), 3 (also files over 4 GiB as multi-extent). @default 3 */
   level?: IsoLevel;
   /** Directory identifiers may keep dots, as xorriso's mkisofs emulation allows. @default false */
@@ -179,12 +186,12 @@ export interface IsoOptions {
   /** El Torito boot entries, in catalog order (the first is the default entry). */
   boot?: readonly BootImageOptions[];
   /** El Torito BIOS no-emulation boot image (shorthand for the first `boot` entry). */
-  biosBoot?: { path: string; loadSectors?: number | 'full'; bootInfoTable?: boolean; grub2BootInfo?: boolean };
+  biosBoot?: { path: string; loadSectors?: number | 'full' | 'file-size'; bootInfoTable?: boolean; grub2BootInfo?: boolean };
   /**
    * El Torito UEFI image (shorthand for an EFI `boot` entry): a file of the tree (`path`), a host
    * file placed at `path` (`content`), or the appended ESP (`'appended-esp'`).
    */
-  efiBoot?: { path: string; content?: IsoContent; loadSectors?: number | 'full' } | 'appended-esp';
+  efiBoot?: { path: string; content?: IsoContent; loadSectors?: number | 'full' | 'file-size' } | 'appended-esp';
   /** Path of the boot catalog file in the tree. @default 'boot.catalog' */
   catalogPath?: string;
   /** Write the catalog but list it in no directory (--boot-catalog-hide). @default false */
@@ -213,7 +220,7 @@ export interface ResolvedBootImage {
   content: IsoContent | undefined;
   /** 0-based appended partition index, or -1. */
   appended: number;
-  loadSectors: number | 'full';
+  loadSectors: number | 'full' | 'file-size';
   bootInfoTable: boolean;
   grub2BootInfo: boolean;
   /** 0 none, 1 basic data, 2 HFS+ (libisofs isolinux_options bits 2–7). */
@@ -256,6 +263,7 @@ export interface ResolvedIsoOptions {
   publisherId: string;
   dataPreparerId: string;
   applicationId: string;
+  jolietIds: { systemId: string; volumeSetId: string; publisherId: string; dataPreparerId: string; applicationId: string };
   level: IsoLevel;
   directoryDots: boolean;
   rockRidge: boolean;
@@ -331,9 +339,9 @@ function platformId(p: BootPlatform | undefined, field: string): number {
   return p;
 }
 
-function loadSize(v: number | 'full' | undefined, def: number | 'full', field: string): number | 'full' {
+function loadSize(v: number | 'full' | 'file-size' | undefined, def: number | 'full', field: string): number | 'full' | 'file-size' {
   const s = v ?? def;
-  if (s !== 'full' && (!Number.isInteger(s) || s < 1 || s > 0xffff)) throw bad(field, `load size ${String(s)} is not in 1…65535 sectors`, 'give the 512-byte sectors to load, or "full"');
+  if (s !== 'full' && s !== 'file-size' && (!Number.isInteger(s) || s < 1 || s > 0xffff)) throw bad(field, `load size ${String(s)} is not in 1…65535 sectors`, 'give the 512-byte sectors to load, or "full"');
   return s;
 }
 
@@ -408,7 +416,10 @@ function applyPreset(o: IsoOptions, hybrid: HybridPreset): SystemAreaOptions {
     case 'grub2':
       sa.mbrCode = 'grub2';
       sa.protectiveMsdosLabel = true;
-      sa.efiBootPartition = 'boot-image';
+      if (o.appendedEsp) {
+        sa.appendedPartitions = [{ number: 2, type: GUID_EFI_SYSTEM_TEXT, content: o.appendedEsp }];
+        sa.appendedAsGpt = true;
+      } else sa.efiBootPartition = 'boot-image';
       break;
     case 'none':
       break;
@@ -490,8 +501,8 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
   if (o.mbrTemplate && !['isohybrid-mbr', 'appended-esp', 'mbr-style', 'grub2'].includes(hybrid)) {
     throw bad('mbrTemplate', `an MBR template needs the isohybrid-mbr, appended-esp, mbr-style or grub2 preset (got "${hybrid}")`, 'pass --hybrid isohybrid-mbr');
   }
-  if (o.appendedEsp && hybrid !== 'appended-esp' && hybrid !== 'mbr-style') {
-    throw bad('appendedEsp', 'an appended ESP needs the appended-esp or mbr-style preset', 'pass --hybrid appended-esp');
+  if (o.appendedEsp && hybrid !== 'appended-esp' && hybrid !== 'mbr-style' && hybrid !== 'grub2') {
+    throw bad('appendedEsp', 'an appended ESP needs the appended-esp, mbr-style or grub2 preset', 'pass --hybrid appended-esp');
   }
   if (o.partitionOffsetBlocks && !['appended-esp', 'mbr-style', 'isohybrid-mbr', 'grub2'].includes(hybrid) && !o.systemArea) {
     throw bad('partitionOffsetBlocks', 'a partition offset needs a partition table', 'pass --hybrid appended-esp (or isohybrid-mbr)');
@@ -499,7 +510,7 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
   const saOptions: SystemAreaOptions = { ...applyPreset(o, hybrid), ...(o.systemArea ?? {}) };
   const sa = resolveSystemArea(saOptions);
   let efi = o.efiBoot;
-  if (efi === undefined && (hybrid === 'appended-esp' || hybrid === 'mbr-style') && o.appendedEsp) efi = 'appended-esp';
+  if (efi === undefined && (hybrid === 'appended-esp' || hybrid === 'mbr-style' || hybrid === 'grub2') && o.appendedEsp) efi = 'appended-esp';
   const boot = resolveBoot({ ...o, ...(efi === undefined ? {} : { efiBoot: efi }) }, sa.appended);
   const bios = boot.find((b) => b.platform === 0);
   const efiEntry = boot.find((b) => b.platform === 0xef);
@@ -527,6 +538,7 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
       if (!o.mbrTemplate) throw bad('mbrTemplate', 'the grub2 preset needs GRUB\'s MBR code', 'pass --mbr-template /usr/lib/grub/i386-pc/boot_hybrid.img');
       if (!bios) throw bad('biosBoot', 'the grub2 preset needs a BIOS boot image (GRUB eltorito.img) for the MBR code to load', 'pass --bios-boot');
       if (!efiEntry) sa.efiBootPartition = undefined;
+      if (o.appendedEsp && efiEntry && efiEntry.appended < 0) throw bad('efiBoot', 'with an appended ESP the grub2 preset boots UEFI from it; the EFI image in the tree is not used', 'drop --efi-boot');
       break;
     case 'none':
       if (o.isohybridGpt) throw bad('isohybridGpt', 'a GPT beside the isohybrid MBR needs the isohybrid-mbr preset', 'pass --hybrid isohybrid-mbr');
@@ -564,13 +576,30 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
   }
   if (dates.uuid !== undefined) dates.uuid = checkDateText(dates.uuid, 'volumeDates.uuid');
   if (o.allFileDates !== undefined) resolveEpoch(o.allFileDates, 'iso9660');
-  return {
-    volumeId: idField(o.volumeId, 'ISOIMAGE', 32, 'volumeId'),
+  const ids = {
     systemId: idField(o.systemId, 'LINUX', 32, 'systemId'),
     volumeSetId: idField(o.volumeSetId, '', 128, 'volumeSetId'),
     publisherId: idField(o.publisherId, '', 128, 'publisherId'),
     dataPreparerId: idField(o.dataPreparerId, '', 128, 'dataPreparerId'),
     applicationId: idField(o.applicationId, 'IMGKIT', 128, 'applicationId'),
+  };
+  const j = o.jolietIds ?? {};
+  // Joliet identifiers are UCS-2 (Joliet spec "Volume Descriptor"): 16 or 64 characters.
+  const jid = (v: string | undefined, def: string, max: number, field: string) => {
+    const s = v ?? def;
+    if ([...s].some((c) => c.codePointAt(0)! > 0xffff)) throw bad(field, `"${s}" has characters UCS-2 cannot hold`);
+    return s.length > max ? s.slice(0, max) : s;
+  };
+  return {
+    volumeId: idField(o.volumeId, 'ISOIMAGE', 32, 'volumeId'),
+    ...ids,
+    jolietIds: {
+      systemId: jid(j.systemId, ids.systemId, 16, 'jolietIds.systemId'),
+      volumeSetId: jid(j.volumeSetId, ids.volumeSetId, 64, 'jolietIds.volumeSetId'),
+      publisherId: jid(j.publisherId, ids.publisherId, 64, 'jolietIds.publisherId'),
+      dataPreparerId: jid(j.dataPreparerId, ids.dataPreparerId, 64, 'jolietIds.dataPreparerId'),
+      applicationId: jid(j.applicationId, ids.applicationId, 64, 'jolietIds.applicationId'),
+    },
     level,
     directoryDots: o.directoryDots ?? false,
     rockRidge: o.rockRidge ?? true,

@@ -109,6 +109,8 @@ export interface IsoPlan {
   newestMtime: number;
   /** A digest of the tree's names and sizes (FNV-1a), for a reproducible date when it has no times. */
   digest: number;
+  /** The image's "now": the time of what the writer adds (catalog, made directories), set before planning them. */
+  now: number;
 }
 
 /** RRIP 1.12 §4.1.4 puts no limit on NM names, but Linux's isofs and libarchive stop at 255 bytes. */
@@ -241,13 +243,25 @@ export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Prom
   const links = new Map<FileData, number>();
   for (const n of byPath.values()) if (n.data) links.set(n.data, (links.get(n.data) ?? 0) + 1);
   for (const n of byPath.values()) if (n.data) n.nlink = links.get(n.data)!;
-  return { root, isoDirs: [], jolietDirs: [], files, byPath, nodeCount: ino, bootImages: [], newestMtime: newest, digest };
+  return { root, isoDirs: [], jolietDirs: [], files, byPath, nodeCount: ino, bootImages: [], newestMtime: newest, digest, now: 0 };
 }
 
-/** Add a file that isn't in the source (boot catalog, host EFI image) at `path`. */
-export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: ResolvedIsoOptions, what: string): IsoNode {
-  if (plan.byPath.has(path)) {
-    throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path, detail: `the ${what} would replace an entry of the tree`, hint: `choose another path for the ${what}` });
+/**
+ * Add a file that isn't in the source (boot catalog, host EFI image) at `path`. With `replaceFile`
+ * (the boot catalog, as xorriso does: a remastered tree carries the old one) a regular file of the
+ * tree at that path is replaced, with a warning.
+ */
+export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: ResolvedIsoOptions, what: string, replaceFile = false): IsoNode {
+  const old = plan.byPath.get(path);
+  if (old) {
+    if (!replaceFile || old.kind !== 'file') {
+      throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path, detail: `the ${what} would replace an entry of the tree`, hint: `choose another path for the ${what}` });
+    }
+    warnOrThrow({ code: ErrorCodes.NAME_COLLISION, format: 'iso9660', path, detail: `the ${what} replaces the file of the tree at this path` }, o.onWarning, o.strict);
+    const parent = old.parent!;
+    parent.children = parent.children.filter((c) => c !== old);
+    plan.byPath.delete(path);
+    if (old.data && ![...plan.byPath.values()].some((n) => n.data === old.data)) plan.files = plan.files.filter((f) => f !== old.data);
   }
   const parent = ensureDir(plan, parentPath(path), o, what);
   const node: IsoNode = {
@@ -257,7 +271,7 @@ export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: R
     mode: MODE_TYPE_BITS.file | 0o444,
     uid: 0,
     gid: 0,
-    mtime: o.epoch ?? plan.newestMtime,
+    mtime: plan.now,
     ino: ++plan.nodeCount,
     nlink: 1,
     parent,
@@ -281,7 +295,7 @@ function ensureDir(plan: IsoPlan, path: string, o: ResolvedIsoOptions, what: str
     return found as IsoDir;
   }
   const parent = ensureDir(plan, parentPath(path), o, what);
-  const d = newDir(baseName(path), path, parent, { mode: 0o755, uid: 0, gid: 0, mtime: o.epoch ?? plan.newestMtime });
+  const d = newDir(baseName(path), path, parent, { mode: 0o755, uid: 0, gid: 0, mtime: plan.now });
   d.ino = ++plan.nodeCount;
   parent.nlink++;
   parent.children.push(d);
@@ -304,7 +318,7 @@ function relocate(plan: IsoPlan, o: ResolvedIsoOptions): void {
           if (plan.root.children.some((x) => x.name === RELOCATION_DIR)) {
             throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path: RELOCATION_DIR, detail: 'the tree has its own rr_moved and needs relocation too', hint: 'rename it, or pass relocateDeepDirectories: false' });
           }
-          moved = newDir(RELOCATION_DIR, RELOCATION_DIR, plan.root, { mode: 0o755, uid: 0, gid: 0, mtime: o.epoch ?? plan.newestMtime });
+          moved = newDir(RELOCATION_DIR, RELOCATION_DIR, plan.root, { mode: 0o755, uid: 0, gid: 0, mtime: plan.now });
           moved.ino = ++plan.nodeCount;
           plan.root.nlink++;
         }

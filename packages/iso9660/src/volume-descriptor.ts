@@ -45,6 +45,7 @@ export const PrimaryVolumeDescriptor = struct('iso9660.pvd', ISO_SECTOR_SIZE, {
   expirationDate: bytes(847, 17),
   effectiveDate: bytes(864, 17),
   fileStructureVersion: u8(881),
+  applicationUse: bytes(883, 512), // §8.4.32: not specified; xorriso writes spaces in the PVD, zeros in the SVD
 });
 
 // El Torito 1.0 §2.0 "Boot Record Volume Descriptor".
@@ -98,6 +99,8 @@ export function paddedUcs2(value: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
+const APPLICATION_USE_SPACES = new Uint8Array(512).fill(0x20);
+
 export interface VolumeDescriptorInit {
   type: typeof VD_PRIMARY | typeof VD_SUPPLEMENTARY;
   /** Identifier fields, already encoded (ASCII or UCS-2) and padded. */
@@ -150,6 +153,7 @@ export function encodeVolumeDescriptor(v: VolumeDescriptorInit): Uint8Array {
     expirationDate: v.dates.expiration,
     effectiveDate: v.dates.effective,
     fileStructureVersion: 1,
+    applicationUse: v.type === VD_PRIMARY ? APPLICATION_USE_SPACES : new Uint8Array(512),
   });
 }
 

@@ -157,6 +157,7 @@ interface Layout {
 export async function writeIso(source: SourceTree, sink: ByteSink, options: IsoOptions = {}): Promise<IsoResult> {
   const o = resolveOptions(options);
   const plan = await buildTree(source, o);
+  plan.now = volumeNow(plan, o);
   placeBootFiles(plan, o);
   planTree(plan, o);
   const layout = layOut(plan, o);
@@ -215,7 +216,7 @@ function placeBootFiles(plan: IsoPlan, o: ResolvedIsoOptions): void {
   if (o.boot.length > 0) {
     const data: FileData = { size: ISO_SECTOR_SIZE, lba: 0, catalog: true, path: o.catalogPath };
     if (o.catalogHidden) plan.catalog = data;
-    else plan.catalog = addVirtualFile(plan, o.catalogPath, data, o, 'boot catalog').data!;
+    else plan.catalog = addVirtualFile(plan, o.catalogPath, data, o, 'boot catalog', true).data!;
   }
 }
 
@@ -281,13 +282,37 @@ function dataOrder(plan: IsoPlan, skip: FileData | undefined): FileData[] {
     .map((x) => x.f);
 }
 
+/** The volume's base time: the caller's epoch, else the tree's newest time (a digest-derived one if it has none). */
+function baseTime(plan: IsoPlan, o: ResolvedIsoOptions): number {
+  if (o.epoch !== undefined) return o.epoch;
+  // Reproducible and different for different trees: the newest time in the tree; a tree without
+  // times gets one from a digest of its names and sizes (2000…2019).
+  return plan.newestMtime >= MEANINGFUL_TIME ? plan.newestMtime : 946684800 + (plan.digest % (20 * 365 * 86400));
+}
+
+/** Seconds of a 16-digit ECMA-119 date (GMT). */
+function dateSeconds(digits: string): number {
+  const d = (a: number, b: number) => Number(digits.slice(a, b));
+  return Math.floor(Date.UTC(d(0, 4), d(4, 6) - 1, d(6, 8), d(8, 10), d(10, 12), d(12, 14)) / 1000);
+}
+
+/**
+ * The image's "now" (libisofs ecma119_determine_now_time): the volume date when one is given
+ * (--modification-date), else the later of the creation and modification dates, else the base time.
+ * The boot catalog and the directories the writer makes carry it.
+ */
+function volumeNow(plan: IsoPlan, o: ResolvedIsoOptions): number {
+  const d = o.volumeDates;
+  if (d.uuid !== undefined) return dateSeconds(d.uuid);
+  const t = (v: number | string | undefined) => (v === undefined ? undefined : typeof v === 'string' ? dateSeconds(v) : v);
+  const c = t(d.creation);
+  const m = t(d.modification);
+  if (c !== undefined || m !== undefined) return Math.max(c ?? 0, m ?? 0);
+  return baseTime(plan, o);
+}
+
 function volumeDates(plan: IsoPlan, o: ResolvedIsoOptions): Layout['dates'] {
-  let base = o.epoch;
-  if (base === undefined) {
-    // Reproducible and different for different trees: the newest time in the tree; a tree without
-    // times gets one from a digest of its names and sizes (2000…2019).
-    base = plan.newestMtime >= MEANINGFUL_TIME ? plan.newestMtime : 946684800 + (plan.digest % (20 * 365 * 86400));
-  }
+  const base = baseTime(plan, o);
   const d = o.volumeDates;
   const date = (v: number | string | undefined, def: number | undefined) => {
     if (typeof v === 'string') return decDateText(v);
@@ -647,12 +672,12 @@ class Writer {
       await this.sink.write(
         encodeVolumeDescriptor({
           type: VD_SUPPLEMENTARY,
-          systemId: u(o.systemId, 32),
+          systemId: u(o.jolietIds.systemId, 32),
           volumeId: u(o.volumeId.slice(0, 16), 32),
-          volumeSetId: u(o.volumeSetId, 128),
-          publisherId: u(o.publisherId, 128),
-          dataPreparerId: u(o.dataPreparerId, 128),
-          applicationId: u(o.applicationId, 128),
+          volumeSetId: u(o.jolietIds.volumeSetId, 128),
+          publisherId: u(o.jolietIds.publisherId, 128),
+          dataPreparerId: u(o.jolietIds.dataPreparerId, 128),
+          applicationId: u(o.jolietIds.applicationId, 128),
           escape: JOLIET_ESCAPE,
           volumeSpaceSize: l.volumeBlocks - shift,
           pathTableSize: pathTableSize(l.jolietPathTable),
@@ -743,7 +768,13 @@ class Writer {
         return { platform: b.platform, lba: a.startBlock, loadSectors: fullLoadSectors(a.blocks * ISO_SECTOR_SIZE, b.platform) };
       }
       const f = plan.bootImages[i]!;
-      return { platform: b.platform, lba: f.lba, loadSectors: b.loadSectors === 'full' ? fullLoadSectors(f.size, b.platform) : b.loadSectors };
+      let loadSectors: number;
+      if (b.loadSectors === 'full') loadSectors = fullLoadSectors(f.size, b.platform);
+      else if (b.loadSectors === 'file-size') {
+        const n = Math.ceil(f.size / 512);
+        loadSectors = n > 0xffff ? (b.platform === 0xef ? 0 : 0xffff) : n;
+      } else loadSectors = b.loadSectors;
+      return { platform: b.platform, lba: f.lba, loadSectors };
     });
   }
 

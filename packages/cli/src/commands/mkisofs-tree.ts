@@ -1,0 +1,152 @@
+/**
+ * The source tree of `imgkit mkisofs`: the pathspecs grafted together (mkisofs -graft-points,
+ * -path-list, several source directories merged at the root), with -follow-links and the -m /
+ * -exclude / -x patterns applied as xorriso applies them.
+ *
+ * One source directory at the root, without -follow-links, is the directory's nodeSource itself
+ * (no extra work). Otherwise every graft is walked, its entries are placed under their ISO path
+ * (a later graft replaces an earlier non-directory; directories merge, the first one's attributes
+ * win), missing parent directories are made (0755, root, the time of what they hold), and the
+ * merged entries are yielded parents first, names in byte order.
+ */
+import { createReadStream, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import * as nodePath from 'node:path';
+import { compareTreePaths, emptyContent, ErrorCodes, ImgkitError, joinPath, parentPath, type EntryKind, type SourceEntry, type SourceTree, type WarningHandler } from '@imgkit/core';
+import { nodeSource } from '@imgkit/core/node';
+import { excludeMatcher } from '../common.js';
+import type { Graft } from './mkisofs-args.js';
+
+export interface GraftTreeOptions {
+  followLinks: boolean;
+  /** -m/-exclude/-x patterns: without "/" a leaf name (glob) anywhere, with "/" a disk path (glob). */
+  excludes: readonly string[];
+  cwd: string;
+  onWarning?: WarningHandler;
+}
+
+/** xorriso's exclusion: leaf patterns match names anywhere, path patterns match disk paths. */
+export function mkisofsExcluder(patterns: readonly string[], cwd: string): ((hostPath: string) => boolean) | undefined {
+  const leaf = excludeMatcher(patterns.filter((p) => !p.includes('/')));
+  const paths = patterns.filter((p) => p.includes('/')).map((p) => nodePath.resolve(cwd, p));
+  const disk = excludeMatcher(paths.map((p) => p.replace(/^\/+/, '')));
+  if (!leaf && !disk) return undefined;
+  return (hostPath) => (leaf?.(nodePath.basename(hostPath)) ?? false) || (disk?.(hostPath.replace(/^\/+/, '')) ?? false);
+}
+
+function kindOf(st: Stats): EntryKind | undefined {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  return undefined;
+}
+
+/** An entry for one host file (a pathspec source, or a followed symlink's target). */
+function hostEntry(host: string, path: string, st: Stats): SourceEntry {
+  const kind = kindOf(st);
+  if (!kind) throw new ImgkitError(ErrorCodes.UNSUPPORTED_ENTRY, { format: 'cli', path: host, detail: `unknown file type (mode 0o${st.mode.toString(8)})` });
+  const e: SourceEntry = {
+    path,
+    kind,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    mtime: Math.floor(st.mtimeMs / 1000),
+    size: kind === 'file' ? st.size : 0,
+    read: kind === 'file' ? () => createReadStream(host, { highWaterMark: 1 << 20 }) as unknown as AsyncIterable<Uint8Array> : emptyContent,
+  };
+  if (kind === 'symlink') {
+    e.linkTarget = readlinkSync(host, 'utf8');
+    e.size = Buffer.byteLength(e.linkTarget);
+  }
+  if (kind === 'char' || kind === 'block') e.rdev = st.rdev;
+  return e;
+}
+
+export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): SourceTree {
+  const excluded = mkisofsExcluder(o.excludes, o.cwd);
+  const single = grafts.length === 1 && grafts[0]!.isoPath === '' && !o.followLinks;
+  if (single) {
+    const root = grafts[0]!.hostPath;
+    return nodeSource(root, excluded ? { exclude: (p) => excluded(nodePath.join(root, p)) } : {});
+  }
+  return {
+    async *walk() {
+      const entries = new Map<string, SourceEntry>();
+      const put = (e: SourceEntry) => {
+        const old = entries.get(e.path);
+        if (old && old.kind === 'dir' && e.kind === 'dir') return; // directories merge
+        if (old && old.kind !== 'dir' && e.kind !== 'dir') {
+          o.onWarning?.({ code: ErrorCodes.NAME_COLLISION, format: 'cli', path: e.path, detail: 'two pathspecs give this path; the later one is written' });
+        }
+        entries.set(e.path, e);
+      };
+      const graftDir = async (host: string, isoPath: string, seen: ReadonlySet<string>) => {
+        const real = realpathSync(host);
+        if (seen.has(real)) {
+          o.onWarning?.({ code: ErrorCodes.UNSUPPORTED_ENTRY, format: 'cli', path: isoPath, detail: `-follow-links: ${host} loops back to a directory above it; it is left out` });
+          return;
+        }
+        const inner = new Set(seen).add(real);
+        const src = nodeSource(host, excluded ? { exclude: (p) => excluded(nodePath.join(host, p)) } : {});
+        for await (const e of src.walk()) {
+          const path = e.path === '' ? isoPath : joinPath(isoPath, e.path);
+          if (e.kind === 'symlink' && o.followLinks) {
+            const target = nodePath.join(host, e.path);
+            let st: Stats;
+            try {
+              st = statSync(target);
+            } catch {
+              o.onWarning?.({ code: ErrorCodes.UNSUPPORTED_ENTRY, format: 'cli', path, detail: `-follow-links: the link target ${e.linkTarget ?? ''} does not exist; the link is kept` });
+              put({ ...e, path });
+              continue;
+            }
+            if (st.isDirectory()) await graftDir(target, path, inner);
+            else put(hostEntry(realpathSync(target), path, st));
+            continue;
+          }
+          const moved: SourceEntry = { ...e, path };
+          if (e.hardLinkTo !== undefined) moved.hardLinkTo = joinPath(isoPath, e.hardLinkTo);
+          put(moved);
+        }
+      };
+      for (const g of grafts) {
+        if (excluded?.(g.hostPath)) continue;
+        let st: Stats;
+        try {
+          st = o.followLinks ? statSync(g.hostPath) : lstatSync(g.hostPath);
+        } catch (err) {
+          throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: g.hostPath, detail: `cannot read the pathspec source: ${(err as { code?: string }).code ?? String(err)}` });
+        }
+        if (st.isDirectory()) await graftDir(g.hostPath, g.isoPath, new Set());
+        else put(hostEntry(o.followLinks ? realpathSync(g.hostPath) : g.hostPath, g.isoPath, st));
+      }
+      // Parents that no pathspec gave: 0755, root, the newest time below them.
+      const paths = [...entries.keys()];
+      for (const p of paths) {
+        const t = entries.get(p)!.mtime;
+        for (let d = p === '' ? undefined : parentPath(p); d !== undefined; d = d === '' ? undefined : parentPath(d)) {
+          const have = entries.get(d);
+          if (have && !(have as { synthetic?: boolean }).synthetic) break;
+          if (have) {
+            if (have.mtime < t) have.mtime = t;
+            continue;
+          }
+          const dir: SourceEntry & { synthetic?: boolean } = { path: d, kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: t, size: 0, read: emptyContent, synthetic: true };
+          entries.set(d, dir);
+        }
+      }
+      const sorted = [...entries.values()].sort((x, y) => compareTreePaths(x.path, y.path));
+      for (const e of sorted) {
+        if (e.hardLinkTo !== undefined && !entries.has(e.hardLinkTo)) delete e.hardLinkTo;
+        if (e.path !== '' && entries.get(parentPath(e.path))?.kind !== 'dir') {
+          throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'cli', path: e.path, detail: 'a pathspec puts this entry below a file', hint: 'check the ISO paths of the pathspecs' });
+        }
+        yield e;
+      }
+    },
+  };
+}
