@@ -6,8 +6,10 @@
  * One source directory at the root, without -follow-links, is the directory's nodeSource itself
  * (no extra work). Otherwise every graft is walked, its entries are placed under their ISO path
  * (a later graft replaces an earlier non-directory; directories merge, the first one's attributes
- * win), missing parent directories are made (0755, root, the time of what they hold), and the
- * merged entries are yielded parents first, names in byte order.
+ * win — except the root, which takes the last one's, as in xorriso), missing parent directories
+ * of a graft take the attributes of the source's parent directories on disk (xorriso: ISO path
+ * and disk path matched from the end), and the merged entries are yielded parents first, names in
+ * byte order. A root that no directory gives is 0755, owned by root, dated `now`.
  */
 import { createReadStream, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -18,6 +20,8 @@ import type { Graft } from './mkisofs-args.js';
 
 export interface GraftTreeOptions {
   followLinks: boolean;
+  /** Time of a root that no pathspec gives (xorriso: its "now", SOURCE_DATE_EPOCH). @default the newest time in the tree */
+  now?: number;
   /** -m/-exclude/-x patterns: without "/" a leaf name (glob) anywhere, with "/" a disk path (glob). */
   excludes: readonly string[];
   cwd: string;
@@ -78,7 +82,11 @@ export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): Source
       const entries = new Map<string, SourceEntry>();
       const put = (e: SourceEntry) => {
         const old = entries.get(e.path);
-        if (old && old.kind === 'dir' && e.kind === 'dir') return; // directories merge
+        if (old && old.kind === 'dir' && e.kind === 'dir') {
+          // Directories merge; the root takes the attributes of the last directory grafted onto it.
+          if (e.path === '') entries.set('', { ...old, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime });
+          return;
+        }
         if (old && old.kind !== 'dir' && e.kind !== 'dir') {
           o.onWarning?.({ code: ErrorCodes.NAME_COLLISION, format: 'cli', path: e.path, detail: 'two pathspecs give this path; the later one is written' });
         }
@@ -113,8 +121,26 @@ export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): Source
           put(moved);
         }
       };
+      /** Missing ISO parents of a graft: the disk parents of its source, matched from the end. */
+      const makeParents = (isoPath: string, hostPath: string) => {
+        let iso = parentPath(isoPath);
+        let host = nodePath.dirname(hostPath);
+        for (; isoPath !== '' && iso !== '' && !entries.has(iso); iso = parentPath(iso), host = nodePath.dirname(host)) {
+          let st: Stats | undefined;
+          try {
+            st = lstatSync(host);
+          } catch {
+            st = undefined;
+          }
+          const dir: SourceEntry = st?.isDirectory()
+            ? { path: iso, kind: 'dir', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: 0, read: emptyContent }
+            : { path: iso, kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: o.now ?? 0, size: 0, read: emptyContent };
+          entries.set(iso, dir);
+        }
+      };
       for (const g of grafts) {
         if (excluded?.(g.hostPath)) continue;
+        makeParents(g.isoPath, g.hostPath);
         let st: Stats;
         try {
           st = o.followLinks ? statSync(g.hostPath) : lstatSync(g.hostPath);
@@ -124,20 +150,11 @@ export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): Source
         if (st.isDirectory()) await graftDir(g.hostPath, g.isoPath, new Set());
         else put(hostEntry(o.followLinks ? realpathSync(g.hostPath) : g.hostPath, g.isoPath, st));
       }
-      // Parents that no pathspec gave: 0755, root, the newest time below them.
-      const paths = [...entries.keys()];
-      for (const p of paths) {
-        const t = entries.get(p)!.mtime;
-        for (let d = p === '' ? undefined : parentPath(p); d !== undefined; d = d === '' ? undefined : parentPath(d)) {
-          const have = entries.get(d);
-          if (have && !(have as { synthetic?: boolean }).synthetic) break;
-          if (have) {
-            if (have.mtime < t) have.mtime = t;
-            continue;
-          }
-          const dir: SourceEntry & { synthetic?: boolean } = { path: d, kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: t, size: 0, read: emptyContent, synthetic: true };
-          entries.set(d, dir);
-        }
+      // A root that no directory gave.
+      if (!entries.has('')) {
+        let newest = 0;
+        for (const e of entries.values()) if (e.mtime > newest) newest = e.mtime;
+        entries.set('', { path: '', kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: o.now ?? newest, size: 0, read: emptyContent });
       }
       const sorted = [...entries.values()].sort((x, y) => compareTreePaths(x.path, y.path));
       for (const e of sorted) {

@@ -273,7 +273,9 @@ export async function runMkisofs(ctx: CliContext, args: readonly string[], nativ
   try {
     const options = mkisofsOptions(a, epoch);
     options.onWarning = warn;
-    let tree: SourceTree = graftTree(a.grafts, { followLinks: a.followLinks, excludes: a.excludes, cwd: pc.cwd, onWarning: warn });
+    const graftOptions: Parameters<typeof graftTree>[1] = { followLinks: a.followLinks, excludes: a.excludes, cwd: pc.cwd, onWarning: warn };
+    if (epoch !== undefined) graftOptions.now = epoch;
+    let tree: SourceTree = graftTree(a.grafts, graftOptions);
     if (a.rational) tree = mapTree(tree, rationalize);
     if (a.uid !== undefined || a.gid !== undefined) {
       const owners: { uid?: number; gid?: number } = {};
