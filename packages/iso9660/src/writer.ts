@@ -555,7 +555,10 @@ class RecordBuilder {
     out.push(encodeDirectoryRecord({ extentLba: this.dirLba(d), dataLength: d.sizeBytes, mtime: d.mtime, flags: FLAG_DIRECTORY, identifier: ID_SELF, systemUse: selfSu }));
     const parentEntries = this.rr(parent);
     if (d.isRelocated && this.o.rockRidge) parentEntries.push(plEntry(this.dirLba(d.parent!)));
-    out.push(encodeDirectoryRecord({ extentLba: this.dirLba(parent), dataLength: parent.sizeBytes, mtime: parent.mtime, flags: FLAG_DIRECTORY, identifier: ID_PARENT, systemUse: this.systemUse(parentEntries, 1) }));
+    // The ".." record's time is the parent's parent's, as libisofs writes it (readers take the
+    // parent's attributes from its own record or from RRIP TF, which is the parent's).
+    const dotDotTime = (parent.isoParent ?? parent).mtime;
+    out.push(encodeDirectoryRecord({ extentLba: this.dirLba(parent), dataLength: parent.sizeBytes, mtime: dotDotTime, flags: FLAG_DIRECTORY, identifier: ID_PARENT, systemUse: this.systemUse(parentEntries, 1) }));
     for (const c of d.isoChildren) {
       const entries = this.rr(c, { name: true, relocatedHere: c.kind === 'dir' && (c as IsoDir).isRelocated === true && d !== c.parent });
       if (c.kind === 'dir') {

@@ -51,7 +51,7 @@ export interface IsoFlags extends SourceFlags {
   isoPartitionType?: string;
   cylinderAlign?: 'auto' | 'on' | 'off' | 'all';
   modificationDate?: string;
-  rockRidgeVersion?: '1.10' | '1.12';
+  rrip?: '1.10' | '1.12';
   catalogHidden?: boolean;
 }
 
@@ -91,7 +91,7 @@ export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number
   } else if (flags.bootInfoTable || flags.bootLoadSize !== undefined || flags.grub2BootInfo) {
     throw new UsageError('--boot-load-size, --boot-info-table and --grub2-boot-info need --bios-boot');
   }
-  if (flags.rockRidgeVersion !== undefined) o.rockRidgeVersion = flags.rockRidgeVersion;
+  if (flags.rrip !== undefined) o.rockRidgeVersion = flags.rrip;
   if (flags.catalogHidden) o.catalogHidden = true;
   if (flags.modificationDate !== undefined) {
     try {

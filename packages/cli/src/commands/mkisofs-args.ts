@@ -720,7 +720,7 @@ export function parseMkisofsArgs(argv: readonly string[], ctx: ParseContext = no
         i--;
         continue;
       }
-      throw usage(`unknown mkisofs option ${raw}`);
+      throw usage(`unknown mkisofs option ${raw}: imgkit mkisofs -help lists the options it reads`);
     }
     pathspecs.push(raw);
   }

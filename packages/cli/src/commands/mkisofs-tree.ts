@@ -80,7 +80,21 @@ export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): Source
   return {
     async *walk() {
       const entries = new Map<string, SourceEntry>();
-      const put = (e: SourceEntry) => {
+      /** The host file of every file entry (device:inode): xorriso stores a host file's data once, whatever names it gets. */
+      const fileIds = new Map<SourceEntry, string>();
+      const idOf = (host: string) => {
+        try {
+          const st = statSync(host, { bigint: true });
+          return `${st.dev}:${st.ino}`;
+        } catch {
+          return undefined;
+        }
+      };
+      const put = (e: SourceEntry, host?: string) => {
+        if (e.kind === 'file' && host !== undefined) {
+          const id = idOf(host);
+          if (id !== undefined) fileIds.set(e, id);
+        }
         const old = entries.get(e.path);
         if (old && old.kind === 'dir' && e.kind === 'dir') {
           // Directories merge; the root takes the attributes of the last directory grafted onto it.
@@ -113,12 +127,12 @@ export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): Source
               continue;
             }
             if (st.isDirectory()) await graftDir(target, path, inner);
-            else put(hostEntry(realpathSync(target), path, st));
+            else put(hostEntry(realpathSync(target), path, st), target);
             continue;
           }
           const moved: SourceEntry = { ...e, path };
-          if (e.hardLinkTo !== undefined) moved.hardLinkTo = joinPath(isoPath, e.hardLinkTo);
-          put(moved);
+          delete moved.hardLinkTo;
+          put(moved, e.kind === 'file' ? nodePath.join(host, e.path) : undefined);
         }
       };
       /** Missing ISO parents of a graft: the disk parents of its source, matched from the end. */
@@ -148,7 +162,7 @@ export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): Source
           throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'cli', path: g.hostPath, detail: `cannot read the pathspec source: ${(err as { code?: string }).code ?? String(err)}` });
         }
         if (st.isDirectory()) await graftDir(g.hostPath, g.isoPath, new Set());
-        else put(hostEntry(o.followLinks ? realpathSync(g.hostPath) : g.hostPath, g.isoPath, st));
+        else put(hostEntry(o.followLinks ? realpathSync(g.hostPath) : g.hostPath, g.isoPath, st), g.hostPath);
       }
       // A root that no directory gave.
       if (!entries.has('')) {
@@ -157,8 +171,16 @@ export function graftTree(grafts: readonly Graft[], o: GraftTreeOptions): Source
         entries.set('', { path: '', kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: o.now ?? newest, size: 0, read: emptyContent });
       }
       const sorted = [...entries.values()].sort((x, y) => compareTreePaths(x.path, y.path));
+      // Names of one host file: the first in tree order holds the data, the others link to it.
+      const firstName = new Map<string, string>();
       for (const e of sorted) {
-        if (e.hardLinkTo !== undefined && !entries.has(e.hardLinkTo)) delete e.hardLinkTo;
+        const id = fileIds.get(e);
+        if (id === undefined) continue;
+        const first = firstName.get(id);
+        if (first === undefined) firstName.set(id, e.path);
+        else e.hardLinkTo = first;
+      }
+      for (const e of sorted) {
         if (e.path !== '' && entries.get(parentPath(e.path))?.kind !== 'dir') {
           throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'cli', path: e.path, detail: 'a pathspec puts this entry below a file', hint: 'check the ISO paths of the pathspecs' });
         }
