@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { isoKit, KIT_EPOCH, type IsoKit } from './lib/iso-kit.ts';
+import { isoKit, KIT_EPOCH, KIT_LINES, kitArgs, type IsoKit } from './lib/iso-kit.ts';
 import { requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
 import { assertSameTree, snapshotDir } from './lib/tree.ts';
 
@@ -29,10 +29,9 @@ before(async () => {
 
 const xorriso = () => requireTool('xorriso', 'xorriso');
 
-/** The same mkisofs arguments through both tools; `$ESP`, `$ISOHDPFX`, `$BOOT_HYBRID` are filled in. */
-async function both(name: string, args: readonly string[], source?: string): Promise<{ x: string; i: string; stderr: string; toolName: boolean }> {
-  const fill = (a: string) => a.replace('$ESP', kit.esp).replace('$ISOHDPFX', kit.isohdpfx).replace('$BOOT_HYBRID', kit.bootHybrid).replace('$TREE', kit.tree);
-  const argv = [...args.map(fill), ...(source === undefined ? [kit.tree] : source === '' ? [] : [fill(source)])];
+/** The same mkisofs command line (test/lib/iso-kit.ts) through both tools. */
+async function both(name: string, line: { args: readonly string[]; source?: string }, extra: readonly string[] = []): Promise<{ x: string; i: string; stderr: string; toolName: boolean }> {
+  const argv = kitArgs(kit, line, extra);
   const x = join(work, `${name}.xorriso.iso`);
   const i = join(work, `${name}.imgkit.iso`);
   await run(xorriso(), ['-as', 'mkisofs', ...argv, '-o', x], { env, cwd: kit.tree });
@@ -170,13 +169,7 @@ async function assertSameImages(x: string, i: string, toolName: boolean): Promis
 
 describe('imgkit mkisofs lays images out as xorriso -as mkisofs does', () => {
   test('Debian live-build (syslinux + GRUB EFI): -isohybrid-mbr, -isohybrid-gpt-basdat, -isohybrid-apm-hfsplus', async () => {
-    const { x, i, stderr, toolName } = await both('live-build', [
-      '-R', '-r', '-J', '-joliet-long', '-l', '-cache-inodes', '-iso-level', '3', '-isohybrid-mbr', '$ISOHDPFX',
-      '-A', 'Debian Live', '-p', 'live-build 1:20250814', '-publisher', 'Debian Live project; debian-live@lists.debian.org',
-      '-V', 'Debian trixie 20231114-22:13', '--modification-date=2023111422132000',
-      '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-      '-eltorito-alt-boot', '-e', 'boot/grub/efi.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-isohybrid-apm-hfsplus',
-    ]);
+    const { x, i, stderr, toolName } = await both('live-build', KIT_LINES.liveBuild);
     assert.match(stderr, /-cache-inodes: ignored/);
     const rep = (await reports(i)).report;
     // The defect this layout fixes: partition 1 type 0x00 (not 0x17), beside the 0xEF entry; GPT and APM.
@@ -188,21 +181,13 @@ describe('imgkit mkisofs lays images out as xorriso -as mkisofs does', () => {
   });
 
   test('live-build with -partition_offset 16: the ISO partition at 64 with its own descriptors', async () => {
-    const { x, i, toolName } = await both('offset', [
-      '-R', '-J', '-iso-level', '3', '-isohybrid-mbr', '$ISOHDPFX', '-partition_offset', '16', '-V', 'OFFSET',
-      '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-      '-eltorito-alt-boot', '-e', 'boot/grub/efi.img', '-no-emul-boot', '-isohybrid-gpt-basdat',
-    ]);
+    const { x, i, toolName } = await both('offset', KIT_LINES.offset);
     assert.match((await reports(i)).report, /MBR partition      :\s+1\s+0x80\s+0x00\s+64\s/);
     await assertSameImages(x, i, toolName);
   });
 
   test('grub-mkrescue layout: --grub2-mbr, --grub2-boot-info, --protective-msdos-label, -efi-boot-part --efi-boot-image, sort weights', async () => {
-    const { x, i, toolName } = await both('grub2', [
-      '-graft-points', '--modification-date=2023111422132000', '-b', 'boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4',
-      '-boot-info-table', '--grub2-boot-info', '--grub2-mbr', '$BOOT_HYBRID', '--efi-boot', 'boot/grub/efi.img', '-efi-boot-part', '--efi-boot-image',
-      '--protective-msdos-label', '-r', '--sort-weight', '0', '/', '--sort-weight', '1', '/boot',
-    ]);
+    const { x, i, toolName } = await both('grub2', KIT_LINES.grubMkrescue);
     const rep = (await reports(i)).report;
     assert.match(rep, /System area summary: MBR protective-msdos-label grub2-mbr cyl-align-off GPT/);
     assert.match(rep, /El Torito img opts :\s+1\s+boot-info-table grub2-boot-info/);
@@ -210,13 +195,7 @@ describe('imgkit mkisofs lays images out as xorriso -as mkisofs does', () => {
   });
 
   test('Ubuntu 22.04: GRUB2 MBR, offset 16, ESP appended as GPT partition 2, forced active entry, ISO partition type GUID', async () => {
-    const { x, i, toolName } = await both('ubuntu', [
-      '-r', '-J', '-joliet-long', '-V', 'Ubuntu-Server 22.04.1 LTS amd64', '--modification-date=2022080916483300', '--grub2-mbr', '$BOOT_HYBRID',
-      '--protective-msdos-label', '-partition_cyl_align', 'off', '-partition_offset', '16', '--mbr-force-bootable',
-      '-append_partition', '2', '28732ac11ff8d211ba4b00a0c93ec93b', '$ESP', '-appended_part_as_gpt', '-iso_mbr_part_type', 'a2a0d0ebe5b9334487c068b6b72699c7',
-      '-c', '/boot.catalog', '-b', '/boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
-      '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot',
-    ]);
+    const { x, i, toolName } = await both('ubuntu', KIT_LINES.ubuntu);
     const rep = (await reports(i)).report;
     assert.match(rep, /MBR partition      :\s+2\s+0x80\s+0x00\s+0\s+1\b/);
     assert.match(rep, /GPT partname local :\s+1\s+ISO9660/);
@@ -226,45 +205,32 @@ describe('imgkit mkisofs lays images out as xorriso -as mkisofs does', () => {
     // Shell words: quoted and bare parts of one word join (--modification-date='2022…').
     const replay = [...asMkisofs.matchAll(/(?:'[^']*'|[^\s'])+/g)].map((m) => m[0].replace(/'([^']*)'/g, '$1'));
     assert.ok(replay.some((a) => a.startsWith('--interval:local_fs:')), replay.join(' '));
-    const r2 = await both('ubuntu-replay', ['-r', '-J', '-joliet-long', ...replay.filter((a): a is string => a !== undefined)]);
+    const r2 = await both('ubuntu-replay', { args: ['-r', '-J', '-joliet-long', ...replay] });
     await assertSameImages(r2.x, r2.i, r2.toolName);
   });
 
   test('archiso: MBR-style (-append_partition 2 0xef, the EFI entry on it, -isohybrid-gpt-basdat) and GPT-style (-appended_part_as_gpt)', async () => {
-    const common = ['-iso-level', '3', '-full-iso9660-filenames', '-joliet', '-joliet-long', '-rational-rock', '-volid', 'ARCH_202311', '-appid', 'Arch Linux Live/Rescue DVD',
-      '-publisher', 'Arch Linux <https://archlinux.org>', '-preparer', 'prepared by mkarchiso', '-eltorito-boot', 'isolinux/isolinux.bin',
-      '-eltorito-catalog', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-isohybrid-mbr', '$ISOHDPFX',
-      '--mbr-force-bootable', '-partition_offset', '16'];
-    const mbr = await both('arch-mbr', [...common, '-append_partition', '2', '0xef', '$ESP', '-isohybrid-gpt-basdat', '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot']);
+    const mbr = await both('arch-mbr', KIT_LINES.archisoMbr);
     const rep = (await reports(mbr.i)).report;
     assert.match(rep, /MBR partition      :\s+1\s+0x80\s+0x00\s+64\s/);
     assert.match(rep, /MBR partition      :\s+2\s+0x00\s+0xef\s/);
     await assertSameImages(mbr.x, mbr.i, mbr.toolName);
-    const gpt = await both('arch-gpt', [...common, '-append_partition', '2', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', '$ESP', '-appended_part_as_gpt', '-isohybrid-gpt-basdat', '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot']);
+    // The same with the ESP as a GPT partition (archiso before 2021).
+    const args = KIT_LINES.archisoMbr.args.map((a) => (a === '0xef' ? 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B' : a));
+    args.splice(args.indexOf('-isohybrid-gpt-basdat'), 0, '-appended_part_as_gpt');
+    const gpt = await both('arch-gpt', { args });
     assert.match((await reports(gpt.i)).report, /MBR partition      :\s+1\s+0x00\s+0xee\s+1\s/);
     await assertSameImages(gpt.x, gpt.i, gpt.toolName);
   });
 
   test('Fedora lorax: pathspecs only, hidden catalog, GPT partition type of the ISO, EFI image appended', async () => {
-    const { x, i, toolName } = await both(
-      'fedora',
-      ['-R', '-J', '-V', 'Fedora-S-dvd-x86_64-43', '--grub2-mbr', '$BOOT_HYBRID', '-partition_offset', '16', '-appended_part_as_gpt',
-        '-append_partition', '2', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', '$ESP', '-iso_mbr_part_type', 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7',
-        '-c', 'boot.cat', '--boot-catalog-hide', '-b', 'images/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
-        '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot', '-graft-points',
-        'images/pxeboot=$TREE/live', 'images/eltorito.img=$TREE/boot/grub/i386-pc/eltorito.img', 'boot/grub2/grub.cfg=$TREE/boot/grub/grub.cfg', 'EFI/BOOT=$TREE/mods'],
-      '',
-    );
+    const { x, i, toolName } = await both('fedora', KIT_LINES.fedora);
     assert.doesNotMatch((await run(requireTool('isoinfo', 'genisoimage'), ['-f', '-i', i])).stdout.toString(), /BOOT\.CAT/);
     await assertSameImages(x, i, toolName);
   });
 
   test('Alpine: -follow-links, -full-iso9660-filenames, -sysid, -quiet', async () => {
-    const { x, i, toolName } = await both('alpine', [
-      '-quiet', '-full-iso9660-filenames', '-joliet', '-rational-rock', '-sysid', 'LINUX', '-volid', 'alpine-std 3.21.0 x86_64',
-      '-isohybrid-mbr', '$ISOHDPFX', '-eltorito-boot', 'isolinux/isolinux.bin', '-eltorito-catalog', 'isolinux/boot.cat', '-no-emul-boot',
-      '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', 'boot/grub/efi.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-follow-links',
-    ]);
+    const { x, i, toolName } = await both('alpine', KIT_LINES.alpine);
     await assertSameImages(x, i, toolName);
     // The link was followed: a file sharing the kernel's data (one host file, stored once), no symlink.
     const listing = (await run(requireTool('isoinfo', 'genisoimage'), ['-R', '-l', '-i', i])).stdout.toString();
@@ -288,6 +254,22 @@ describe('imgkit iso expresses the same layouts as named presets', () => {
     assert.equal(r2.code, 0, r2.stderr);
     const [ra, rb] = [await reports(a), await reports(b)];
     assert.equal(ra.report, rb.report);
+    assert.deepEqual((await readFile(a)).subarray(0, 32768), (await readFile(b)).subarray(0, 32768), 'same system area');
+  });
+});
+
+describe('imgkit iso: the mbr-style preset is archiso\'s layout', () => {
+  test('--hybrid mbr-style --append-partition --partition-offset 16 --mbr-force-bootable equals the archiso line', async () => {
+    const a = join(work, 'preset-mbr-style.iso');
+    const b = join(work, 'mkisofs-archiso.iso');
+    const r1 = await runImgkit(['iso', kit.tree, a, '--rrip', '1.10', '--sysid', '', '--appid', 'Arch Linux Live/Rescue DVD', '--preparer', 'prepared by mkarchiso',
+      '--publisher', 'Arch Linux <https://archlinux.org>', '--volid', 'ARCH_202311', '--joliet-long', '--hybrid', 'mbr-style', '--mbr-template', kit.isohdpfx,
+      '--append-partition', kit.esp, '--efi-boot', 'appended-esp', '--partition-offset', '16', '--mbr-force-bootable', '--bios-boot', 'isolinux/isolinux.bin',
+      '--boot-catalog', 'isolinux/boot.cat', '--boot-load-size', '4', '--boot-info-table'], { env });
+    assert.equal(r1.code, 0, r1.stderr);
+    const r2 = await runImgkit(['mkisofs', ...kitArgs(kit, KIT_LINES.archisoMbr), '-o', b], { env });
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal((await reports(a)).report, (await reports(b)).report);
     assert.deepEqual((await readFile(a)).subarray(0, 32768), (await readFile(b)).subarray(0, 32768), 'same system area');
   });
 });

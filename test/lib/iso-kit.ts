@@ -96,3 +96,69 @@ export async function defaceCatalog(iso: string, out: string): Promise<void> {
   bytes.fill(0, catalog * 2048, catalog * 2048 + 2048);
   await writeFile(out, bytes);
 }
+
+/**
+ * mkisofs command lines of the layout families, as the distributions' scripts write them (paths
+ * adapted to the kit). `$ISOHDPFX`, `$BOOT_HYBRID`, `$ESP` and `$TREE` are filled in by `kitArgs`;
+ * unless `source` says otherwise the kit's tree is the one source, appended after the options.
+ */
+export const KIT_LINES = {
+  /** Debian live-build binary_iso: syslinux MBR, GPT marks on the EFI image, APM. */
+  liveBuild: {
+    args: ['-R', '-r', '-J', '-joliet-long', '-l', '-cache-inodes', '-iso-level', '3', '-isohybrid-mbr', '$ISOHDPFX',
+      '-A', 'Debian Live', '-p', 'live-build 1:20250814', '-publisher', 'Debian Live project; debian-live@lists.debian.org',
+      '-V', 'Debian trixie 20231114-22:13', '--modification-date=2023111422132000',
+      '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+      '-eltorito-alt-boot', '-e', 'boot/grub/efi.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-isohybrid-apm-hfsplus'],
+  },
+  /** live-build with -partition_offset 16. */
+  offset: {
+    args: ['-R', '-J', '-iso-level', '3', '-isohybrid-mbr', '$ISOHDPFX', '-partition_offset', '16', '-V', 'OFFSET',
+      '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+      '-eltorito-alt-boot', '-e', 'boot/grub/efi.img', '-no-emul-boot', '-isohybrid-gpt-basdat'],
+  },
+  /** grub-mkrescue's options (HFS+ left out). */
+  grubMkrescue: {
+    args: ['-graft-points', '--modification-date=2023111422132000', '-b', 'boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4',
+      '-boot-info-table', '--grub2-boot-info', '--grub2-mbr', '$BOOT_HYBRID', '--efi-boot', 'boot/grub/efi.img', '-efi-boot-part', '--efi-boot-image',
+      '--protective-msdos-label', '-r', '--sort-weight', '0', '/', '--sort-weight', '1', '/boot'],
+  },
+  /** Ubuntu 22.04 (as `xorriso -report_el_torito as_mkisofs` prints it). */
+  ubuntu: {
+    args: ['-r', '-J', '-joliet-long', '-V', 'Ubuntu-Server 22.04.1 LTS amd64', '--modification-date=2022080916483300', '--grub2-mbr', '$BOOT_HYBRID',
+      '--protective-msdos-label', '-partition_cyl_align', 'off', '-partition_offset', '16', '--mbr-force-bootable',
+      '-append_partition', '2', '28732ac11ff8d211ba4b00a0c93ec93b', '$ESP', '-appended_part_as_gpt', '-iso_mbr_part_type', 'a2a0d0ebe5b9334487c068b6b72699c7',
+      '-c', '/boot.catalog', '-b', '/boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
+      '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot'],
+  },
+  /** archiso, MBR-style: the ESP appended as MBR partition 2 (0xEF), partition 1 active at 64. */
+  archisoMbr: {
+    args: ['-iso-level', '3', '-full-iso9660-filenames', '-joliet', '-joliet-long', '-rational-rock', '-volid', 'ARCH_202311', '-appid', 'Arch Linux Live/Rescue DVD',
+      '-publisher', 'Arch Linux <https://archlinux.org>', '-preparer', 'prepared by mkarchiso', '-eltorito-boot', 'isolinux/isolinux.bin',
+      '-eltorito-catalog', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-isohybrid-mbr', '$ISOHDPFX',
+      '--mbr-force-bootable', '-partition_offset', '16', '-append_partition', '2', '0xef', '$ESP', '-isohybrid-gpt-basdat',
+      '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot'],
+  },
+  /** Fedora lorax x86.tmpl: pathspecs only. */
+  fedora: {
+    args: ['-R', '-J', '-V', 'Fedora-S-dvd-x86_64-43', '--grub2-mbr', '$BOOT_HYBRID', '-partition_offset', '16', '-appended_part_as_gpt',
+      '-append_partition', '2', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', '$ESP', '-iso_mbr_part_type', 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7',
+      '-c', 'boot.cat', '--boot-catalog-hide', '-b', 'images/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
+      '-eltorito-alt-boot', '-e', '--interval:appended_partition_2:all::', '-no-emul-boot', '-graft-points',
+      'images/pxeboot=$TREE/live', 'images/eltorito.img=$TREE/boot/grub/i386-pc/eltorito.img', 'boot/grub2/grub.cfg=$TREE/boot/grub/grub.cfg', 'EFI/BOOT=$TREE/mods'],
+    source: '',
+  },
+  /** Alpine mkimg.base.sh. */
+  alpine: {
+    args: ['-quiet', '-full-iso9660-filenames', '-joliet', '-rational-rock', '-sysid', 'LINUX', '-volid', 'alpine-std 3.21.0 x86_64',
+      '-isohybrid-mbr', '$ISOHDPFX', '-eltorito-boot', 'isolinux/isolinux.bin', '-eltorito-catalog', 'isolinux/boot.cat', '-no-emul-boot',
+      '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', 'boot/grub/efi.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-follow-links'],
+  },
+} satisfies Record<string, { args: string[]; source?: string }>;
+
+/** A family's command line with the kit's paths filled in, the source (if any) last. */
+export function kitArgs(kit: IsoKit, line: { args: readonly string[]; source?: string }, extra: readonly string[] = []): string[] {
+  const fill = (a: string) => a.replace('$ESP', kit.esp).replace('$ISOHDPFX', kit.isohdpfx).replace('$BOOT_HYBRID', kit.bootHybrid).replace('$TREE', kit.tree);
+  const source = line.source === undefined ? [kit.tree] : line.source === '' ? [] : [fill(line.source)];
+  return [...line.args.map(fill), ...extra.map(fill), ...source];
+}

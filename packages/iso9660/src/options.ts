@@ -22,7 +22,8 @@ export interface IsoContent {
  *   `isohybridGpt` the EFI image is marked in a GPT as xorriso's -isohybrid-gpt-basdat does.
  * - `appended-esp`: the ESP appended after the ISO as GPT partition 2 (archiso, `-appended_part_as_gpt`).
  * - `mbr-style`: the ESP appended as MBR partition 2 type 0xEF beside isohybrid partition 1
- *   (`-append_partition 2 0xef` without `-appended_part_as_gpt`).
+ *   (`-append_partition 2 0xef` without `-appended_part_as_gpt`) and the BIOS image marked in a
+ *   GPT, as archiso's command line makes it.
  * - `uefi-only`: protective MBR + GPT whose ESP entry is the EFI image inside the ISO (no BIOS).
  * - `grub2`: GRUB's boot_hybrid.img patched as `--grub2-mbr`, protective MBR label, the EFI image as
  *   GPT ESP (grub-mkrescue's layout); with `appendedEsp` the ESP appended as GPT partition 2 and
@@ -520,8 +521,10 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
       if (!o.mbrTemplate) throw bad('mbrTemplate', `the ${hybrid} preset needs MBR boot code`, 'pass --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin');
       if (!bios) throw bad('biosBoot', `the ${hybrid} preset needs a BIOS boot image for the MBR code to load`, 'pass --bios-boot');
       if (hybrid === 'mbr-style' && !o.appendedEsp) throw bad('appendedEsp', 'the mbr-style preset needs an ESP image', 'pass --append-partition FILE');
-      // -isohybrid-gpt-basdat marks the EFI entry (mbr-style: archiso marks the appended ESP too).
-      if (o.isohybridGpt || hybrid === 'mbr-style') {
+      // archiso's line puts -isohybrid-gpt-basdat after the BIOS entry, so xorriso marks that one:
+      // a GPT (not valid: it overlaps the MBR's partitions) listing isolinux.bin.
+      if (hybrid === 'mbr-style') bios.gptMark = 1;
+      else if (o.isohybridGpt) {
         if (!efiEntry) throw bad('isohybridGpt', 'a GPT beside the isohybrid MBR describes the EFI image; there is none', 'pass --efi-boot');
         efiEntry.gptMark = 1;
       }
