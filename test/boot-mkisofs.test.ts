@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { defaceCatalog, isoKit, KIT_EPOCH, KIT_LINES, KIT_MARKER, kitArgs, type IsoKit } from './lib/iso-kit.ts';
+import { defaceCatalog, grubMkrescue, IMGKIT_XORRISO, isoKit, KIT_EPOCH, KIT_LINES, KIT_MARKER, kitArgs, type IsoKit } from './lib/iso-kit.ts';
 import { boot, consoleTail, type BootOptions } from './lib/qemu.ts';
 import { runImgkit, tempDir } from './lib/tools.ts';
 
@@ -24,9 +24,10 @@ before(async () => {
   work = await tempDir('boot-mkisofs');
 });
 
+type Family = keyof typeof KIT_LINES | 'grub-mkrescue';
 const images = new Map<string, Promise<string>>();
 /** The family's image (made once), or its copy with the catalog defaced. */
-function image(family: keyof typeof KIT_LINES, defaced = false): Promise<string> {
+function image(family: Family, defaced = false): Promise<string> {
   const key = `${family}${defaced ? '-defaced' : ''}`;
   let p = images.get(key);
   if (!p) {
@@ -36,6 +37,11 @@ function image(family: keyof typeof KIT_LINES, defaced = false): Promise<string>
         const out = join(work, `${family}-defaced.iso`);
         await defaceCatalog(await image(family), out);
         return out;
+      }
+      if (family === 'grub-mkrescue') {
+        const r = await grubMkrescue(kit, IMGKIT_XORRISO, iso);
+        assert.equal(r.code, 0, r.output);
+        return iso;
       }
       const r = await runImgkit(['mkisofs', ...kitArgs(kit, KIT_LINES[family]), '-o', iso], { env: { SOURCE_DATE_EPOCH: KIT_EPOCH }, cwd: kit.tree });
       assert.equal(r.code, 0, r.stderr);
@@ -53,7 +59,7 @@ async function cell(o: Omit<BootOptions, 'marker'>, cmdpath?: RegExp): Promise<v
 }
 
 /** The four cells for a family; `esp` is the partition GRUB must say it came from without El Torito. */
-function matrix(family: keyof typeof KIT_LINES, title: string, esp: RegExp): void {
+function matrix(family: Family, title: string, esp: RegExp): void {
   describe(title, { concurrency: 2 }, () => {
     test('SeaBIOS, CD-ROM (El Torito)', async () => cell({ cdrom: await image(family), bootDisk: 'cdrom', firmware: 'seabios' }));
     test('SeaBIOS, disk (MBR code)', async () => cell({ drives: [{ file: await image(family), if: 'ide', format: 'raw' }], bootDisk: 'disk', firmware: 'seabios', extraArgs: ['-snapshot'] }));
@@ -68,6 +74,8 @@ matrix('liveBuild', 'Debian live-build: -isohybrid-mbr -isohybrid-gpt-basdat', /
 matrix('offset', 'live-build with -partition_offset 16', /imgkit-cmdpath=\(hd0,msdos2\)/);
 // GRUB2 hybrid: boot_hybrid.img loads eltorito.img at LBA×4+4; protective MBR + GPT with the ESP.
 matrix('grubMkrescue', 'grub-mkrescue: --grub2-mbr --grub2-boot-info --protective-msdos-label -efi-boot-part --efi-boot-image', /imgkit-cmdpath=\(hd0,gpt\d\)/);
+// grub-mkrescue itself, running imgkit through --xorriso= (its own GRUB cores and efi.img).
+matrix('grub-mkrescue', 'grub-mkrescue --xorriso=imgkit-xorriso.js', /imgkit-cmdpath=\(hd0,gpt\d\)/);
 matrix('ubuntu', 'Ubuntu: GRUB2 hybrid, offset 16, ESP appended as GPT partition 2', /imgkit-cmdpath=\(hd0,gpt2\)/);
 // archiso: MBR partition 1 0x00 active at 64, the ESP as MBR partition 2 0xEF, a GPT that is not valid.
 matrix('archisoMbr', 'archiso: MBR-style appended ESP', /imgkit-cmdpath=\(hd0,msdos2\)/);

@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { buildInitramfs } from './initramfs.ts';
 import { defaultKernel } from './qemu.ts';
-import { requireTool, run, tempDir } from './tools.ts';
+import { REPO_ROOT, requireTool, run, tempDir } from './tools.ts';
 
 export const KIT_MARKER = 'IMGKIT-HYBRID-INIT-REACHED';
 export const KIT_MTIME = 1_690_000_000;
@@ -161,4 +161,26 @@ export function kitArgs(kit: IsoKit, line: { args: readonly string[]; source?: s
   const fill = (a: string) => a.replace('$ESP', kit.esp).replace('$ISOHDPFX', kit.isohdpfx).replace('$BOOT_HYBRID', kit.bootHybrid).replace('$TREE', kit.tree);
   const source = line.source === undefined ? [kit.tree] : line.source === '' ? [] : [fill(line.source)];
   return [...line.args.map(fill), ...extra.map(fill), ...source];
+}
+
+/** The xorriso stand-in grub-mkrescue calls with --xorriso= (packages/cli/bin/imgkit-xorriso.js). */
+export const IMGKIT_XORRISO = join(REPO_ROOT, 'packages/cli/bin/imgkit-xorriso.js');
+
+/**
+ * `grub-mkrescue --xorriso=XORRISO -o OUT` over a tree that holds only the kernel, the stamp and a
+ * grub.cfg (printing GRUB's $cmdpath), so GRUB's own cores (eltorito.img, efi.img) are the boot
+ * images. Returns grub-mkrescue's output (it passes the xorriso's messages through).
+ */
+export async function grubMkrescue(kit: IsoKit, xorriso: string, out: string): Promise<{ code: number; output: string }> {
+  const tree = join(kit.dir, 'mkrescue-tree');
+  if (!existsSync(tree)) {
+    await mkdir(join(tree, 'boot/grub'), { recursive: true });
+    await mkdir(join(tree, 'live'));
+    await copyFile(join(kit.tree, 'imgkit-stamp'), join(tree, 'imgkit-stamp'));
+    for (const f of ['vmlinuz', 'initrd.img']) await copyFile(join(kit.tree, 'live', f), join(tree, 'live', f));
+    const cfg = await readFile(join(kit.tree, 'boot/grub/grub.cfg'), 'utf8');
+    await writeFile(join(tree, 'boot/grub/grub.cfg'), `${cfg.split('\n').slice(0, 3).join('\n')}\necho "imgkit-cmdpath=$cmdpath"\n${cfg.split('\n').slice(3).join('\n')}`);
+  }
+  const r = await run(requireTool('grub-mkrescue', 'grub-common'), [`--xorriso=${xorriso}`, '-o', out, tree], { allowFail: true, env: { SOURCE_DATE_EPOCH: KIT_EPOCH } });
+  return { code: r.code, output: r.stdout.toString() + r.stderr };
 }
