@@ -154,6 +154,9 @@ test('NixOS and k3OS: native xorriso commands before -as mkisofs and after --', 
 test('fused letters and surplus dashes, as xorriso reads them; ignored, unsupported and unknown options', () => {
   const a = parseMkisofsArgs(['-JR', '--joliet-long', '--full-iso9660-filenames', 'tree'], fs0);
   assert.ok(a.joliet && a.rock && a.jolietLong);
+  // Rock Ridge is on without -R, as in xorrisofs; --norock turns it off.
+  assert.equal(parseMkisofsArgs(['tree'], fs0).rock, true);
+  assert.equal(parseMkisofsArgs(['--norock', 'tree'], fs0).rock, false);
   assert.equal(a.isoLevel, 2);
   assert.throws(() => parseMkisofsArgs(['-hard-disk-boot', 'tree'], fs0), (e: unknown) => e instanceof UsageError && /-hard-disk-boot is not supported: .*-no-emul-boot/.test(e.message));
   assert.throws(() => parseMkisofsArgs(['-iso-level', '4', 'tree'], fs0), /-iso-level 4 .* use -iso-level 3/);

@@ -45,7 +45,8 @@ export function jolietName(
     );
   }
   if (out.length <= maxUnits) return out;
-  if (!truncate) {
+  if (!truncate || strict) {
+    // (Shortening is a warning; strict makes it this error.)
     throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
       format: 'iso9660',
       path,
@@ -54,11 +55,7 @@ export function jolietName(
     });
   }
   const short = truncatedJolietName(out, maxUnits, isDir);
-  warnOrThrow(
-    { code: ErrorCodes.NAME_TOO_LONG, format: 'iso9660', path, detail: `Joliet name is ${out.length} UTF-16 units, over the limit of ${maxUnits}; written as "${short}"` },
-    onWarning,
-    strict,
-  );
+  onWarning?.({ code: ErrorCodes.NAME_TOO_LONG, format: 'iso9660', path, detail: `Joliet name is ${out.length} UTF-16 units, over the limit of ${maxUnits}; written as "${short}"` });
   return short;
 }
 

@@ -362,7 +362,7 @@ function resolveBoot(o: IsoOptions, appended: (ResolvedAppended | undefined)[]):
       const n = b.appendedPartition;
       if (!Number.isInteger(n) || n < 1 || n > 4) throw bad(`${field}.appendedPartition`, `appended partition ${n} is not 1…4`);
       idx = n - 1;
-      if (!appended[idx]) throw bad(`${field}.appendedPartition`, `the boot image is appended partition ${n}, but no partition ${n} is appended`, 'append the partition too (-append_partition)');
+      if (!appended[idx]) throw bad(`${field}.appendedPartition`, `the boot image is appended partition ${n}, but no partition ${n} is appended`, 'append the partition too (--append-partition FILE)');
     } else {
       if (b.path === undefined) throw bad(`${field}.path`, 'a boot entry needs the path of its image (or an appended partition)');
       path = normalizeTreePath(b.path, 'iso9660');
@@ -553,16 +553,16 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
   // Settings the layout cannot honour.
   if (sa.isohybrid || sa.grub2Mbr) {
     const first = boot[0];
-    if (!first) throw bad('systemArea.mbrCode', `${sa.isohybrid ? 'isohybrid' : 'GRUB2'} MBR code jumps to the first El Torito boot image; there is none`, sa.isohybrid ? 'add a BIOS boot image (-b)' : 'add GRUB\'s eltorito.img as boot image (-b)');
+    if (!first) throw bad('systemArea.mbrCode', `${sa.isohybrid ? 'isohybrid' : 'GRUB2'} MBR code jumps to the first El Torito boot image; there is none`, sa.isohybrid ? 'add a BIOS boot image (--bios-boot)' : 'add GRUB\'s eltorito.img as BIOS boot image (--bios-boot)');
     if (first.appended >= 0) throw bad('systemArea.mbrCode', 'the MBR code would jump to an appended partition; the first boot image must be a file of the ISO', 'put the BIOS image first');
   }
-  if (sa.grub2Mbr && !sa.template) throw bad('systemArea.template', '--grub2-mbr needs GRUB\'s MBR code (boot_hybrid.img)', 'give the file after --grub2-mbr');
-  if (sa.efiBootPartition === 'boot-image' && !efiEntry) throw bad('systemArea.efiBootPartition', 'the ESP is to be the EFI boot image, but there is no EFI boot entry', 'add -e/--efi-boot');
+  if (sa.grub2Mbr && !sa.template) throw bad('systemArea.template', 'GRUB2 MBR code was asked for without the code', 'give GRUB\'s MBR code (--mbr-template /usr/lib/grub/i386-pc/boot_hybrid.img)');
+  if (sa.efiBootPartition === 'boot-image' && !efiEntry) throw bad('systemArea.efiBootPartition', 'the ESP is to be the EFI boot image, but there is no EFI boot entry', 'add an EFI boot image (--efi-boot)');
   if (sa.efiBootPartition === 'boot-image' && efiEntry && efiEntry.appended >= 0) {
     throw bad('systemArea.efiBootPartition', 'the EFI boot image is an appended partition; it cannot also be the prepended ESP', 'drop -efi-boot-part');
   }
   for (const b of boot) {
-    if ((b.bootInfoTable || b.grub2BootInfo) && b.appended >= 0) throw bad('boot', 'an appended partition cannot be patched with a boot info table', 'drop -boot-info-table/--grub2-boot-info for that entry');
+    if ((b.bootInfoTable || b.grub2BootInfo) && b.appended >= 0) throw bad('boot', 'an appended partition cannot be patched with a boot info table', 'drop --boot-info-table and --grub2-boot-info for that entry');
   }
   if (o.padBlocks !== undefined && (!Number.isInteger(o.padBlocks) || o.padBlocks < 0 || o.padBlocks > 1 << 20)) throw bad('padBlocks', `padding of ${o.padBlocks} blocks is not in 0…1048576`);
   if (o.rockRidgeVersion !== undefined && o.rockRidgeVersion !== '1.10' && o.rockRidgeVersion !== '1.12') throw bad('rockRidgeVersion', `Rock Ridge version "${String(o.rockRidgeVersion)}" is not 1.10 or 1.12`);

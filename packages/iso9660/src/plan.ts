@@ -316,7 +316,7 @@ function relocate(plan: IsoPlan, o: ResolvedIsoOptions): void {
       if (cd.isoDepth > MAX_ISO_DEPTH) {
         if (!moved) {
           if (plan.root.children.some((x) => x.name === RELOCATION_DIR)) {
-            throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path: RELOCATION_DIR, detail: 'the tree has its own rr_moved and needs relocation too', hint: 'rename it, or pass relocateDeepDirectories: false' });
+            throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path: RELOCATION_DIR, detail: 'the tree has its own rr_moved and needs relocation too', hint: 'rename the tree\'s rr_moved' });
           }
           moved = newDir(RELOCATION_DIR, RELOCATION_DIR, plan.root, { mode: 0o755, uid: 0, gid: 0, mtime: plan.now });
           moved.ino = ++plan.nodeCount;

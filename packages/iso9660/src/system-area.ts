@@ -284,7 +284,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
     }
   } else if (sa.isohybrid) {
     if (!firstBoot || firstBoot.appended >= 0) {
-      throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.mbrCode', detail: 'the isohybrid MBR needs the first boot image inside the ISO', hint: 'put the BIOS image (-b) first' });
+      throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.mbrCode', detail: 'the isohybrid MBR needs the first boot image inside the ISO', hint: 'put the BIOS image (--bios-boot) first' });
     }
     let blocks = imgBlocks;
     let protectiveMbr = false;
@@ -330,7 +330,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
   // GRUB2's MBR code loads the sector at 432 + 4 (it reads sector +4 … onwards of its core).
   if (sa.grub2Mbr && !sa.isohybrid) {
     if (!firstBoot || firstBoot.appended >= 0) {
-      throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.mbrCode', detail: 'the GRUB2 MBR needs the first boot image inside the ISO', hint: 'put GRUB\'s eltorito.img (-b) first' });
+      throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.mbrCode', detail: 'the GRUB2 MBR needs the first boot image inside the ISO', hint: 'put GRUB\'s eltorito.img (--bios-boot) first' });
     }
     new DataView(area.buffer).setBigUint64(432, BigInt(firstBoot.lba) * 4n + 4n, true);
   }

@@ -490,7 +490,7 @@ export function parseMkisofsArgs(argv: readonly string[], ctx: ParseContext = no
     out: '',
     grafts: [],
     graftPoints: false,
-    rock: false,
+    rock: true, // xorrisofs writes Rock Ridge unless --norock
     rational: false,
     joliet: false,
     jolietLong: false,

@@ -28,7 +28,8 @@ imgkit's emulation of xorriso -as mkisofs (xorriso 1.5 layouts). Options:
   -m GLOB, -exclude GLOB, -x FILE, -exclude-list FILE
                               Leave out files (a name anywhere, or a disk path)
   -R, -rock / -r, -rational-rock / --norock
-                              Rock Ridge (RRIP 1.10, as mkisofs) / with owners 0 and readable modes / none
+                              Rock Ridge (RRIP 1.10; on by default, as in xorrisofs) / with owners 0
+                              and readable modes / none
   -J, -joliet, -joliet-long   Joliet tree, names up to 64 / 103 characters (longer ones are shortened with a warning)
   -iso-level 1|2|3, -l, -full-iso9660-filenames, -D, -disallow_dir_id_ext
   -V ID, -volid ID, -volset ID, -A ID, -appid ID, -publisher ID, -p ID, -preparer ID, -sysid ID
@@ -214,18 +215,20 @@ export function mkisofsOptions(a: MkisofsArgs, epoch: number | undefined): IsoOp
 /** The library's hints name `imgkit iso` options; say them as this command spells them. */
 const HINTS: [RegExp, string][] = [
   [/--joliet-long/g, '-joliet-long'],
+  [/pass --joliet too/g, 'pass -J too'],
   [/--iso-level (\d)/g, '-iso-level $1'],
+  [/--mbr-template \/usr\/lib\/grub\/i386-pc\/boot_hybrid\.img/g, '--grub2-mbr /usr/lib/grub/i386-pc/boot_hybrid.img'],
   [/pass --mbr-template (\S+)/g, 'pass -isohybrid-mbr $1 (GRUB: --grub2-mbr)'],
   [/--mbr-template/g, '-isohybrid-mbr'],
   [/--bios-boot/g, '-b'],
   [/--efi-boot/g, '-e'],
-  [/--append-partition FILE/g, '-append_partition 2 0xef FILE'],
+  [/--append-partition FILE/g, '-append_partition NUMBER TYPE FILE'],
   [/--boot-info-table/g, '-boot-info-table'],
-  [/--grub2-boot-info/g, '--grub2-boot-info'],
   [/pass --hybrid isohybrid-mbr/g, 'pass -isohybrid-mbr FILE'],
   [/pass --hybrid appended-esp/g, 'pass -append_partition 2 0xef FILE -appended_part_as_gpt'],
   [/leave Joliet off/g, 'drop -J'],
   [/rename or exclude it/g, 'rename it or leave it out with -m'],
+  [/drop the APM mark/g, 'drop -isohybrid-apm-hfsplus'],
   [/--partition-offset/g, '-partition_offset'],
 ];
 
