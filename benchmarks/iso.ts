@@ -8,8 +8,8 @@
  *
  * Input: the Debian 12 minbase root filesystem made by benchmarks/make-debian-rootfs.sh (needs
  * root and the Debian mirror, once) under benchmarks/data/; set BENCH_TREE for another tree.
- * -joliet-long because the tree has names over 64 UTF-16 units, which imgkit refuses to truncate
- * (xorriso truncates them silently). Outputs go to benchmarks/results/. The page cache is warmed.
+ * -joliet-long because the tree has names over 64 UTF-16 units, which both would shorten (imgkit
+ * with a warning per name). Outputs go to benchmarks/results/. The page cache is warmed.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';

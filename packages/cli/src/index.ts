@@ -9,6 +9,7 @@ import * as cpio from './commands/cpio.js';
 import * as fat from './commands/fat.js';
 import * as iso from './commands/iso.js';
 import * as mkisofs from './commands/mkisofs.js';
+import { runXorriso } from './commands/mkisofs.js';
 import * as squashfs from './commands/squashfs.js';
 import * as convert from './commands/convert.js';
 import * as check from './commands/check.js';
@@ -48,17 +49,47 @@ export async function main(argv: readonly string[], ctx?: Partial<CliContext>): 
     program.outputHelp();
     return 2;
   }
-  // Ctrl-C, kill or a closed terminal: stop at once. Everything happens synchronously in the
-  // handler, so the writer never runs again (no second error): the temporary file is removed,
-  // what is left is said, and the process ends by the same signal (exit status 128 + n, and a
-  // shell script looping over imgkit stops too). Not process.exit(): it waits for libuv's thread
-  // pool, and a thread blocked opening a FIFO (`--tar fifo`, an output FIFO without a reader)
-  // would keep the process alive forever.
+  return withSignalHandling(full, 'imgkit', async () => {
+    try {
+      await program.parseAsync([...argv]);
+    } catch (err) {
+      if (err instanceof CommanderError) {
+        // --help and --version "fail" with exit code 0; everything else is a usage error.
+        return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+      }
+      full.stderr.write(`imgkit: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+    return full.exitCode;
+  });
+}
+
+/**
+ * `imgkit-xorriso [native commands] -as mkisofs …` (bin/imgkit-xorriso.js, for
+ * `grub-mkrescue --xorriso=…`): the same signal handling and exit codes as `imgkit`.
+ */
+export async function xorrisoMain(args: readonly string[], ctx?: Partial<CliContext>): Promise<number> {
+  const full: CliContext = { env: ctx?.env ?? process.env, stdout: ctx?.stdout ?? process.stdout, stderr: ctx?.stderr ?? process.stderr, exitCode: 0 };
+  return withSignalHandling(full, 'imgkit-xorriso', async () => {
+    await runXorriso(full, [...args]);
+    return full.exitCode;
+  });
+}
+
+/**
+ * Run `body` with SIGINT/SIGTERM/SIGHUP handled. Ctrl-C, kill or a closed terminal stop at once.
+ * Everything happens synchronously in the handler, so the writer never runs again (no second
+ * error): the temporary file is removed, what is left is said, and the process ends by the same
+ * signal (exit status 128 + n, and a shell script looping over imgkit stops too). Not
+ * process.exit(): it waits for libuv's thread pool, and a thread blocked opening a FIFO (`--tar
+ * fifo`, an output FIFO without a reader) would keep the process alive forever.
+ */
+async function withSignalHandling(full: CliContext, program: string, body: () => Promise<number>): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     const left = interruptOutputs();
     try {
       clearProgress(full);
-      full.stderr.write(`imgkit: interrupted (${signal}); ${left}\n`);
+      full.stderr.write(`${program}: interrupted (${signal}); ${left}\n`);
     } catch {
       /* stderr may be gone with the terminal (SIGHUP) */
     }
@@ -69,16 +100,8 @@ export async function main(argv: readonly string[], ctx?: Partial<CliContext>): 
   resetOutputs();
   for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
   try {
-    await program.parseAsync([...argv]);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version "fail" with exit code 0; everything else is a usage error.
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
-    }
-    full.stderr.write(`imgkit: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return await body();
   } finally {
     for (const s of HANDLED_SIGNALS) process.off(s, onSignal);
   }
-  return full.exitCode;
 }

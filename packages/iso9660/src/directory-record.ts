@@ -1,12 +1,13 @@
 /**
  * ECMA-119 §9.1 directory record: a 33-byte fixed part, the file identifier, a pad byte when the
- * identifier length is even (§9.1.12), then the System Use area (SUSP/Rock Ridge entries). A record
- * is at most 255 bytes and never crosses a logical sector (§6.8.1.1).
+ * identifier length is even (§9.1.12), then the System Use area (SUSP/Rock Ridge entries), padded
+ * with a zero byte to an even record length (§9.1.13). A record is at most 254 bytes (the largest
+ * even length) and never crosses a logical sector (§6.8.1.1).
  */
 import { bytes, FieldRangeError, struct, u16both, u32both, u8, utcFields } from '@imgkit/core';
 
 export const DIR_RECORD_FIXED = 33;
-export const DIR_RECORD_MAX = 255;
+export const DIR_RECORD_MAX = 254;
 
 // ECMA-119 §9.1.6 file flags.
 export const FLAG_HIDDEN = 0x01;
@@ -34,9 +35,10 @@ export function recordingTime(seconds: number): Uint8Array {
   return new Uint8Array([year, t.month, t.day, t.hour, t.minute, t.second, 0]);
 }
 
-/** Length of a record with this identifier and System Use size. */
+/** Length of a record with this identifier and System Use size (even, §9.1.13). */
 export function recordLength(identifierLength: number, systemUseLength: number): number {
-  return DIR_RECORD_FIXED + identifierLength + (identifierLength % 2 === 0 ? 1 : 0) + systemUseLength;
+  const len = DIR_RECORD_FIXED + identifierLength + (identifierLength % 2 === 0 ? 1 : 0) + systemUseLength;
+  return len + (len % 2);
 }
 
 export interface DirectoryRecordInit {
@@ -71,7 +73,7 @@ export function encodeDirectoryRecord(r: DirectoryRecordInit): Uint8Array {
     out,
   );
   out.set(r.identifier, DIR_RECORD_FIXED);
-  out.set(su, len - su.byteLength);
+  out.set(su, DIR_RECORD_FIXED + r.identifier.byteLength + (r.identifier.byteLength % 2 === 0 ? 1 : 0));
   return out;
 }
 

@@ -4,7 +4,7 @@
  * entries §2.4) and the boot-info-table that isolinux and GRUB's eltorito.img expect at offset 8 of
  * their image (mkisofs convention).
  */
-import { bytes, struct, u16le, u32le, u8 } from '@imgkit/core';
+import { bytes, ErrorCodes, ImgkitError, struct, u16le, u32le, u8 } from '@imgkit/core';
 
 export const PLATFORM_X86 = 0x00;
 export const PLATFORM_EFI = 0xef;
@@ -41,12 +41,16 @@ export const SectionHeader = struct('iso9660.elTorito.sectionHeader', 32, {
 
 export interface BootImageEntry {
   platform: number;
-  /** Sectors of 512 bytes the BIOS/firmware loads (El Torito "sector count"). */
+  /** Sectors of 512 bytes the BIOS/firmware loads (El Torito "sector count"; 0 = to the end, for EFI). */
   loadSectors: number;
   lba: number;
 }
 
-/** Encode the catalog sector: the first image is the default entry, the others get sections. */
+/**
+ * Encode the catalog sector: the first image is the default entry (§2.2); the others follow in
+ * sections (§2.3), consecutive images of the same platform sharing one section, as xorriso groups
+ * them. The last section header is 0x91, the others 0x90.
+ */
 export function encodeBootCatalog(images: readonly BootImageEntry[]): Uint8Array {
   const out = new Uint8Array(2048);
   const first = images[0]!;
@@ -60,13 +64,39 @@ export function encodeBootCatalog(images: readonly BootImageEntry[]): Uint8Array
     BootEntry.encode({ bootIndicator: BOOTABLE, mediaType: MEDIA_NO_EMULATION, loadSegment: 0, systemType: 0, sectorCount: img.loadSectors, loadRba: img.lba }, out, at);
   bootEntry(first, 32);
   let at = 64;
-  for (let i = 1; i < images.length; i++) {
-    const img = images[i]!;
-    SectionHeader.encode({ headerIndicator: i === images.length - 1 ? HEADER_FINAL : HEADER_MORE, platformId: img.platform, entryCount: 1, idString: new Uint8Array(0) }, out, at);
-    bootEntry(img, at + 32);
-    at += 64;
+  for (let i = 1; i < images.length; ) {
+    let j = i + 1;
+    while (j < images.length && images[j]!.platform === images[i]!.platform) j++;
+    if (at + 32 * (1 + j - i) > 2048) {
+      throw new ImgkitError(ErrorCodes.FIELD_RANGE, { format: 'iso9660', field: 'iso9660.elTorito.catalog', detail: `${images.length} boot entries do not fit the one-sector catalog` });
+    }
+    SectionHeader.encode({ headerIndicator: j === images.length ? HEADER_FINAL : HEADER_MORE, platformId: images[i]!.platform, entryCount: j - i, idString: new Uint8Array(0) }, out, at);
+    at += 32;
+    for (; i < j; i++, at += 32) bootEntry(images[i]!, at);
   }
   return out;
+}
+
+/**
+ * The sector count of a catalog entry for an image of `byteSize` bytes loaded whole, as xorriso
+ * records it: the image's 2 KiB blocks × 4; beyond 65535 an EFI entry gets 0 ("to the end of the
+ * medium") and others 65535.
+ */
+export function fullLoadSectors(byteSize: number, platform: number): number {
+  const sectors = Math.ceil(byteSize / 2048) * 4;
+  if (sectors > 0xffff) return platform === PLATFORM_EFI ? 0 : 0xffff;
+  return Math.max(sectors, 1);
+}
+
+/**
+ * GRUB2 boot info (xorriso --grub2-boot-info, libisofs "grub2_boot_info"): the image's own address
+ * in 512-byte sectors plus 5, as a 64-bit little-endian number at byte 2548 (512 × 5 − 12), where
+ * GRUB's i386-pc eltorito.img keeps the sector of its core image. Patches `image` in place.
+ */
+export const GRUB2_BOOT_INFO_OFFSET = 512 * 5 - 12;
+export function patchGrub2BootInfo(image: Uint8Array, fileLba: number): void {
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  view.setBigUint64(GRUB2_BOOT_INFO_OFFSET, BigInt(fileLba) * 4n + 5n, true);
 }
 
 /**

@@ -1,10 +1,57 @@
 export { writeIso, type IsoResult } from './writer.js';
-export { resolveOptions, type IsoOptions, type IsoContent, type HybridPreset, type ResolvedIsoOptions } from './options.js';
-export { ISO_SECTOR_SIZE, PrimaryVolumeDescriptor, BootRecordDescriptor, encodeVolumeDescriptor, decDateTime } from './volume-descriptor.js';
+export {
+  resolveOptions,
+  parseGuid,
+  mbrTypeOfGuid,
+  checkDateText,
+  HYBRID_PRESETS,
+  GUID_EFI_SYSTEM_TEXT,
+  GUID_BASIC_DATA_TEXT,
+  type IsoOptions,
+  type IsoContent,
+  type HybridPreset,
+  type ResolvedIsoOptions,
+  type BootImageOptions,
+  type BootPlatform,
+  type SystemAreaOptions,
+  type AppendedPartitionOptions,
+  type VolumeDates,
+} from './options.js';
+export { ISO_SECTOR_SIZE, PrimaryVolumeDescriptor, BootRecordDescriptor, encodeVolumeDescriptor, decDateTime, decDateText } from './volume-descriptor.js';
 export { DirectoryRecordHeader, encodeDirectoryRecord, recordingTime, FLAG_DIRECTORY, FLAG_MULTI_EXTENT } from './directory-record.js';
 export { encodePathTable, pathTableSize, type PathTableDir } from './path-table.js';
-export { encodeBootCatalog, patchBootInfoTable, ValidationEntry, BootEntry, SectionHeader, PLATFORM_EFI, PLATFORM_X86 } from './el-torito.js';
-export { encodeMbr, encodeGpt, guidBytes, chs, GptHeader, GptEntry, MbrPartition, GUID_EFI_SYSTEM, GUID_BASIC_DATA } from './hybrid.js';
+export {
+  encodeBootCatalog,
+  patchBootInfoTable,
+  patchGrub2BootInfo,
+  fullLoadSectors,
+  GRUB2_BOOT_INFO_OFFSET,
+  ValidationEntry,
+  BootEntry,
+  SectionHeader,
+  PLATFORM_EFI,
+  PLATFORM_X86,
+} from './el-torito.js';
+export {
+  encodeGpt,
+  encodeGptEntries,
+  guidBytes,
+  chs,
+  mbrEntry,
+  putMbrEntry,
+  gptGuidBase,
+  gptPartitionGuid,
+  GptHeader,
+  GptEntry,
+  MbrPartition,
+  GUID_EFI_SYSTEM,
+  GUID_BASIC_DATA,
+  GUID_HFS_PLUS,
+  CHS_NONE,
+} from './hybrid.js';
+export { writeApm, ApmEntry, DriverDescriptor, APM_BLOCK_SIZE, type ApmPartition } from './apm.js';
+export { planPartitionTables, alignment, encodeSystemArea, SYSTEM_AREA_BYTES, type SystemAreaLayout, type SaBootImage } from './system-area.js';
 export { mangleDirectory, compareIsoIdentifiers, isoCandidate, type IsoLevel } from './names.js';
-export { jolietName, uniqueJolietNames, JOLIET_MAX_UNITS, JOLIET_LONG_MAX_UNITS } from './joliet.js';
+export { jolietName, truncatedJolietName, uniqueJolietNames, JOLIET_MAX_UNITS, JOLIET_LONG_MAX_UNITS } from './joliet.js';
 export { pxEntry, nmEntries, slEntries, tfEntry, erEntry, spEntry, ceEntry, splitSystemUse } from './rock-ridge.js';
+export { RR_NAME_MAX_BYTES } from './plan.js';

@@ -13,11 +13,18 @@ export const JOLIET_LONG_MAX_UNITS = 103;
 
 const FORBIDDEN = new Set(['*', '/', ':', ';', '?', '\\']);
 
-/** Map a name to UCS-2: characters outside the BMP and forbidden ones become "_" (with a warning). */
+/**
+ * Map a name to UCS-2: characters outside the BMP and forbidden ones become "_" (with a warning).
+ * A name over `maxUnits` is an error, or with `truncate` (xorriso's behaviour, which `imgkit
+ * mkisofs` follows) shortened as libisofs does, with a warning: a file keeps its extension (cut to
+ * 3 units when the rest would get too short), the name gives up the rest; the dot is not counted.
+ */
 export function jolietName(
   name: string,
   path: string,
   maxUnits: number,
+  isDir: boolean,
+  truncate: boolean,
   onWarning: WarningHandler | undefined,
   strict: boolean | undefined,
 ): string {
@@ -37,7 +44,9 @@ export function jolietName(
       strict,
     );
   }
-  if (out.length > maxUnits) {
+  if (out.length <= maxUnits) return out;
+  if (!truncate || strict) {
+    // (Shortening is a warning; strict makes it this error.)
     throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
       format: 'iso9660',
       path,
@@ -45,7 +54,29 @@ export function jolietName(
       hint: maxUnits < JOLIET_LONG_MAX_UNITS ? 'pass --joliet-long (103 units) or leave Joliet off' : 'leave Joliet off (Rock Ridge keeps 255-byte names)',
     });
   }
-  return out;
+  const short = truncatedJolietName(out, maxUnits, isDir);
+  onWarning?.({ code: ErrorCodes.NAME_TOO_LONG, format: 'iso9660', path, detail: `Joliet name is ${out.length} UTF-16 units, over the limit of ${maxUnits}; written as "${short}"` });
+  return short;
+}
+
+/** libisofs iso_j_file_id / iso_j_dir_id: how xorriso shortens a Joliet name. */
+export function truncatedJolietName(name: string, maxUnits: number, isDir: boolean): string {
+  let cut: string;
+  if (isDir) cut = name.slice(0, maxUnits);
+  else {
+    const dot = name.lastIndexOf('.');
+    if (dot < 0 || dot === name.length - 1) cut = name.slice(0, maxUnits);
+    else {
+      const ext = name.slice(dot + 1);
+      const base = name.slice(0, dot);
+      const keepExt = name.length > maxUnits + 1 && ext.length > 3 ? (base.length < maxUnits - 3 ? maxUnits - base.length : 3) : ext.length;
+      const keepName = name.length > maxUnits + 1 ? maxUnits - keepExt : base.length;
+      cut = `${base.slice(0, keepName)}.${ext.slice(0, keepExt)}`;
+    }
+  }
+  // Never end inside a surrogate pair (cannot happen after the BMP mapping, kept for safety).
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? `${cut.slice(0, -1)}_` : cut;
 }
 
 /** Make the Joliet names of one directory unique (after replacement two may clash). */

@@ -4,6 +4,8 @@
  * are what a reader without extensions sees.
  */
 
+import { ErrorCodes, ImgkitError } from '@imgkit/core';
+
 export type IsoLevel = 1 | 2 | 3;
 
 /** ECMA-119 §7.4.1 d-characters. */
@@ -15,66 +17,135 @@ function toDChars(s: string): string {
   return out;
 }
 
-/** Limits per interchange level: level 1 is 8.3 (§10.1); levels 2 and 3 allow 30 characters for
- * name + extension of a file and 31 for a directory (§10.2, §7.5.1, §7.6.3). */
-function limits(level: IsoLevel): { name: number; ext: number; total: number; dir: number } {
-  return level === 1 ? { name: 8, ext: 3, total: 11, dir: 8 } : { name: 30, ext: 30, total: 30, dir: 31 };
-}
+/** ECMA-119 §7.5.1: a file identifier holds at most 30 d-characters of name and extension at
+ * levels 2 and 3; a directory identifier 31 (§7.6.3); level 1 is 8.3 and 8 (§10.1). */
+const LEVEL1 = { name: 8, ext: 3, dir: 8 };
+const LEVEL2_TOTAL = 30;
+const LEVEL2_DIR = 31;
 
 export interface IsoNameParts {
   name: string;
-  ext: string;
-}
-
-/** The unmangled-as-far-as-possible candidate for a file or directory name. */
-export function isoCandidate(original: string, isDir: boolean, level: IsoLevel): IsoNameParts {
-  const lim = limits(level);
-  if (isDir) {
-    const n = toDChars(original).slice(0, lim.dir);
-    return { name: n === '' ? '_' : n, ext: '' };
-  }
-  const dot = original.lastIndexOf('.');
-  let name = toDChars(dot > 0 ? original.slice(0, dot) : dot === 0 ? '' : original);
-  let ext = toDChars(dot >= 0 ? original.slice(dot + 1) : '');
-  ext = ext.slice(0, level === 1 ? lim.ext : Math.min(ext.length, 8));
-  name = name.slice(0, Math.min(lim.name, lim.total - ext.length));
-  if (name === '' && ext === '') name = '_';
-  return { name, ext };
-}
-
-/** The §7.5.1 file identifier ("NAME.EXT;1") or §7.6 directory identifier ("NAME"). */
-export function isoIdentifier(p: IsoNameParts, isDir: boolean): string {
-  return isDir ? p.name : `${p.name}.${p.ext};1`;
+  /** Undefined: no '.' at all (directories). */
+  ext: string | undefined;
 }
 
 /**
- * Give each name of one directory a unique identifier. Names are processed in the order given
- * (the walk's UTF-8 order), so the result is deterministic; a clash gets a decimal counter in place
- * of the name's tail ("LONGNAM1", "LONGNA12"), d-characters only.
+ * The unmangled-as-far-as-possible candidate for a name, by the rules xorriso (libisofs
+ * iso_1_fileid / iso_2_fileid) applies, so that the names match its images:
+ * - level 1: up to 8 characters of name and 3 of extension (a leading dot of a name longer than 4
+ *   starts no extension);
+ * - levels 2–3: name and extension share 30 characters; a long name gives up its extension down
+ *   to 3 characters first;
+ * - directories: 8 (level 1) or 31 characters without a dot; with `directoryDots` (xorriso's
+ *   mkisofs emulation) they keep an extension like files, without the forced dot.
  */
-export function mangleDirectory(items: readonly { name: string; isDir: boolean }[], level: IsoLevel): string[] {
-  const used = new Set<string>();
-  // Per candidate, the counter that gave its last free name: every smaller one is taken for good
-  // (`used` only grows), so the search resumes there. Same names as counting from 1, but linear
-  // where thousands of names share a candidate (/usr/lib at level 1 took 60 s).
-  const nextCounter = new Map<string, number>();
-  const lim = limits(level);
-  const out: string[] = [];
-  for (const it of items) {
-    const c = isoCandidate(it.name, it.isDir, level);
-    const key = (p: IsoNameParts) => (it.isDir ? p.name : `${p.name}.${p.ext}`);
-    let p = c;
-    let n = nextCounter.get(key(c)) ?? 1;
-    for (; used.has(key(p)); n++) {
-      const suffix = `_${n}`;
-      const max = it.isDir ? lim.dir : Math.min(lim.name, lim.total - c.ext.length);
-      p = { name: c.name.slice(0, Math.max(0, max - suffix.length)) + suffix, ext: c.ext };
-    }
-    nextCounter.set(key(c), n);
-    used.add(key(p));
-    out.push(isoIdentifier(p, it.isDir));
+export function isoCandidate(original: string, isDir: boolean, level: IsoLevel, directoryDots = false): IsoNameParts {
+  if (isDir && !directoryDots) {
+    const n = toDChars(original).slice(0, level === 1 ? LEVEL1.dir : LEVEL2_DIR);
+    return { name: n === '' ? '_' : n, ext: undefined };
   }
-  return out;
+  let dot = original.lastIndexOf('.');
+  if (level === 1) {
+    if (dot === 0 && original.length > 4) dot = -1;
+    const name = toDChars(dot >= 0 ? original.slice(0, dot) : original).slice(0, LEVEL1.name);
+    const ext = dot >= 0 ? toDChars(original.slice(dot + 1)).slice(0, LEVEL1.ext) : '';
+    return { name: name === '' && ext === '' ? '_' : name, ext: isDir && ext === '' ? undefined : ext };
+  }
+  if (dot < 0 || dot === original.length - 1) {
+    const name = toDChars(original).slice(0, LEVEL2_TOTAL);
+    return { name: name === '' ? '_' : name, ext: isDir ? undefined : '' };
+  }
+  const lext = original.length - dot - 1;
+  const lname = dot;
+  const long = original.length > LEVEL2_TOTAL + 1;
+  const keepExt = long && lext > 3 ? (lname < LEVEL2_TOTAL - 3 ? LEVEL2_TOTAL - lname : 3) : lext;
+  const keepName = long ? LEVEL2_TOTAL - keepExt : lname;
+  return { name: toDChars(original.slice(0, keepName)), ext: toDChars(original.slice(dot + 1, dot + 1 + keepExt)) };
+}
+
+/** The §7.5.1 file identifier ("NAME.EXT;1") or §7.6 directory identifier ("NAME", "NAME.EXT"). */
+export function isoIdentifier(p: IsoNameParts, isDir: boolean): string {
+  if (isDir) return p.ext === undefined || p.ext === '' ? p.name : `${p.name}.${p.ext}`;
+  return `${p.name}.${p.ext ?? ''};1`;
+}
+
+/**
+ * Give each name of one directory a unique identifier, the way xorriso (libisofs
+ * mangle_single_dir) does, so that the names match its images: names whose candidates are equal
+ * form a group (in the order given: the walk's UTF-8 order) and every member of the group is
+ * renumbered, the name cut to make room for 1 digit ("GCRY_SH0.MOD", "GCRY_SH1.MOD"), or more when
+ * 10 do not suffice; a number already used in the directory is skipped. Level 1 keeps room for a
+ * 3-character extension.
+ */
+export function mangleDirectory(items: readonly { name: string; isDir: boolean }[], level: IsoLevel, directoryDots = false): string[] {
+  const maxFile = level === 1 ? 12 : 31; // name + "." + extension
+  const maxDir = level === 1 ? LEVEL1.dir : LEVEL2_DIR;
+  const ids = items.map((it) => {
+    const p = isoCandidate(it.name, it.isDir, level, directoryDots);
+    return it.isDir ? isoIdentifier(p, true) : `${p.name}.${p.ext ?? ''}`;
+  });
+  const order = items.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : a - b));
+  const used = new Set(ids);
+  for (let g = 0; g < order.length; ) {
+    let h = g + 1;
+    while (h < order.length && ids[order[h]!] === ids[order[g]!]) h++;
+    if (h - g > 1) {
+      const first = order[g]!;
+      const isDir = items[first]!.isDir;
+      const full = ids[first]!;
+      const dot = full.lastIndexOf('.');
+      const hasExt = dot >= 0 && (!isDir || directoryDots);
+      let done = false;
+      for (let digits = 1; digits < 8 && !done; digits++) {
+        let name: string;
+        let ext: string | undefined;
+        if (hasExt) {
+          ext = full.slice(dot + 1);
+          let extLen = level === 1 ? 3 : ext.length;
+          let max = maxFile - extLen - 1 - digits;
+          if (max <= 0) {
+            // A long extension gives the name room (down to 3 characters).
+            extLen = extLen + max - 1;
+            ext = ext.slice(0, extLen);
+            max = maxFile - extLen - 1 - digits;
+          }
+          name = full.slice(0, Math.min(dot, max));
+        } else {
+          name = full.slice(0, (isDir ? maxDir : maxFile) - digits);
+        }
+        const renamed: [number, string][] = [];
+        let change = 0;
+        let ok = true;
+        for (let k = g; k < h && ok; k++) {
+          for (;;) {
+            const cand = `${name}${String(change).padStart(digits, '0')}${ext !== undefined ? `.${ext}` : ''}`;
+            change++;
+            if (change > 10 ** digits) {
+              ok = false;
+              break;
+            }
+            if (!used.has(cand)) {
+              used.add(cand);
+              renamed.push([order[k]!, cand]);
+              break;
+            }
+          }
+        }
+        if (ok) {
+          for (const [i, cand] of renamed) {
+            used.delete(ids[i]!);
+            ids[i] = cand;
+          }
+          done = true;
+        } else for (const [, cand] of renamed) used.delete(cand);
+      }
+      if (!done) {
+        throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path: items[first]!.name, detail: `more than 9999999 names of one directory map to the ISO 9660 name ${full}`, hint: 'pass --iso-level 3 (longer names)' });
+      }
+    }
+    g = h;
+  }
+  return ids.map((id, i) => (items[i]!.isDir ? id : `${id};1`));
 }
 
 /**

@@ -1,17 +1,14 @@
 /**
  * Planning: walk the source once (metadata only) into a tree, give every entry its ISO 9660 and
- * Joliet identifier, relocate directories deeper than 8 levels (RRIP §4.1.5), number inodes, and
- * lay out every structure's LBA. The writer then emits the image strictly in LBA order.
- *
- * Layout (2048-byte blocks):
- *   0–15 system area (MBR/GPT) │ 16 PVD │ [boot record] │ [Joliet SVD] │ terminator │ L, M path
- *   tables │ [Joliet L, M] │ [boot catalog] │ ISO directories │ [Joliet directories] │ Rock Ridge
- *   continuation areas │ file data in walk order │ [padding] │ [appended ESP] │ [backup GPT]
+ * Joliet identifier, relocate directories deeper than 8 levels (RRIP §4.1.5) and number inodes.
+ * The block layout (which LBA holds what) is computed in writer.ts, which then emits the image
+ * strictly in LBA order.
  */
 import {
   alignUp,
   baseName,
   clampTime,
+  encodeUtf8,
   ErrorCodes,
   ImgkitError,
   MODE_TYPE_BITS,
@@ -43,6 +40,13 @@ export interface FileData {
   /** Boot catalog placeholder: the writer supplies the bytes. */
   catalog?: boolean;
   bootInfoTable?: boolean;
+  grub2BootInfo?: boolean;
+  /** --sort-weight: higher weights are written first. */
+  weight?: number;
+  /** The weight came from a rule (boot images only get their default weight without one). */
+  explicitWeight?: boolean;
+  /** Path of (one of) the names of this content, for messages. */
+  path?: string;
 }
 
 export interface IsoNode {
@@ -98,10 +102,19 @@ export interface IsoPlan {
   files: FileData[];
   byPath: Map<string, IsoNode>;
   catalog?: FileData;
-  biosImage?: FileData;
-  efiImage?: FileData;
+  /** File data of each El Torito entry (undefined for an appended partition). */
+  bootImages: (FileData | undefined)[];
   nodeCount: number;
+  /** Newest modification time in the tree (seconds), for the default volume date. */
+  newestMtime: number;
+  /** A digest of the tree's names and sizes (FNV-1a), for a reproducible date when it has no times. */
+  digest: number;
+  /** The image's "now": the time of what the writer adds (catalog, made directories), set before planning them. */
+  now: number;
 }
+
+/** RRIP 1.12 §4.1.4 puts no limit on NM names, but Linux's isofs and libarchive stop at 255 bytes. */
+export const RR_NAME_MAX_BYTES = 255;
 
 function modeOf(e: { kind: SourceEntry['kind']; mode: number }): number {
   return MODE_TYPE_BITS[e.kind] | (e.mode & 0o7777);
@@ -143,8 +156,26 @@ export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Prom
   const byPath = new Map<string, IsoNode>();
   const files: FileData[] = [];
   let ino = 0;
+  let newest = 0;
+  let digest = 0x811c9dc5;
+  const mix = (text: string) => {
+    for (let i = 0; i < text.length; i++) digest = Math.imul(digest ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  };
   for await (const e of source.walk()) {
-    const mtime = clampTime(e.mtime, o.clampTo);
+    if (e.mtime > newest) newest = e.mtime;
+    mix(`${e.path}\0${e.kind}\0${e.size}\0`);
+    const mtime = o.allFileDates ?? clampTime(e.mtime, o.clampTo);
+    if (o.rockRidge && e.path !== '') {
+      const bytes = encodeUtf8(baseName(e.path)).byteLength;
+      if (bytes > RR_NAME_MAX_BYTES) {
+        throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+          format: 'iso9660',
+          path: e.path,
+          detail: `the name is ${bytes} bytes; Rock Ridge readers (Linux isofs, libarchive) stop at ${RR_NAME_MAX_BYTES}`,
+          hint: 'rename or exclude it',
+        });
+      }
+    }
     if (e.path === '') {
       root = newDir('', '', null, { ...e, mtime });
       root.ino = ++ino;
@@ -198,7 +229,7 @@ export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Prom
               hint: 'pass --iso-level 3',
             });
           }
-          node.data = { size: e.size, lba: 0, entry: e };
+          node.data = { size: e.size, lba: 0, entry: e, path: e.path };
           files.push(node.data);
         }
       }
@@ -212,13 +243,25 @@ export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Prom
   const links = new Map<FileData, number>();
   for (const n of byPath.values()) if (n.data) links.set(n.data, (links.get(n.data) ?? 0) + 1);
   for (const n of byPath.values()) if (n.data) n.nlink = links.get(n.data)!;
-  return { root, isoDirs: [], jolietDirs: [], files, byPath, nodeCount: ino };
+  return { root, isoDirs: [], jolietDirs: [], files, byPath, nodeCount: ino, bootImages: [], newestMtime: newest, digest, now: 0 };
 }
 
-/** Add a file that isn't in the source (boot catalog, host EFI image) at `path`. */
-export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: ResolvedIsoOptions, what: string): IsoNode {
-  if (plan.byPath.has(path)) {
-    throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path, detail: `the ${what} would replace an entry of the tree`, hint: `choose another path for the ${what}` });
+/**
+ * Add a file that isn't in the source (boot catalog, host EFI image) at `path`. With `replaceFile`
+ * (the boot catalog, as xorriso does: a remastered tree carries the old one) a regular file of the
+ * tree at that path is replaced, with a warning.
+ */
+export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: ResolvedIsoOptions, what: string, replaceFile = false): IsoNode {
+  const old = plan.byPath.get(path);
+  if (old) {
+    if (!replaceFile || old.kind !== 'file') {
+      throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path, detail: `the ${what} would replace an entry of the tree`, hint: `choose another path for the ${what}` });
+    }
+    warnOrThrow({ code: ErrorCodes.NAME_COLLISION, format: 'iso9660', path, detail: `the ${what} replaces the file of the tree at this path` }, o.onWarning, o.strict);
+    const parent = old.parent!;
+    parent.children = parent.children.filter((c) => c !== old);
+    plan.byPath.delete(path);
+    if (old.data && ![...plan.byPath.values()].some((n) => n.data === old.data)) plan.files = plan.files.filter((f) => f !== old.data);
   }
   const parent = ensureDir(plan, parentPath(path), o, what);
   const node: IsoNode = {
@@ -228,7 +271,7 @@ export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: R
     mode: MODE_TYPE_BITS.file | 0o444,
     uid: 0,
     gid: 0,
-    mtime: o.epoch,
+    mtime: plan.now,
     ino: ++plan.nodeCount,
     nlink: 1,
     parent,
@@ -252,7 +295,7 @@ function ensureDir(plan: IsoPlan, path: string, o: ResolvedIsoOptions, what: str
     return found as IsoDir;
   }
   const parent = ensureDir(plan, parentPath(path), o, what);
-  const d = newDir(baseName(path), path, parent, { mode: 0o755, uid: 0, gid: 0, mtime: o.epoch });
+  const d = newDir(baseName(path), path, parent, { mode: 0o755, uid: 0, gid: 0, mtime: plan.now });
   d.ino = ++plan.nodeCount;
   parent.nlink++;
   parent.children.push(d);
@@ -273,9 +316,9 @@ function relocate(plan: IsoPlan, o: ResolvedIsoOptions): void {
       if (cd.isoDepth > MAX_ISO_DEPTH) {
         if (!moved) {
           if (plan.root.children.some((x) => x.name === RELOCATION_DIR)) {
-            throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path: RELOCATION_DIR, detail: 'the tree has its own rr_moved and needs relocation too', hint: 'rename it, or pass relocateDeepDirectories: false' });
+            throw new ImgkitError(ErrorCodes.NAME_COLLISION, { format: 'iso9660', path: RELOCATION_DIR, detail: 'the tree has its own rr_moved and needs relocation too', hint: 'rename the tree\'s rr_moved' });
           }
-          moved = newDir(RELOCATION_DIR, RELOCATION_DIR, plan.root, { mode: 0o755, uid: 0, gid: 0, mtime: o.epoch });
+          moved = newDir(RELOCATION_DIR, RELOCATION_DIR, plan.root, { mode: 0o755, uid: 0, gid: 0, mtime: plan.now });
           moved.ino = ++plan.nodeCount;
           plan.root.nlink++;
         }
@@ -307,7 +350,7 @@ function assignNames(plan: IsoPlan, o: ResolvedIsoOptions): void {
   collect(plan.root);
   for (const d of dirs) {
     const kids = [...d.isoChildren].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const ids = mangleDirectory(kids.map((k) => ({ name: k.name, isDir: k.kind === 'dir' || k.kind === 'placeholder' })), o.level);
+    const ids = mangleDirectory(kids.map((k) => ({ name: k.name, isDir: k.kind === 'dir' || k.kind === 'placeholder' })), o.level, o.directoryDots);
     kids.forEach((k, i) => {
       const id = ids[i]!;
       k.isoId = asciiBytes(id);
@@ -322,9 +365,11 @@ function assignNames(plan: IsoPlan, o: ResolvedIsoOptions): void {
   };
   jcollect(plan.root);
   for (const d of jdirs) {
-    const names = d.children.map((c) => jolietName(c.name, c.path, o.jolietMax, o.onWarning, o.strict));
+    // Joliet has no symlinks or device nodes: they are in the Rock Ridge tree only (as xorriso does).
+    const kids = d.children.filter((c) => c.kind === 'file' || c.kind === 'dir');
+    const names = kids.map((c) => jolietName(c.name, c.path, o.jolietMax, c.kind === 'dir', o.jolietTruncate, o.onWarning, o.strict));
     const unique = uniqueJolietNames(names, o.jolietMax);
-    const withNames = d.children.map((c, i) => ({ c, n: unique[i]! }));
+    const withNames = kids.map((c, i) => ({ c, n: unique[i]! }));
     withNames.sort((a, b) => compareUcs2(a.n, b.n));
     for (const { c, n } of withNames) c.jolietId = ucs2be(n);
     d.jolietChildren = withNames.map((x) => x.c);
@@ -335,7 +380,7 @@ function ascii(b: Uint8Array): string {
   return String.fromCharCode(...b);
 }
 
-/** Directories in path-table order (ECMA-119 §9.4.? : by level, then parent number, then identifier). */
+/** Directories in path-table order (ECMA-119 §6.9.1: by level, then parent number, then identifier). */
 function pathTableOrder(root: IsoDir, children: (d: IsoDir) => IsoNode[]): IsoDir[] {
   const out: IsoDir[] = [root];
   for (let i = 0; i < out.length; i++) for (const c of children(out[i]!)) if (c.kind === 'dir') out.push(c as IsoDir);

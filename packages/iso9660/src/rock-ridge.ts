@@ -40,11 +40,19 @@ export function ceEntry(lba: number, offset: number, length: number): Uint8Array
 }
 export const CE_LENGTH = 28;
 
-/** RRIP 1.12 §5.? "ER" identifying the extension, in the root's "." record (SUSP §5.5). */
-export function erEntry(): Uint8Array {
-  const id = asciiBytes('IEEE_1282');
-  const des = asciiBytes('THE IEEE 1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS.');
-  const src = asciiBytes('PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE 1282 SPECIFICATION.');
+/**
+ * RRIP §5.6 "ER" identifying the extension, in the root's "." record (SUSP §5.5): RRIP 1.12's
+ * "IEEE_1282", or RRIP 1.10's "RRIP_1991A" (what mkisofs and xorriso's mkisofs emulation write).
+ */
+export function erEntry(version: RockRidgeVersion = '1.12'): Uint8Array {
+  const rrip110 = version === '1.10';
+  const id = asciiBytes(rrip110 ? 'RRIP_1991A' : 'IEEE_1282');
+  const des = asciiBytes(rrip110 ? 'THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS' : 'THE IEEE 1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS.');
+  const src = asciiBytes(
+    rrip110
+      ? 'PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.'
+      : 'PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE 1282 SPECIFICATION.',
+  );
   const data = new Uint8Array(4 + id.byteLength + des.byteLength + src.byteLength);
   data[0] = id.byteLength;
   data[1] = des.byteLength;
@@ -56,9 +64,14 @@ export function erEntry(): Uint8Array {
   return entry('ER', data);
 }
 
-/** RRIP 1.12 §4.1.1 "PX": mode (with file type bits), links, uid, gid, serial number; 44 bytes. */
-export function pxEntry(mode: number, nlink: number, uid: number, gid: number, ino: number): Uint8Array {
-  return entry('PX', both32([mode, nlink, uid, gid, ino]));
+export type RockRidgeVersion = '1.10' | '1.12';
+
+/**
+ * RRIP 1.12 §4.1.1 "PX": mode (with file type bits), links, uid, gid, serial number; 44 bytes.
+ * RRIP 1.10's PX has no serial number (36 bytes).
+ */
+export function pxEntry(mode: number, nlink: number, uid: number, gid: number, ino: number, version: RockRidgeVersion = '1.12'): Uint8Array {
+  return entry('PX', both32(version === '1.10' ? [mode, nlink, uid, gid] : [mode, nlink, uid, gid, ino]));
 }
 
 /**

@@ -45,6 +45,7 @@ export const PrimaryVolumeDescriptor = struct('iso9660.pvd', ISO_SECTOR_SIZE, {
   expirationDate: bytes(847, 17),
   effectiveDate: bytes(864, 17),
   fileStructureVersion: u8(881),
+  applicationUse: bytes(883, 512), // §8.4.32: not specified; xorriso writes spaces in the PVD, zeros in the SVD
 });
 
 // El Torito 1.0 §2.0 "Boot Record Volume Descriptor".
@@ -76,6 +77,13 @@ export function decDateTime(seconds: number | undefined): Uint8Array {
   return out;
 }
 
+/** A dec-datetime from its 16 digits (GMT offset 0), e.g. what --modification-date gives. */
+export function decDateText(digits: string): Uint8Array {
+  const out = new Uint8Array(17);
+  out.set(asciiBytes(digits.padEnd(16, '0').slice(0, 16)), 0);
+  return out;
+}
+
 /** A field padded with `pad` (0x20 for a-/d-character fields, ECMA-119 §7.4.3). */
 export function padded(value: Uint8Array, size: number, pad = 0x20): Uint8Array {
   const out = new Uint8Array(size).fill(pad);
@@ -90,6 +98,8 @@ export function paddedUcs2(value: Uint8Array, size: number): Uint8Array {
   out.set(value.subarray(0, size & ~1));
   return out;
 }
+
+const APPLICATION_USE_SPACES = new Uint8Array(512).fill(0x20);
 
 export interface VolumeDescriptorInit {
   type: typeof VD_PRIMARY | typeof VD_SUPPLEMENTARY;
@@ -106,8 +116,8 @@ export interface VolumeDescriptorInit {
   lPathTableLba: number;
   mPathTableLba: number;
   rootRecord: Uint8Array;
-  /** Creation/modification time (seconds). */
-  epoch: number;
+  /** §8.4.26.1 dates (17 bytes each, see `decDateTime` / `decDateText`). */
+  dates: { creation: Uint8Array; modification: Uint8Array; expiration: Uint8Array; effective: Uint8Array };
   /** Filler for the 37-byte file id fields (spaces for ASCII, U+0020 pairs for UCS-2). */
   fileIdFill: Uint8Array;
 }
@@ -138,11 +148,12 @@ export function encodeVolumeDescriptor(v: VolumeDescriptorInit): Uint8Array {
     copyrightFileId: v.fileIdFill,
     abstractFileId: v.fileIdFill,
     bibliographicFileId: v.fileIdFill,
-    creationDate: decDateTime(v.epoch),
-    modificationDate: decDateTime(v.epoch),
-    expirationDate: decDateTime(undefined),
-    effectiveDate: decDateTime(v.epoch),
+    creationDate: v.dates.creation,
+    modificationDate: v.dates.modification,
+    expirationDate: v.dates.expiration,
+    effectiveDate: v.dates.effective,
     fileStructureVersion: 1,
+    applicationUse: v.type === VD_PRIMARY ? APPLICATION_USE_SPACES : new Uint8Array(512),
   });
 }
 

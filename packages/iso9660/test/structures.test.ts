@@ -6,22 +6,32 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32, fromHex, toHex } from '@imgkit/core';
 import {
+  ApmEntry,
   BootEntry,
   DirectoryRecordHeader,
   GptEntry,
   GptHeader,
+  MbrPartition,
   PrimaryVolumeDescriptor,
   ValidationEntry,
   chs,
+  decDateText,
   decDateTime,
   encodeBootCatalog,
   encodeDirectoryRecord,
   encodeGpt,
-  encodeMbr,
   encodePathTable,
+  fullLoadSectors,
+  gptGuidBase,
+  gptPartitionGuid,
   guidBytes,
+  mbrEntry,
+  parseGuid,
   patchBootInfoTable,
+  patchGrub2BootInfo,
+  putMbrEntry,
   recordingTime,
+  writeApm,
 } from '@imgkit/iso9660';
 
 test('ECMA-119 §8.4 PVD field offsets', () => {
@@ -42,6 +52,7 @@ test('dates: §8.4.26.1 dec-datetime and §9.1.5 recording time', () => {
   assert.equal(new TextDecoder().decode(decDateTime(1_700_000_000).subarray(0, 16)), '2023111422132000');
   assert.equal(decDateTime(1_700_000_000)[16], 0);
   assert.equal(new TextDecoder().decode(decDateTime(undefined).subarray(0, 16)), '0000000000000000');
+  assert.equal(toHex(decDateText('2022080916483300')), toHex(new TextEncoder().encode('2022080916483300')) + '00');
   assert.equal(toHex(recordingTime(1_700_000_000)), '7b0b0e160d1400'); // 123 (2023), 11, 14, 22:13:20, GMT+0
 });
 
@@ -59,6 +70,12 @@ test('§9.1 directory record: golden bytes, pad byte for even identifiers, round
   assert.equal(d.length, 40);
   assert.equal(d.identifierLength, 4);
   assert.deepEqual(DirectoryRecordHeader.decode(DirectoryRecordHeader.encode(d)), d);
+  // §9.1.13: the record length is even; an odd System Use area gets a zero byte after it.
+  const odd = encodeDirectoryRecord({ extentLba: 1, dataLength: 0, mtime: 0, flags: 0, identifier: new TextEncoder().encode('A;1'), systemUse: new Uint8Array([7, 7, 7, 7, 7]) });
+  assert.equal(odd.byteLength, 33 + 3 + 5 + 1);
+  assert.deepEqual([...odd.subarray(36)], [7, 7, 7, 7, 7, 0]);
+  assert.equal(DirectoryRecordHeader.decode(odd).length, 42);
+  assert.throws(() => encodeDirectoryRecord({ extentLba: 1, dataLength: 0, mtime: 0, flags: 0, identifier: new Uint8Array([0x41]), systemUse: new Uint8Array(221) }), /the limit is 254/);
 });
 
 test('§9.4 path tables: L little-endian, M big-endian, padded identifiers', () => {
@@ -71,10 +88,11 @@ test('§9.4 path tables: L little-endian, M big-endian, padded identifiers', () 
   assert.equal(toHex(encodePathTable(dirs, true)), '0100000000140001' + '0000' + '0400000000150001' + '424f4f54' + '0300000102030002' + '41424300');
 });
 
-test('El Torito §2.1–2.4 catalog: validation checksum, default entry, EFI section', () => {
+test('El Torito §2.1–2.4 catalog: validation checksum, default entry, one section per run of a platform', () => {
   const cat = encodeBootCatalog([
     { platform: 0, loadSectors: 4, lba: 100 },
     { platform: 0xef, loadSectors: 2880, lba: 200 },
+    { platform: 0xef, loadSectors: 0, lba: 300 },
   ]);
   const v = ValidationEntry.decode(cat, 0);
   assert.equal(v.headerId, 1);
@@ -86,8 +104,30 @@ test('El Torito §2.1–2.4 catalog: validation checksum, default entry, EFI sec
   assert.equal(sum, 0);
   assert.equal(toHex(cat.subarray(0, 32)), '01000000' + '00'.repeat(24) + 'aa55' + '55aa');
   assert.equal(toHex(cat.subarray(32, 44)), '880000000000040064000000');
-  assert.equal(toHex(cat.subarray(64, 68)), '91ef0100');
+  // Both EFI images in one final section (0x91, 2 entries), as xorriso groups them.
+  assert.equal(toHex(cat.subarray(64, 68)), '91ef0200');
   assert.deepEqual(BootEntry.decode(cat, 96), { bootIndicator: 0x88, mediaType: 0, loadSegment: 0, systemType: 0, sectorCount: 2880, loadRba: 200 });
+  assert.deepEqual(BootEntry.decode(cat, 128), { bootIndicator: 0x88, mediaType: 0, loadSegment: 0, systemType: 0, sectorCount: 0, loadRba: 300 });
+  assert.ok(cat.subarray(160).every((b) => b === 0));
+  const mixed = encodeBootCatalog([{ platform: 0, loadSectors: 4, lba: 1 }, { platform: 0xef, loadSectors: 4, lba: 2 }, { platform: 0, loadSectors: 4, lba: 3 }]);
+  assert.equal(toHex(mixed.subarray(64, 68)), '90ef0100', 'a section follows: 0x90');
+  assert.equal(toHex(mixed.subarray(128, 132)), '91000100');
+});
+
+test('load sizes xorriso records for whole images: 2 KiB blocks × 4; beyond 65535, 0 for EFI and 65535 otherwise', () => {
+  assert.equal(fullLoadSectors(38912, 0), 76);
+  assert.equal(fullLoadSectors(2949120, 0xef), 5760);
+  assert.equal(fullLoadSectors(2049, 0xef), 8);
+  assert.equal(fullLoadSectors(64 << 20, 0xef), 0);
+  assert.equal(fullLoadSectors(64 << 20, 0), 65535);
+});
+
+test('GRUB2 boot info: the image\'s LBA × 4 + 5 as 64-bit LE at byte 2548', () => {
+  const img = new Uint8Array(4096).fill(0xaa);
+  patchGrub2BootInfo(img, 2858);
+  assert.equal(toHex(img.subarray(2548, 2556)), 'ad2c000000000000');
+  assert.equal(img[2547], 0xaa);
+  assert.equal(img[2556], 0xaa);
 });
 
 test('boot info table: PVD LBA, file LBA, length, checksum of 32-bit words from 64', () => {
@@ -100,41 +140,72 @@ test('boot info table: PVD LBA, file LBA, length, checksum of 32-bit words from 
   assert.ok(img.subarray(24, 64).every((b) => b === 0));
 });
 
-test('MBR (UEFI §5.2.1): isohybrid fields, CHS, signature', () => {
-  const tmpl = new Uint8Array(432).fill(0x90);
-  const mbr = encodeMbr(tmpl, 754, 0xc9228cd9, [{ bootable: true, type: 0x00, startLba: 0, sectorCount: 4096 }]);
-  assert.equal(toHex(mbr.subarray(432, 446)), 'c80b0000' + '00000000' + 'd98c22c9' + '0000');
-  // Bytes xorriso wrote for the same partition (64 heads, 32 sectors).
-  assert.equal(toHex(mbr.subarray(446, 462)), '80000100003f20010000000000100000');
+test('MBR partition entry (UEFI §5.2.1): offsets, CHS of start and end, clamping beyond cylinder 1023', () => {
+  const f = MbrPartition.fields as Record<string, { offset: number }>;
+  assert.deepEqual(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, v.offset])), { status: 0, chsStart: 1, type: 4, chsEnd: 5, startLba: 8, sectorCount: 12 });
+  const mbr = new Uint8Array(512);
+  putMbrEntry(mbr, 2, mbrEntry(0, 0xef, 12288, 16384, 64, 32));
+  // Bytes xorriso wrote for the same appended ESP (archiso MBR style, 64 heads × 32 sectors).
+  assert.equal(toHex(mbr.subarray(462, 478)), '00000106ef3f200d0030000000400000', 'entry 2');
   assert.equal(toHex(mbr.subarray(510)), '55aa');
-  assert.deepEqual([...chs(5000 * 2048)], [0xfe, 0xff, 0xff]);
+  assert.deepEqual([...chs(5000 * 2048)], [63, 0xe0, 0xff], 'cylinder 1023, last head, last sector');
+  assert.deepEqual([...chs(5000 * 2048, 64, 32, 'isohybrid')], [64, 0xe0, 0xff], 'isohybrid clamps to head = heads');
+  assert.deepEqual([...chs(0)], [0, 1, 0]);
 });
 
-test('GPT (UEFI §5.3): GUID byte order, header CRC32s, backup header mirrors the primary', () => {
+test('GPT (UEFI §5.3): GUID byte order, xorriso geometry, CRC32s, backup header mirrors the primary', () => {
   assert.equal(toHex(guidBytes('C12A7328-F81F-11D2-BA4B-00A0C93EC93B')), '28732ac11ff8d211ba4b00a0c93ec93b');
-  const { primary, backup } = encodeGpt({
-    diskSectors: 8192,
-    diskGuid: new Uint8Array(16).fill(1),
-    partitions: [{ typeGuid: guidBytes('C12A7328-F81F-11D2-BA4B-00A0C93EC93B'), uniqueGuid: new Uint8Array(16).fill(2), startLba: 2048, endLba: 4095, name: 'EFI' }],
-  });
-  const h = GptHeader.decode(primary);
+  assert.equal(toHex(parseGuid('28732ac11ff8d211ba4b00a0c93ec93b')!), '28732ac11ff8d211ba4b00a0c93ec93b', 'xorriso prints on-disk order');
+  assert.equal(parseGuid('not-a-guid'), undefined);
+  const { header, entries, backup } = encodeGpt({ backupHeaderLba: 8191, entriesLba: 2, entryCount: 248, diskGuid: new Uint8Array(16).fill(1) }, [
+    { typeGuid: guidBytes('C12A7328-F81F-11D2-BA4B-00A0C93EC93B'), uniqueGuid: new Uint8Array(16).fill(2), startLba: 2048, endLba: 4095, name: 'EFI' },
+  ]);
+  const h = GptHeader.decode(header);
   assert.equal(new TextDecoder().decode(h.signature), 'EFI PART');
   assert.equal(h.myLba, 1n);
   assert.equal(h.alternateLba, 8191n);
-  assert.equal(h.firstUsableLba, 34n);
-  assert.equal(h.lastUsableLba, 8191n - 33n);
-  const hdr = primary.slice(0, 92);
+  assert.equal(h.firstUsableLba, 2n + 62n);
+  assert.equal(h.lastUsableLba, 8191n - 62n - 1n);
+  assert.equal(h.numberOfEntries, 248);
+  const hdr = header.slice(0, 92);
   new DataView(hdr.buffer).setUint32(16, 0, true);
   assert.equal(crc32(hdr), h.headerCrc32);
-  assert.equal(crc32(primary.subarray(512, 512 + 128 * 128)), h.entriesCrc32);
-  const e = GptEntry.decode(primary, 512);
+  assert.equal(entries.byteLength, 248 * 128);
+  assert.equal(crc32(entries), h.entriesCrc32);
+  const e = GptEntry.decode(entries, 0);
   assert.equal(e.startingLba, 2048n);
   assert.equal(e.endingLba, 4095n);
   assert.equal(toHex(e.name.subarray(0, 6)), '450046004900');
-  const b = GptHeader.decode(backup, 32 * 512);
+  const b = GptHeader.decode(backup, 248 * 128);
   assert.equal(b.myLba, 8191n);
   assert.equal(b.alternateLba, 1n);
-  assert.equal(b.partitionEntryLba, 8191n - 32n);
+  assert.equal(b.partitionEntryLba, 8191n - 62n);
   assert.equal(b.entriesCrc32, h.entriesCrc32);
-  assert.deepEqual(fromHex(toHex(backup.subarray(0, 512))), primary.subarray(512, 1024));
+  assert.deepEqual(fromHex(toHex(backup.subarray(0, 512))), entries.subarray(0, 512));
+});
+
+test('GUIDs from the volume date as xorriso derives them (volume_date_uuid), partition n XORed into bytes 9–12', () => {
+  const base = gptGuidBase('2023111422132000');
+  assert.equal(toHex(base), '3230323331313144b230303231333230');
+  assert.equal(toHex(gptPartitionGuid(base, 1)), '3230323331313144b231303231333230');
+  assert.equal(toHex(gptPartitionGuid(base, 0x102)), '3230323331313144b232313231333230');
+});
+
+test('Apple Partition Map entry (Inside Macintosh: Devices 3-20): offsets, status bits, isohybrid head', () => {
+  const f = ApmEntry.fields as Record<string, { offset: number }>;
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(f).map(([k, v]) => [k, v.offset])),
+    { signature: 0, mapBlockCount: 4, startBlock: 8, blockCount: 12, name: 16, type: 48, dataStart: 80, dataCount: 84, status: 88 },
+  );
+  const area = new Uint8Array(32768);
+  area.set([0x33, 0xed, ...new Array<number>(30).fill(0x90)]);
+  writeApm(area, [{ name: 'Apple', type: 'Apple_partition_map', startBlock: 1, blockCount: 2 }, { name: 'EFI', type: 'Apple_HFS', startBlock: 37, blockCount: 1440 }], true);
+  assert.equal(toHex(area.subarray(0, 8)), '4552080000009090');
+  const e = ApmEntry.decode(area, 4096);
+  assert.equal(e.startBlock, 37);
+  assert.equal(e.blockCount, 1440);
+  assert.equal(e.status, 0x40000013, 'data partition: valid, allocated, readable, automount');
+  assert.equal(ApmEntry.decode(area, 2048).status, 3, 'the map itself: valid, allocated');
+  const notPrepared = new Uint8Array(32768).fill(0xfa);
+  assert.throws(() => writeApm(notPrepared, [{ name: 'Apple', type: 'Apple_partition_map', startBlock: 1, blockCount: 1 }], true), /not prepared for an Apple Partition Map/);
 });

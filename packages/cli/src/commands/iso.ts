@@ -4,16 +4,18 @@ import { readFile } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { createReadStream } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { ErrorCodes, ImgkitError, withSink, type SourceTree } from '@imgkit/core';
-import { writeIso, type HybridPreset, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
+import { applyOwnership, ErrorCodes, ImgkitError, withSink, type SourceTree } from '@imgkit/core';
+import { nodeSource } from '@imgkit/core/node';
+import { checkDateText, parseGuid, writeIso, type HybridPreset, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
 import {
   addSourceOptions,
+  applySourceFlags,
   checkOutput,
   checkSourceDir,
   epochFromEnv,
+  excludeMatcher,
   intOption,
   openSink,
-  openSourceTree,
   runCommand,
   UsageError,
   type CliContext,
@@ -43,6 +45,14 @@ export interface IsoFlags extends SourceFlags {
   partitionOffset?: number;
   isohybridGpt?: boolean;
   padBlocks?: number;
+  grub2BootInfo?: boolean;
+  exclude?: string[];
+  mbrForceBootable?: boolean;
+  isoPartitionType?: string;
+  cylinderAlign?: 'auto' | 'on' | 'off' | 'all';
+  modificationDate?: string;
+  rrip?: '1.10' | '1.12';
+  catalogHidden?: boolean;
 }
 
 /** A host file as IsoContent: its size now, its bytes streamed when the writer reaches it. */
@@ -77,8 +87,18 @@ export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number
     o.biosBoot = { path: flags.biosBoot };
     if (flags.bootLoadSize !== undefined) o.biosBoot.loadSectors = flags.bootLoadSize;
     if (flags.bootInfoTable) o.biosBoot.bootInfoTable = true;
-  } else if (flags.bootInfoTable || flags.bootLoadSize !== undefined) {
-    throw new UsageError('--boot-load-size and --boot-info-table need --bios-boot');
+    if (flags.grub2BootInfo) o.biosBoot.grub2BootInfo = true;
+  } else if (flags.bootInfoTable || flags.bootLoadSize !== undefined || flags.grub2BootInfo) {
+    throw new UsageError('--boot-load-size, --boot-info-table and --grub2-boot-info need --bios-boot');
+  }
+  if (flags.rrip !== undefined) o.rockRidgeVersion = flags.rrip;
+  if (flags.catalogHidden) o.catalogHidden = true;
+  if (flags.modificationDate !== undefined) {
+    try {
+      o.volumeDates = { uuid: checkDateText(flags.modificationDate, '--modification-date') };
+    } catch {
+      throw new UsageError(`--modification-date ${flags.modificationDate}: give the date as YYYYMMDDhhmmsscc (16 digits)`);
+    }
   }
   if (flags.bootCatalog !== undefined) o.catalogPath = flags.bootCatalog;
   if (flags.efiBoot === 'appended-esp') o.efiBoot = 'appended-esp';
@@ -98,14 +118,24 @@ export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number
     }
     if (o.mbrTemplate.byteLength < 432) throw new UsageError(`--mbr-template ${flags.mbrTemplate} is ${o.mbrTemplate.byteLength} bytes; MBR boot code is 432 (e.g. /usr/lib/ISOLINUX/isohdpfx.bin)`);
   }
+  const sa: NonNullable<IsoOptions['systemArea']> = {};
   if (flags.appendPartition !== undefined) {
     o.appendedEsp = hostContent(flags.appendPartition);
     if (o.hybrid === undefined) o.hybrid = 'appended-esp';
-    if (o.efiBoot === undefined) o.efiBoot = 'appended-esp';
+    if (o.efiBoot === undefined && o.hybrid !== 'grub2') o.efiBoot = 'appended-esp';
   }
   if (flags.partitionOffset !== undefined && flags.partitionOffset > 0) o.partitionOffsetBlocks = flags.partitionOffset;
   if (o.hybrid === undefined && o.mbrTemplate) o.hybrid = 'isohybrid-mbr';
-  if (flags.isohybridGpt && o.hybrid === 'isohybrid-mbr') o.isohybridGpt = true;
+  if (flags.isohybridGpt && (o.hybrid === 'isohybrid-mbr' || o.hybrid === undefined)) o.isohybridGpt = true;
+  if (flags.mbrForceBootable) sa.mbrForceBootable = true;
+  if (flags.cylinderAlign !== undefined) sa.cylinderAlign = flags.cylinderAlign;
+  if (flags.isoPartitionType !== undefined) {
+    const t = flags.isoPartitionType;
+    if (/^0x[0-9a-fA-F]{1,2}$/.test(t)) sa.isoPartitionType = Number.parseInt(t.slice(2), 16);
+    else if (parseGuid(t)) sa.isoPartitionType = t;
+    else throw new UsageError(`--iso-partition-type ${t}: give a byte (0x00…0xff) or a GPT type GUID`);
+  }
+  if (Object.keys(sa).length > 0) o.systemArea = sa;
   return o;
 }
 
@@ -117,7 +147,13 @@ export async function writeIsoCommand(ctx: CliContext, dir: string, out: string,
   const options = await isoOptionsFrom(dir, flags, epoch);
   options.onWarning = printWarning(ctx);
   if (flags.strict) options.strict = true;
-  const source = tree ?? (await openSourceTree(dir, flags, epoch));
+  let source = tree;
+  if (!source) {
+    // openSourceTree, with --exclude applied while walking.
+    const exclude = excludeMatcher(flags.exclude ?? []);
+    const base = await applySourceFlags(nodeSource(checkSourceDir(dir), exclude ? { exclude } : {}), flags, epoch);
+    source = epoch !== undefined ? applyOwnership(base, { epoch }) : base;
+  }
   const sink = await openSink(ctx, out, { seekable: false });
   await withSink(sink, (s) => writeIso(source, s, options));
 }
@@ -143,23 +179,43 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--boot-info-table', 'patch a boot info table into the BIOS image (isolinux, GRUB eltorito.img)')
     .option('--efi-boot <path>', "El Torito UEFI image: a FAT image in the tree, a host file, or 'appended-esp'")
     .option('--efi-image-path <path>', 'where a host --efi-boot file goes in the image', 'boot/efiboot.img')
-    .addOption(new Option('--hybrid <preset>', 'bootable as a disk too').choices(['isohybrid-mbr', 'appended-esp', 'uefi-only']))
-    .option('--mbr-template <file>', 'MBR boot code for isohybrid (e.g. /usr/lib/ISOLINUX/isohdpfx.bin)')
-    .option('--isohybrid-gpt', 'with isohybrid-mbr: also a GPT whose partition 1 is the EFI image (xorriso -isohybrid-gpt-basdat)')
-    .option('--append-partition <file>', 'append this ESP image after the ISO as GPT partition 2 (preset appended-esp)')
-    .addOption(new Option('--partition-offset <blocks>', 'GPT partition 1 starts at this 2 KiB block and mounts on its own (archiso: 16)').argParser(intOption(0, 1024)))
+    .option('--grub2-boot-info', "patch GRUB2's boot info into the BIOS image (GRUB eltorito.img; xorriso --grub2-boot-info)")
+    .option('--catalog-hidden', 'write the boot catalog but list it in no directory')
+    .addOption(
+      new Option('--hybrid <preset>', 'bootable as a disk too: isohybrid-mbr (isolinux), grub2 (GRUB boot_hybrid.img), appended-esp (ESP as GPT partition 2), mbr-style (ESP as MBR partition 2), uefi-only').choices([
+        'isohybrid-mbr',
+        'grub2',
+        'appended-esp',
+        'mbr-style',
+        'uefi-only',
+      ]),
+    )
+    .option('--mbr-template <file>', 'MBR boot code: isolinux isohdpfx.bin (isohybrid-mbr, appended-esp, mbr-style) or GRUB boot_hybrid.img (grub2)')
+    .option('--isohybrid-gpt', 'with isohybrid-mbr: describe the EFI image in a GPT (xorriso -isohybrid-gpt-basdat)')
+    .option('--append-partition <file>', 'append this ESP image after the ISO as partition 2 (appended-esp, mbr-style; with grub2 as GPT partition 2)')
+    .addOption(new Option('--partition-offset <blocks>', 'the ISO partition starts at this 2 KiB block and mounts on its own (archiso, Ubuntu: 16)').argParser(intOption(0, 1024)))
+    .option('--mbr-force-bootable', 'mark an MBR partition active (a dummy one if none fits)')
+    .option('--iso-partition-type <type>', 'MBR type byte (0xNN) or GPT type GUID of the ISO partition')
+    .addOption(new Option('--cylinder-align <mode>', 'align the image to MBR cylinders').choices(['auto', 'on', 'off', 'all']))
+    .option('--modification-date <digits>', 'volume creation/modification date YYYYMMDDhhmmsscc (also the blkid UUID)')
+    .addOption(new Option('--rrip <version>', 'Rock Ridge 1.12 (serial numbers keep hard links) or 1.10 (as mkisofs)').choices(['1.10', '1.12']))
+    .option('--exclude <pattern>', 'leave out this tree path (* and ? match within a name); repeatable', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--pad-blocks <n>', 'zero 2 KiB blocks after the data (mkisofs -pad)').argParser(intOption(0, 1 << 20)));
   addSourceOptions(cmd);
   cmd.addHelpText(
     'after',
     `
-SOURCE_DATE_EPOCH, when set, dates the volume and clamps newer file times to it.
+SOURCE_DATE_EPOCH, when set, dates the volume and clamps newer file times to it; without it the
+volume is dated by the newest time in the tree (never 1970), so different trees get different
+volume dates and blkid UUIDs while the same tree gives the same bytes.
 Examples:
   imgkit iso rootfs/ live.iso --volid LIVE --joliet \\
     --bios-boot isolinux/isolinux.bin --boot-catalog isolinux/boot.cat --boot-info-table \\
     --efi-boot boot/efi.img --hybrid isohybrid-mbr --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin
   imgkit iso tree/ arch.iso --bios-boot boot/isolinux.bin --boot-info-table \\
-    --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin --append-partition esp.img --partition-offset 16`,
+    --mbr-template /usr/lib/ISOLINUX/isohdpfx.bin --append-partition esp.img --partition-offset 16
+  imgkit iso tree/ grub.iso --hybrid grub2 --mbr-template /usr/lib/grub/i386-pc/boot_hybrid.img \\
+    --bios-boot boot/grub/i386-pc/eltorito.img --boot-info-table --grub2-boot-info --efi-boot efi.img`,
   );
   cmd.action((dir: string, out: string, flags: IsoFlags) => runCommand(ctx, () => writeIsoCommand(ctx, dir, out, flags)));
 }

@@ -1,0 +1,499 @@
+/**
+ * The system area and partition tables of a hybrid ISO, decided the way xorriso (libisofs 1.5)
+ * decides them, so that the same options give the same MBR, GPT and APM:
+ *
+ * - MBR: a template (isohdpfx.bin, GRUB's boot_hybrid.img) patched as isohybrid (boot image
+ *   LBA × 4 at 432, disk signature at 440, partition 1 over the image: type 0x17, or 0x00 when boot
+ *   images are marked in GPT/APM, which then also get 0xEF entries), or as GRUB2 (LBA × 4 + 4 at
+ *   432) with a protective "msdos label"; a simple table for a partition offset or appended
+ *   partitions; 0xEE over the disk when a GPT exists; an active entry where the MBR code needs one.
+ * - GPT: entries for boot images marked -isohybrid-gpt-basdat/-hfsplus (plus one over the whole ISO),
+ *   the prepended ESP (-efi-boot-part), appended partitions; gaps between them filled with basic
+ *   data partitions ("Gap0", …; "ISO9660" for the one that is exactly the ISO); 248 entries from
+ *   sector 2 (fewer, later, after an APM); the backup at the end of the image.
+ * - APM: entries for boot images marked -isohybrid-apm-hfsplus, after the map's own entry.
+ *
+ * GUIDs come from the volume modification date (xorriso's "volume_date_uuid" mode, which it uses
+ * under SOURCE_DATE_EPOCH), the MBR disk signature from the CRC32 of that date's digits.
+ */
+import { crc32, ErrorCodes, ImgkitError, warnOrThrow } from '@imgkit/core';
+import { APM_BLOCK_SIZE, type ApmPartition, writeApm } from './apm.js';
+import {
+  CHS_NONE,
+  chs,
+  encodeGpt,
+  GPT_ATTR_XORRISO,
+  gptGuidBase,
+  gptPartitionGuid,
+  guidBytes,
+  GUID_BASIC_DATA,
+  GUID_EFI_SYSTEM,
+  GUID_HFS_PLUS,
+  MBR_TABLE_OFFSET,
+  type GptPartition,
+  mbrEntry,
+  mbrSlotUsed,
+  putMbrEntry,
+  SECTOR,
+} from './hybrid.js';
+import type { ResolvedIsoOptions } from './options.js';
+
+export const SYSTEM_AREA_BYTES = 32768;
+const BLOCK = 2048;
+
+/** A boot image as the partition tables see it. */
+export interface SaBootImage {
+  platform: number;
+  gptMark: 0 | 1 | 2;
+  apmMark: boolean;
+  /** 0-based appended partition, or -1 for a file of the ISO. */
+  appended: number;
+  /** For a file: its LBA and size. */
+  lba: number;
+  sizeBytes: number;
+}
+
+export interface SaAppended {
+  startBlock: number;
+  sizeBlocks: number;
+  typeByte: number;
+  typeGuid: Uint8Array | undefined;
+}
+
+/** What the tables need to know before the layout: does a GPT exist, where do its entries go. */
+export interface PartitionTablePlan {
+  gpt: boolean;
+  /** Marked boot images counted by isohybrid (their index in the boot list). */
+  marked: number[];
+  apmEntries: number;
+  gptEntriesLba: number;
+  gptEntryCount: number;
+  /** 2 KiB blocks of the backup GPT area at the end. */
+  gptBackupBlocks: number;
+}
+
+function isohybridMarked(o: ResolvedIsoOptions): number[] {
+  const out: number[] = [];
+  o.boot.forEach((b, i) => {
+    if (b.gptMark !== 0 && !(b.appended >= 0 && o.sa.appendedAsGpt)) out.push(i);
+  });
+  return out;
+}
+
+function haveAppended(o: ResolvedIsoOptions): boolean {
+  return o.sa.appended.some((a) => a !== undefined);
+}
+
+/** libisofs precompute_gpt / assess_isohybrid_gpt_apm: which tables exist and their geometry. */
+export function planPartitionTables(o: ResolvedIsoOptions): PartitionTablePlan {
+  const sa = o.sa;
+  const marksApply = sa.isohybrid || sa.partLikeIsohybrid;
+  const marked = marksApply ? isohybridMarked(o) : [];
+  const apmMarks = marksApply ? o.boot.filter((b) => b.apmMark).length : 0;
+  let gptReqs = marked.length > 0 ? 1 : 0;
+  if (sa.efiBootPartition !== undefined) gptReqs++;
+  const gpt = gptReqs > 0 || (haveAppended(o) && sa.appendedAsGpt);
+  const apmEntries = apmMarks > 0 ? apmMarks + 1 : 0;
+  let entriesLba = apmEntries > 0 ? ((apmEntries + 1) * APM_BLOCK_SIZE) / SECTOR : 2;
+  if (entriesLba < 2) entriesLba = 2;
+  if (entriesLba >= 64) throw new ImgkitError(ErrorCodes.FIELD_RANGE, { format: 'iso9660', field: 'apm.entries', detail: 'too many APM entries leave no room for the GPT' });
+  const entryCount = (64 - entriesLba) * 4;
+  return {
+    gpt,
+    marked,
+    apmEntries,
+    gptEntriesLba: entriesLba,
+    gptEntryCount: entryCount,
+    gptBackupBlocks: gpt ? Math.ceil(((entryCount / 4 + 1) * SECTOR) / BLOCK) : 0,
+  };
+}
+
+/** libisofs iso_align_isohybrid: geometry for big images, and the padding that aligns the image to cylinders. */
+export function alignment(
+  o: ResolvedIsoOptions,
+  imgBlocks: number,
+  warn: (detail: string) => void,
+): { heads: number; sectors: number; padBlocks: number; postPadBytes: number } {
+  const sa = o.sa;
+  let heads = sa.heads;
+  let sectors = sa.sectors;
+  const imgBytes = imgBlocks * BLOCK;
+  const alignMode = sa.cylAlign;
+  if (!(sa.appendedAsGpt && haveAppended(o)) && (sa.isohybrid || sa.protective || alignMode !== 'auto') && heads * sectors * 1024 * SECTOR < imgBytes) {
+    // Small values that can still describe the image in 1024 cylinders: 32 sectors, else 63.
+    const trySph = (sph: number): number | undefined => {
+      const hdBlocks = Math.floor(imgBytes / SECTOR);
+      let hpc = Math.ceil(hdBlocks / sph / 1024);
+      if (sph % 4 === 0) {
+        /* fine */
+      } else if (sph % 2 === 0) hpc += hpc % 2;
+      else if (hpc % 4) hpc += 4 - (hpc % 4);
+      return hpc > 255 ? undefined : hpc;
+    };
+    const h32 = trySph(32);
+    if (h32 !== undefined) {
+      heads = h32;
+      sectors = 32;
+    } else {
+      sectors = 63;
+      heads = trySph(63) ?? 255;
+    }
+  }
+  const none = { heads, sectors, padBlocks: 0, postPadBytes: 0 };
+  if (alignMode === 'off') return none;
+  const cylBytes = sa.isohybrid || alignMode === 'on' || alignMode === 'all' ? heads * sectors * SECTOR : 0;
+  if (cylBytes === 0) return none;
+  if (imgBytes / cylBytes > 1024) {
+    warn('the image is larger than 1024 cylinders, so it cannot be aligned to them; some BIOSes are said not to boot such an image from its MBR');
+    return none;
+  }
+  const frac = imgBytes % cylBytes;
+  const extra = frac > 0 ? cylBytes - frac : 0;
+  if (extra === 0) return none;
+  return { heads, sectors, padBlocks: Math.ceil(extra / BLOCK), postPadBytes: extra % BLOCK ? BLOCK - (extra % BLOCK) : 0 };
+}
+
+export interface SystemAreaLayout {
+  plan: PartitionTablePlan;
+  heads: number;
+  sectors: number;
+  /** ECMA-119 volume space size: the whole image, or up to the appended partitions. */
+  volumeBlocks: number;
+  totalBlocks: number;
+  /** Bytes of the alignment that a 2 KiB block count cannot express (odd geometries). */
+  postPadBytes: number;
+  partitionOffset: number;
+  boot: SaBootImage[];
+  appended: (SaAppended | undefined)[];
+  /** The prepended ESP (-efi-boot-part), in 2 KiB blocks. */
+  efiBootPart: { startBlock: number; sizeBlocks: number } | undefined;
+  /** 16 digits of the volume modification date (seeds the GUIDs and the disk signature). */
+  dateDigits: string;
+}
+
+export interface SystemAreaBytes {
+  area: Uint8Array;
+  /** Backup GPT (entries + header), to be the last bytes of the image. */
+  gptBackup: Uint8Array | undefined;
+  /** The ECMA-119 PVD volume space size counts the whole image (protective label, partition offset). */
+  pvdCountsTotal: boolean;
+}
+
+interface GptReq {
+  start: number;
+  count: number;
+  type: Uint8Array;
+  name: string;
+  attributes: bigint;
+  filler?: boolean;
+}
+
+/** Compose the 32 KiB system area and the backup GPT. */
+export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): SystemAreaBytes {
+  const sa = o.sa;
+  const area = new Uint8Array(SYSTEM_AREA_BYTES);
+  if (sa.template) area.set(sa.template);
+  const warn = (detail: string) => warnOrThrow({ code: ErrorCodes.BAD_OPTION, format: 'iso9660', detail }, o.onWarning, o.strict);
+  const { heads, sectors } = l;
+  const imgBlocks = l.volumeBlocks;
+  const appendedOutside = l.appended.some((a) => a !== undefined);
+  const gptBlocks = appendedOutside ? l.totalBlocks : imgBlocks;
+  const firstBoot = l.boot[0];
+
+  // GPT and APM requests (libisofs partprepend writer, assess_isohybrid_gpt_apm, assess_appended_gpt).
+  const gptReqs: GptReq[] = [];
+  const apmParts: ApmPartition[] = [];
+  let overlapOk = false;
+  if (l.efiBootPart) {
+    gptReqs.push({ start: l.efiBootPart.startBlock * 4, count: l.efiBootPart.sizeBlocks * 4, type: guidBytes(GUID_EFI_SYSTEM), name: 'EFI boot partition', attributes: GPT_ATTR_XORRISO });
+  }
+  if (sa.isohybrid || sa.partLikeIsohybrid) {
+    l.plan.marked.forEach((idx, n) => {
+      const b = l.boot[idx]!;
+      const a = b.appended >= 0 ? l.appended[b.appended]! : undefined;
+      const start = a ? a.startBlock * 4 : b.lba * 4;
+      const count = a ? a.sizeBlocks * 4 : Math.floor(b.sizeBytes / BLOCK) * 4;
+      gptReqs.push({ start, count, type: guidBytes(b.gptMark === 2 ? GUID_HFS_PLUS : GUID_BASIC_DATA), name: `ISOHybrid${n + 1}`, attributes: GPT_ATTR_XORRISO });
+    });
+    l.boot.forEach((b) => {
+      if (!b.apmMark) return;
+      const a = b.appended >= 0 ? l.appended[b.appended]! : undefined;
+      apmParts.push({ name: 'EFI', type: 'Apple_HFS', startBlock: a ? a.startBlock : b.lba, blockCount: a ? a.sizeBlocks : Math.floor(b.sizeBytes / BLOCK) });
+    });
+    if (sa.isohybrid && l.plan.marked.length > 0) {
+      // The whole ISO, open ended (cut at the volume end below); partitions may overlap it.
+      gptReqs.push({ start: l.partitionOffset * 4, count: 4 * 0xffffffff, type: guidBytes(GUID_BASIC_DATA), name: 'ISOHybrid', attributes: GPT_ATTR_XORRISO });
+      overlapOk = true;
+    }
+  }
+  if (appendedOutside && (gptReqs.length > 0 || sa.appendedAsGpt)) {
+    l.appended.forEach((a, i) => {
+      if (!a) return;
+      if (gptReqs.some((r) => r.start === a.startBlock * 4 && r.count === a.sizeBlocks * 4)) return;
+      const type = a.typeGuid ?? guidBytes(a.typeByte === 0xef ? GUID_EFI_SYSTEM : GUID_BASIC_DATA);
+      gptReqs.push({ start: a.startBlock * 4, count: a.sizeBlocks * 4, type, name: `Appended${i + 1}`, attributes: 0n });
+    });
+  }
+  if (apmParts.length > 0) {
+    apmParts.unshift({ name: 'Apple', type: 'Apple_partition_map', startBlock: 1, blockCount: 0 });
+    apmParts.sort((a, b) => a.startBlock - b.startBlock || b.blockCount - a.blockCount);
+    apmParts[0]!.blockCount = apmParts.length;
+  }
+
+  // MBR entries requested before the system area is composed: the ESP before the data needs a GPT,
+  // and the MBR protects it with 0xEE from sector 1 (libisofs partprepend writer).
+  const mbrReqs: { start: number; count: number; type: number }[] = [];
+  if (l.efiBootPart) mbrReqs.push({ start: 1, count: imgBlocks * 4 - 1, type: 0xee });
+  if (sa.isohybrid && mbrReqs.length > 0) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, {
+      format: 'iso9660',
+      field: 'systemArea.efiBootPartition',
+      detail: 'an isohybrid MBR and an ESP before the data (-efi-boot-part) both want MBR partition 1',
+      hint: 'use -isohybrid-gpt-basdat on the EFI entry instead of -efi-boot-part, or --grub2-mbr instead of -isohybrid-mbr',
+    });
+  }
+
+  if (apmParts.length > 0) writeApm(area, apmParts, sa.isohybrid);
+  if (mbrReqs.length > 0) {
+    // libisofs iso_write_mbr: the whole table is rewritten from the requests.
+    area.fill(0, MBR_TABLE_OFFSET, MBR_TABLE_OFFSET + 64);
+    mbrReqs.forEach((r, i) => putMbrEntry(area, i + 1, mbrEntry(0, r.type, r.start, r.count, heads, sectors)));
+  }
+  let riskOfEe = mbrReqs.length > 0;
+  let gptBackup: Uint8Array | undefined;
+  let gptWritten = false;
+  if (gptReqs.length > 0) {
+    if (!l.plan.gpt) throw new ImgkitError(ErrorCodes.FIELD_RANGE, { format: 'iso9660', field: 'gpt', detail: 'GPT partitions were planned without a GPT (layout bug)' });
+    gptBackup = encodeGptTable(o, l, gptReqs, overlapOk, gptBlocks, area);
+    gptWritten = true;
+  }
+
+  let partType = 0;
+  if (sa.protective && !sa.isohybrid) {
+    if (mbrReqs.length === 0) {
+      let blocks: number;
+      if (gptWritten && !sa.partLikeIsohybrid) {
+        partType = 0xee;
+        blocks = gptBlocks;
+      } else {
+        partType = sa.isoMbrType >= 0 ? sa.isoMbrType : 0xcd;
+        blocks = imgBlocks;
+      }
+      msdosLabel(area, blocks, heads, sectors, partType, true);
+      riskOfEe = true;
+    }
+  } else if (sa.isohybrid) {
+    if (!firstBoot || firstBoot.appended >= 0) {
+      throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.mbrCode', detail: 'the isohybrid MBR needs the first boot image inside the ISO', hint: 'put the BIOS image (--bios-boot) first' });
+    }
+    let blocks = imgBlocks;
+    let protectiveMbr = false;
+    partType = l.plan.marked.length > 0 || apmParts.length > 0 ? 0x00 : sa.isoMbrType >= 0 ? sa.isoMbrType : 0x17;
+    if (sa.appendedAsGpt && appendedOutside) {
+      partType = 0xee;
+      riskOfEe = true;
+      blocks = gptBlocks;
+      protectiveMbr = true;
+    }
+    isohybridMbr(area, l, blocks, partType, protectiveMbr, firstBoot.lba);
+  } else if ((l.partitionOffset > 0 || appendedOutside) && mbrReqs.length === 0) {
+    partType = sa.isoMbrType >= 0 ? sa.isoMbrType : 0xcd;
+    msdosLabel(area, imgBlocks, heads, sectors, partType, false);
+    riskOfEe = true;
+    if (sa.appendedAsGpt && appendedOutside) {
+      partType = 0xee;
+      putMbrEntry(area, 1, mbrEntry(0, 0xee, 1, gptBlocks * 4 - 1, heads, sectors));
+    } else if (l.partitionOffset === 0) {
+      partType = sa.isoMbrType >= 0 ? sa.isoMbrType : 0x83;
+      putMbrEntry(area, 1, mbrEntry(0, partType, 0, imgBlocks * 4 - l.postPadBytes / SECTOR, heads, sectors));
+    }
+  }
+  // A requested 0xEE entry covers the GPT's disk.
+  if (gptWritten && mbrReqs.length === 1 && mbrReqs[0]!.type === 0xee && area[MBR_TABLE_OFFSET + 4] === 0xee) {
+    partType = 0xee;
+    riskOfEe = true;
+    putMbrEntry(area, 1, mbrEntry(0, 0xee, 1, gptBlocks * 4 - 1, heads, sectors));
+  }
+  // With a partition offset, partition 1 starts there (libisofs iso_offset_partition_start).
+  if (l.partitionOffset > 0 && mbrReqs.length === 0) {
+    const protective = partType === 0xee && gptWritten;
+    offsetPartitionOne(area, protective ? l.totalBlocks : imgBlocks, l, protective);
+  }
+  // Appended partitions as MBR entries (unless they went into the GPT).
+  if (!sa.appendedAsGpt) {
+    l.appended.forEach((a, i) => {
+      if (!a) return;
+      if (i < mbrReqs.length) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.appendedPartitions', detail: `appended partition ${i + 1} collides with MBR entry ${i + 1}`, hint: 'use another partition number' });
+      putMbrEntry(area, i + 1, mbrEntry(0, a.typeByte, a.startBlock * 4, a.sizeBlocks * 4, heads, sectors));
+    });
+  }
+  // GRUB2's MBR code loads the sector at 432 + 4 (it reads sector +4 … onwards of its core).
+  if (sa.grub2Mbr && !sa.isohybrid) {
+    if (!firstBoot || firstBoot.appended >= 0) {
+      throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.mbrCode', detail: 'the GRUB2 MBR needs the first boot image inside the ISO', hint: 'put GRUB\'s eltorito.img (--bios-boot) first' });
+    }
+    new DataView(area.buffer).setBigUint64(432, BigInt(firstBoot.lba) * 4n + 4n, true);
+  }
+  // No 0xEE entry without a GPT behind it.
+  if ((sa.protective || sa.isohybrid || riskOfEe) && (sa.partLikeIsohybrid || !gptWritten) && sa.isoMbrType !== 0xee) {
+    for (let slot = 1; slot <= 4; slot++) {
+      const at = MBR_TABLE_OFFSET + 16 * (slot - 1) + 4;
+      if (area[at] === 0xee) {
+        warn('an MBR partition of type 0xEE without a GPT behind it would make firmware look for one; it gets type 0xCD');
+        area[at] = sa.isoMbrType >= 0 ? sa.isoMbrType : 0xcd;
+      }
+    }
+  }
+  // An MBR whose code or purpose needs an active partition (protective label, isohybrid, GRUB2, forced).
+  if (sa.protective || sa.isohybrid || sa.grub2Mbr || sa.forceBootable) markActive(area, sa.forceBootable);
+  return { area, gptBackup, pvdCountsTotal: (sa.protective && !sa.isohybrid) || l.partitionOffset > 0 };
+}
+
+/** GPT entries sorted by start (the largest first at equal starts), gaps filled, then encoded. */
+function encodeGptTable(o: ResolvedIsoOptions, l: SystemAreaLayout, reqs: GptReq[], overlapOk: boolean, gptBlocks: number, area: Uint8Array): Uint8Array {
+  const backupEnd = l.totalBlocks; // the backup GPT area is always the end of the image
+  const backupEndLba = (backupEnd - l.plan.gptBackupBlocks) * 4;
+  const byStart = (a: GptReq, b: GptReq) => a.start - b.start || b.count - a.count;
+  reqs.sort(byStart);
+  if (!o.sa.partLikeIsohybrid) {
+    const sorted = [...reqs];
+    let partEnd = 0;
+    let gap = 0;
+    for (let i = 0; i <= sorted.length; i++) {
+      const goal = i < sorted.length ? sorted[i]!.start : Math.min(gptBlocks * 4, backupEndLba);
+      let nextEnd: number;
+      if (i === 0) {
+        if (goal <= 64) continue;
+        nextEnd = 64;
+      } else nextEnd = sorted[i - 1]!.start + sorted[i - 1]!.count;
+      if (nextEnd > partEnd) partEnd = nextEnd;
+      if (partEnd > goal) {
+        if (!overlapOk) {
+          throw new ImgkitError(ErrorCodes.FIELD_RANGE, { format: 'iso9660', field: 'gpt.entries', detail: `GPT partitions ${i} and ${i + 1} overlap by ${partEnd - goal} sectors (layout bug)` });
+        }
+      } else if (partEnd < goal) {
+        let type = guidBytes(GUID_BASIC_DATA);
+        let name = `Gap${gap}`;
+        if (goal === l.volumeBlocks * 4 && partEnd === l.partitionOffset * 4) {
+          name = 'ISO9660';
+          if (o.sa.isoGptType) type = o.sa.isoGptType;
+        }
+        gap++;
+        reqs.push({ start: partEnd, count: goal - partEnd, type, name, attributes: GPT_ATTR_XORRISO, filler: true });
+      }
+    }
+    reqs.sort(byStart);
+  }
+  const base = baseGuid(o, l.dateDigits);
+  const parts: GptPartition[] = reqs.map((r, i) => {
+    let end = r.start + r.count;
+    if (r.start === l.partitionOffset * 4 && r.count === 4 * 0xffffffff) end = l.volumeBlocks * 4;
+    if (end > backupEndLba) end = backupEndLba;
+    return { typeGuid: r.type, uniqueGuid: gptPartitionGuid(base, i + 1), startLba: r.start, endLba: end - 1, attributes: r.attributes, name: r.name };
+  });
+  const g = encodeGpt({ backupHeaderLba: backupEnd * 4 - 1, entriesLba: l.plan.gptEntriesLba, entryCount: l.plan.gptEntryCount, diskGuid: base }, parts);
+  area.set(g.header, SECTOR);
+  area.set(g.entries, l.plan.gptEntriesLba * SECTOR);
+  // The backup area is whole 2 KiB blocks: zeros, entries, header in the last sector.
+  const backup = new Uint8Array(l.plan.gptBackupBlocks * BLOCK);
+  backup.set(g.backup, backup.byteLength - g.backup.byteLength);
+  return backup;
+}
+
+function baseGuid(o: ResolvedIsoOptions, dateDigits: string): Uint8Array {
+  return o.sa.gptDiskGuid ?? gptGuidBase(dateDigits);
+}
+
+/**
+ * GRUB's "protective msdos label" (libisofs make_grub_msdos_label): entry 1 from sector 1 to the end
+ * of `blocks`, CHS start 0/2/0, active unless it is 0xEE/0xEF; the other entries cleared.
+ */
+function msdosLabel(area: Uint8Array, blocks: number, heads: number, sectors: number, type: number, bootable: boolean): void {
+  area.fill(0, MBR_TABLE_OFFSET, 510);
+  const last = blocks * 4 - 1;
+  putMbrEntry(area, 1, { status: bootable && type !== 0xee && type !== 0xef ? 0x80 : 0, type, startLba: 1, sectorCount: last, chsStart: new Uint8Array([0, 2, 0]), chsEnd: chs(last, heads, sectors) });
+}
+
+/** syslinux isohybrid's MBR (libisofs make_isolinux_mbr): bytes 432–511 over the template's code. */
+function isohybridMbr(area: Uint8Array, l: SystemAreaLayout, blocks: number, type: number, protectiveMbr: boolean, bootLba: number): void {
+  const view = new DataView(area.buffer);
+  view.setBigUint64(432, BigInt(bootLba) * 4n, true);
+  view.setUint32(440, crc32(new TextEncoder().encode(l.dateDigits)), true);
+  view.setUint16(444, 0, true);
+  const hdBlocks = blocks * 4 - l.postPadBytes / SECTOR;
+  const partStart = protectiveMbr ? 1 : 0;
+  // Marked images follow partition 1 as 0xEF (HFS+: 0x00) entries; the whole-ISO GPT entry and
+  // images outside the ISO leave their slot empty.
+  const cursor = [...l.plan.marked, -1];
+  let c = 0;
+  for (let slot = 1; slot <= 4; slot++) {
+    const at = MBR_TABLE_OFFSET + 16 * (slot - 1);
+    area.fill(0, at, at + 16);
+    if (slot !== 1) {
+      if (c < cursor.length) {
+        const idx = cursor[c++]!;
+        const b = idx >= 0 ? l.boot[idx]! : undefined;
+        if (b && b.appended < 0) {
+          putMbrEntry(area, slot, { status: 0, type: b.gptMark === 2 ? 0x00 : 0xef, startLba: b.lba * 4, sectorCount: Math.ceil(b.sizeBytes / SECTOR), chsStart: CHS_NONE, chsEnd: CHS_NONE });
+        }
+      }
+      continue;
+    }
+    putMbrEntry(area, 1, {
+      status: protectiveMbr ? 0 : 0x80,
+      type,
+      startLba: partStart,
+      sectorCount: Math.min(hdBlocks - partStart, 0xffffffff),
+      chsStart: chs(partStart, l.heads, l.sectors, 'isohybrid'),
+      chsEnd: chs(hdBlocks - 1, l.heads, l.sectors, 'isohybrid'),
+    });
+  }
+  area[510] = 0x55;
+  area[511] = 0xaa;
+}
+
+/** Partition 1 starts at the partition offset (libisofs iso_offset_partition_start). */
+function offsetPartitionOne(area: Uint8Array, blocks: number, l: SystemAreaLayout, protective: boolean): void {
+  const at = MBR_TABLE_OFFSET;
+  const status = area[at] === 0x80 ? 0x80 : 0;
+  const type = area[at + 4]!;
+  const start = protective ? 1 : l.partitionOffset * 4;
+  const end = blocks * 4 - l.postPadBytes / SECTOR - 1;
+  putMbrEntry(area, 1, {
+    status,
+    type,
+    startLba: start,
+    sectorCount: end - start + 1,
+    chsStart: protective ? new Uint8Array([0, 2, 0]) : chs(start, l.heads, l.sectors),
+    chsEnd: chs(end, l.heads, l.sectors),
+  });
+  if (protective) area.fill(0, at + 16, at + 64);
+}
+
+/** Some entry must be active; with --mbr-force-bootable add a dummy one (libisofs iso_dummy_mbr_partition). */
+function markActive(area: Uint8Array, force: boolean): void {
+  const slotAt = (s: number) => MBR_TABLE_OFFSET + 16 * (s - 1);
+  for (let s = 1; s <= 4; s++) if (area[slotAt(s)]! & 0x80) return;
+  for (let s = 1; s <= 4; s++) {
+    const t = area[slotAt(s) + 4];
+    if (mbrSlotUsed(area, s) && t !== 0xee && t !== 0xef) {
+      area[slotAt(s)] = area[slotAt(s)]! | 0x80;
+      return;
+    }
+  }
+  if (!force) return;
+  for (let s = 1; s <= 4; s++) {
+    if (!mbrSlotUsed(area, s)) {
+      // Active, CHS 0/0/1, type 0, sector 0, one sector long.
+      area.set([0x80, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0, 0, 0, 0, 1, 0, 0, 0], slotAt(s));
+      return;
+    }
+  }
+  for (let s = 1; s <= 4; s++) {
+    if (area[slotAt(s) + 4] !== 0xef) {
+      area[slotAt(s)] = area[slotAt(s)]! | 0x80;
+      return;
+    }
+  }
+  area[slotAt(4)] = area[slotAt(4)]! | 0x80;
+}
