@@ -6,7 +6,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { MemorySink, NoSpaceError, withSink } from '@imgkit/core';
+import { ImgkitError, MemorySink, NoSpaceError, subSink, withSink } from '@imgkit/core';
 import { fileSink, stdoutSink, tempNameFor } from '@imgkit/core/node';
 import { tempDir } from '../../../test/lib/tools.ts';
 
@@ -219,4 +219,19 @@ test('stdout sink: a child writing 5 MiB to its real stdout delivers every byte'
   for (let i = 0; i < 80; i++) ref.update(new Uint8Array(65536).fill(i));
   assert.equal(n, 80 * 65536);
   assert.equal(h.digest('hex'), ref.digest('hex'));
+});
+
+test('memory sink and subSink: patches outside the bytes written or the window are ImgkitErrors, and nothing is written', async () => {
+  const mem = new MemorySink();
+  await mem.write(new Uint8Array(100).fill(1));
+  for (const at of [-1, 99, 200]) {
+    await assert.rejects(mem.writeAt(at, new Uint8Array(2)), (e: unknown) => e instanceof ImgkitError && e.code === 'E_SINK_UNSUPPORTED' && e.field === 'sink.writeAt', `writeAt ${at}`);
+  }
+  // a window at 40…80 of the parent: a patch may neither start before it nor end after it
+  const win = subSink(mem, 40, 40, 'partition 2');
+  await assert.rejects(win.writeAt(-10, new Uint8Array(4)), (e: unknown) => e instanceof NoSpaceError && e.code === 'E_NO_SPACE' && /before the partition 2/.test(e.message));
+  await assert.rejects(win.writeAt(38, new Uint8Array(4)), (e: unknown) => e instanceof NoSpaceError && e.code === 'E_NO_SPACE');
+  assert.deepEqual([...mem.bytes()], new Array(100).fill(1), 'the parent is unchanged');
+  await win.writeAt(0, new Uint8Array(40).fill(7));
+  assert.deepEqual([...mem.bytes().subarray(38, 82)], [1, 1, ...new Array(40).fill(7), 1, 1]);
 });
