@@ -173,10 +173,12 @@ describe('imgkit cpio', () => {
   });
 
   test('SIGTERM while writing → exit 143 and the temporary output file is removed', async () => {
-    // 3 GiB of sparse zeros through gzip on one thread: still writing when the signal comes.
+    // 40 sparse files of 3 GiB (120 GiB of zeros, no disk) through gzip on one thread: minutes of
+    // work, so the command is still writing when the signal comes however loaded the machine is.
     const src = join(work, 'sig-src');
     await mkdir(src);
-    await run(requireTool('truncate', 'coreutils'), ['-s', String(3 * 2 ** 30), join(src, 'zeros.img')]);
+    const truncate = requireTool('truncate', 'coreutils');
+    for (let i = 0; i < 40; i++) await run(truncate, ['-s', String(3 * 2 ** 30), join(src, `zeros-${String(i).padStart(2, '0')}.img`)]);
     const dir = await outDir('sig');
     const child = spawn(process.execPath, [IMGKIT_BIN, 'cpio', src, join(dir, 'x.cpio.gz'), '--workers', '0'], { stdio: 'ignore' });
     const exited = once(child, 'exit');
