@@ -11,6 +11,7 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourceTree } from '@imgkit/core';
 import { nodeSource } from '@imgkit/core/node';
+import { lightningFsEnvironment } from './lightning-env.ts';
 
 export interface NamedSource {
   name: 'node' | 'lightning-fs';
@@ -29,9 +30,7 @@ export async function lightningFsTree(dir: string): Promise<SourceTree | null> {
   }
   const make = browser.lightningFsSource as ((fs: unknown, root: string) => SourceTree) | undefined;
   if (typeof make !== 'function') return null;
-  (globalThis as { navigator?: unknown }).navigator ??= {};
-  const fakeIndexedDb = 'fake-indexeddb/auto'; // no type declarations: import by a string variable
-  await import(fakeIndexedDb);
+  await lightningFsEnvironment();
   const { default: FS } = (await import('@isomorphic-git/lightning-fs')) as unknown as { default: new (name: string, o: object) => LfsLike };
   const fs = new FS(`imgkit-test-${process.pid}-${fsCounter++}`, { wipe: true });
   const p = fs.promises;

@@ -43,8 +43,8 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 /** Compare two strings by the byte order of their UTF-8 encodings. */
 export function compareUtf8(a: string, b: string): number {
   if (a === b) return 0;
-  // Fast path: pure ASCII strings compare the same by UTF-16 units and by UTF-8 bytes.
-  // Otherwise code point order equals UTF-8 byte order; compare by code points.
+  // UTF-8 keeps code point order, so compare code points (not UTF-16 units: a surrogate pair, above
+  // U+FFFF, would sort below U+E000…U+FFFF).
   const ia = a[Symbol.iterator]();
   const ib = b[Symbol.iterator]();
   for (;;) {

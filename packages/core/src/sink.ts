@@ -118,7 +118,7 @@ export class MemorySink implements ByteSink {
   }
   async writeAt(offset: number, chunk: Uint8Array): Promise<void> {
     if (offset < 0 || offset + chunk.byteLength > this.len) {
-      throw new RangeError(`writeAt ${offset}+${chunk.byteLength} is outside the ${this.len} bytes written`);
+      throw new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, { format: 'core', field: 'sink.writeAt', detail: `writeAt ${offset}+${chunk.byteLength} is outside the ${this.len} bytes written`, hint: 'a memory sink patches only bytes already written' });
     }
     this.buf.set(chunk, offset);
   }
@@ -140,7 +140,8 @@ export class MemorySink implements ByteSink {
  */
 export function subSink(parent: ByteSink, offset: number, length: number, what = 'partition'): ByteSink {
   let pos = 0;
-  const check = (end: number) => {
+  const check = (end: number, start = 0) => {
+    if (start < 0) throw new NoSpaceError({ format: 'core', detail: `a write at ${start} starts before the ${what}` });
     if (end > length) {
       throw new NoSpaceError({ format: 'core', detail: `${what} of ${length} bytes is full (needs ${end})`, hint: 'raise the partition size' });
     }
@@ -159,7 +160,7 @@ export function subSink(parent: ByteSink, offset: number, length: number, what =
       pos += chunk.byteLength;
     },
     async writeAt(at, chunk) {
-      check(at + chunk.byteLength);
+      check(at + chunk.byteLength, at); // never before the window either
       await parent.writeAt(offset + at, chunk);
     },
     async expectSize(end) {

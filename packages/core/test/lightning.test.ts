@@ -4,15 +4,15 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import 'fake-indexeddb/auto';
 import { readChecked, type SourceTree } from '@imgkit/core';
 import { lightningFsSource } from '@imgkit/core/browser';
 import { nodeSource } from '@imgkit/core/node';
 import { tempDir } from '../../../test/lib/tools.ts';
+import { lightningFsEnvironment } from '../../../test/lib/lightning-env.ts';
 import { snapshot } from './snapshot.ts';
 
-// lightning-fs expects a browser: Node 20 has no navigator, and IndexedDB comes from fake-indexeddb.
-(globalThis as { navigator?: unknown }).navigator ??= {};
+// lightning-fs expects a browser: IndexedDB from fake-indexeddb, a navigator without Web Locks.
+await lightningFsEnvironment();
 const { default: LightningFS } = await import('@isomorphic-git/lightning-fs');
 
 

@@ -118,34 +118,68 @@ test('transferInput hands whole job buffers over (detached after); views are sti
   }
 });
 
-test('eager and preloading pools start their workers before the first job; a lazy one at it; a bad preload fails nothing else', async () => {
+// The timeout only turns a hang (an eager pool that never starts its workers) into a failure.
+test('eager and preloading pools start their workers before the first job; a lazy one at it; a bad preload fails nothing else', { timeout: 120_000 }, async () => {
+  // Ordered by events, not by a clock: each pool's task module announces its import on a
+  // BroadcastChannel, and records at import whether the marker file (written just before the first
+  // job is sent) existed. Eager pools must announce with no job sent; a lazy one must import after.
   const dir = await tempDir('pool-origin');
-  const file = join(dir, 'origin.mjs');
-  // each worker reports when it imported this module (workers import their modules as they start)
-  writeFileSync(file, `import { registerTask } from ${JSON.stringify(CORE_URL)};\nconst loaded = Date.now();\nregisterTask('origin', () => ({ t: loaded }));\n`);
-  const modules = [pathToFileURL(file).href];
-  const origin = async (p: WorkerPool): Promise<number> => {
-    for await (const r of p.map<object, { t: number }>([{}], 'origin')) return r.t;
-    throw new Error('no reply');
+  const marker = join(dir, 'first-job-sent');
+  const channel = `imgkit-pool-origin-${process.pid}`;
+  const moduleFor = (name: string): string => {
+    const file = join(dir, `origin-${name}.mjs`);
+    writeFileSync(
+      file,
+      `import { registerTask } from ${JSON.stringify(CORE_URL)};
+import { existsSync } from 'node:fs';
+const afterFirstJob = existsSync(${JSON.stringify(marker)});
+const bc = new BroadcastChannel(${JSON.stringify(channel)});
+bc.postMessage(${JSON.stringify(name)});
+bc.close();
+registerTask('origin', () => ({ afterFirstJob }));
+`,
+    );
+    return pathToFileURL(file).href;
   };
-  const made: [string, WorkerPool][] = [
-    ['lazy', createNodePool({ workers: 1, modules })],
-    ['eager', createNodePool({ workers: 1, modules, eager: true })],
-    ['preload', createNodePool({ workers: 1, modules, preload: ['zstd'] })],
-  ];
-  opened.push(...made.map(([, p]) => p));
-  await new Promise((r) => setTimeout(r, 300));
-  const sent = Date.now();
-  const started = new Map<string, number>();
-  for (const [name, p] of made) started.set(name, await origin(p));
-  assert.ok(started.get('lazy')! >= sent, `lazy: started ${started.get('lazy')! - sent} ms after the job was sent`);
-  assert.ok(started.get('eager')! < sent, `eager: started ${sent - started.get('eager')!} ms before the first job`);
-  assert.ok(started.get('preload')! < sent, 'preload implies eager');
-  // a preloaded codec gives the same frames as the inline one
-  const spec = { name: 'zstd' as const, level: 3 };
-  const expected = Buffer.from((await loadCodec(spec)).compress(block(7, 300_000))).toString('base64');
-  for await (const r of made[2]![1].map<CompressJob, CompressResult>([{ codec: spec, data: block(7, 300_000) }], 'compress')) {
-    assert.equal(Buffer.from(r.data).toString('base64'), expected);
+  const announced = new Set<string>();
+  const listener = new BroadcastChannel(channel);
+  let onAnnounce = (): void => {};
+  listener.onmessage = (ev) => {
+    announced.add(String((ev as MessageEvent).data));
+    onAnnounce();
+  };
+  const announcedAll = (names: string[]): Promise<void> =>
+    new Promise((resolve) => {
+      onAnnounce = () => {
+        if (names.every((n) => announced.has(n))) resolve();
+      };
+      onAnnounce();
+    });
+  try {
+    const made: [string, WorkerPool][] = [
+      ['lazy', createNodePool({ workers: 1, modules: [moduleFor('lazy')] })],
+      ['eager', createNodePool({ workers: 1, modules: [moduleFor('eager')], eager: true })],
+      ['preload', createNodePool({ workers: 1, modules: [moduleFor('preload')], preload: ['zstd'] })],
+    ];
+    opened.push(...made.map(([, p]) => p));
+    // No job has been sent to any pool: only started workers can announce themselves.
+    await announcedAll(['eager', 'preload']);
+    assert.ok(!announced.has('lazy'), 'a lazy pool started no worker before its first job');
+    writeFileSync(marker, '');
+    const afterFirstJob = new Map<string, boolean>();
+    for (const [name, p] of made) {
+      for await (const r of p.map<object, { afterFirstJob: boolean }>([{}], 'origin')) afterFirstJob.set(name, r.afterFirstJob);
+    }
+    assert.deepEqual(Object.fromEntries(afterFirstJob), { lazy: true, eager: false, preload: false }, 'imported after the first job was sent');
+    assert.ok(announced.has('lazy'));
+    // a preloaded codec gives the same frames as the inline one
+    const spec = { name: 'zstd' as const, level: 3 };
+    const expected = Buffer.from((await loadCodec(spec)).compress(block(7, 300_000))).toString('base64');
+    for await (const r of made[2]![1].map<CompressJob, CompressResult>([{ codec: spec, data: block(7, 300_000) }], 'compress')) {
+      assert.equal(Buffer.from(r.data).toString('base64'), expected);
+    }
+  } finally {
+    listener.close();
   }
   // an unknown codec in preload is only a failed warm-up: other jobs run
   const bad = createNodePool({ workers: 1, preload: ['no-such-codec' as 'zstd'] });

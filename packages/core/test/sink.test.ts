@@ -6,7 +6,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { MemorySink, NoSpaceError, expectSinkSize, subSink, withSink } from '@imgkit/core';
+import { ImgkitError, MemorySink, NoSpaceError, expectSinkSize, subSink, withSink } from '@imgkit/core';
 import { createExclusive, fileSink, inspectOutput, stdoutSink } from '@imgkit/core/node';
 import { withLoopDevice } from '../../../test/lib/loop.ts';
 import { tempDir } from '../../../test/lib/tools.ts';
@@ -405,4 +405,19 @@ test('file sink on a FIFO: written in place, in order; seeking refused; on /dev/
   const after = await fsp.stat(nulPath);
   assert.ok(after.isCharacterDevice());
   assert.deepEqual([after.ino, after.rdev], [before.ino, before.rdev]);
+});
+
+test('memory sink and subSink: patches outside the bytes written or the window are ImgkitErrors, and nothing is written', async () => {
+  const mem = new MemorySink();
+  await mem.write(new Uint8Array(100).fill(1));
+  for (const at of [-1, 99, 200]) {
+    await assert.rejects(mem.writeAt(at, new Uint8Array(2)), (e: unknown) => e instanceof ImgkitError && e.code === 'E_SINK_UNSUPPORTED' && e.field === 'sink.writeAt', `writeAt ${at}`);
+  }
+  // a window at 40…80 of the parent: a patch may neither start before it nor end after it
+  const win = subSink(mem, 40, 40, 'partition 2');
+  await assert.rejects(win.writeAt(-10, new Uint8Array(4)), (e: unknown) => e instanceof NoSpaceError && e.code === 'E_NO_SPACE' && /before the partition 2/.test(e.message));
+  await assert.rejects(win.writeAt(38, new Uint8Array(4)), (e: unknown) => e instanceof NoSpaceError && e.code === 'E_NO_SPACE');
+  assert.deepEqual([...mem.bytes()], new Array(100).fill(1), 'the parent is unchanged');
+  await win.writeAt(0, new Uint8Array(40).fill(7));
+  assert.deepEqual([...mem.bytes().subarray(38, 82)], [1, 1, ...new Array(40).fill(7), 1, 1]);
 });

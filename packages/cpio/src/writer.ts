@@ -9,9 +9,10 @@
  *   3. stream the main archive's bytes — header+name, then the content chunk by chunk as the
  *      source yields it, then padding — through `compressStream`, which compresses fixed-size
  *      blocks (in parallel on a pool) into one kernel-readable stream.
- * No file is held whole: memory is the plan (one record per entry) plus the blocks in flight —
- * except with zstd, whose frames may only end between entries (each frame ends at the first entry
- * boundary after 4 MiB), so a file bigger than that is held whole inside its frame.
+ * No file is held whole: memory is the plan (one record per entry) plus the blocks in flight. zstd
+ * frames may only end between entries (each ends at the first entry boundary after 4 MiB); a file
+ * that would make a frame hold more than 32 MiB goes out in 4 MiB pieces spliced into that frame
+ * (core's compressStream and zstd-splice.ts), so zstd's memory is bounded too.
  *
  * buffer-format.rst grammar: initramfs := ("\0" | cpio_archive | cpio_compressed_archive)*, so an
  * uncompressed archive, zero padding and a compressed archive may simply follow each other.

@@ -313,7 +313,10 @@ export async function writeSquashfs(source: SourceTree, sink: ByteSink, options:
     }
   }
   await emitHolesBefore();
-  if (queueHead !== queue.length) throw new Error('squashfs: internal error: data queue out of step with the pool');
+  if (queueHead !== queue.length) {
+    // The pool yields one result per job, in job order; anything else is a broken pool.
+    throw new ImgkitError(ErrorCodes.WORKER, { format: 'squashfs', field: 'pool', detail: `${queue.length - queueHead} queued data blocks or fragments got no result from the pool`, hint: 'a WorkerPool must yield one result per job, in job order' });
+  }
 
   // 4–5. Inode and directory tables, depth first.
   const inodeTable = new MetadataWriter(compress);

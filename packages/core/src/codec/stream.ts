@@ -12,8 +12,8 @@
  * - xz: each piece encoded as a single-block stream in a worker, the blocks re-assembled into one
  *   stream with a new Index (as `xz -T` does). Parallel. The kernel's xz_dec reads multi-block
  *   streams; the check is CRC32 unless `codec.check` says otherwise.
- * - zstd: lib/decompress_unzstd.c decodes one frame per call, and @bokuweb/zstd-wasm only has one-shot
- *   ZSTD_compress. The unpacker does accept a new compressed segment wherever the cpio parser is
+ * - zstd: lib/decompress_unzstd.c decodes one frame per call, and @cloudpss/zstd's wasm only has
+ *   one-shot compression (ZSTD_compressCCtx). The unpacker does accept a new compressed segment wherever the cpio parser is
  *   between two entries (booted: segments cut at entry boundaries unpack; a cut inside a file's data
  *   fails with "junk at the end of compressed archive"). So the writer marks entry boundaries with
  *   STREAM_BOUNDARY, and each frame ends at the first boundary after `chunkSize` bytes: parallel. An

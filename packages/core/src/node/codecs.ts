@@ -5,8 +5,9 @@
  * realm always compresses with the same engine.
  */
 import zlib from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { registerCodecProvider, setDeflateEngine, setWasmLoader, deflateCodec, type DeflateEngine } from '@imgkit/core';
+import { ErrorCodes, ImgkitError, registerCodecProvider, setDeflateEngine, setWasmLoader, deflateCodec, type DeflateEngine } from '@imgkit/core';
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -42,6 +43,27 @@ export const nodeZlibEngine: DeflateEngine & { crc32?: (d: Uint8Array) => number
 const zlibCrc32 = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
 if (zlibCrc32) nodeZlibEngine.crc32 = (d) => zlibCrc32(d) >>> 0;
 
+/**
+ * node-liblzma's wasm: from the package, or — in an app bundled without node_modules beside it —
+ * from `liblzma.wasm` next to the bundle (the browser workers' convention too).
+ */
+function liblzmaWasm(): URL {
+  let resolveError: unknown;
+  try {
+    return new URL(import.meta.resolve('node-liblzma/wasm/liblzma.wasm'));
+  } catch (err) {
+    resolveError = err;
+  }
+  const beside = new URL('./liblzma.wasm', import.meta.url);
+  if (existsSync(beside)) return beside;
+  throw new ImgkitError(ErrorCodes.CODEC, {
+    format: 'core',
+    field: 'codec.xz',
+    detail: `cannot find liblzma.wasm: node-liblzma does not resolve from ${import.meta.url} (${resolveError instanceof Error ? resolveError.message : String(resolveError)}) and ${beside.pathname} does not exist`,
+    hint: 'install node-liblzma beside the app, or copy node_modules/node-liblzma/wasm/liblzma.wasm next to the bundle',
+  });
+}
+
 let installed = false;
 
 /** Install the Node providers in this realm (idempotent; done on import of `@imgkit/core/node`). */
@@ -50,7 +72,7 @@ export function registerNodeCodecs(): void {
   installed = true;
   setDeflateEngine(nodeZlibEngine);
   registerCodecProvider(['gzip', 'zlib', 'deflate-raw'], deflateCodec);
-  setWasmLoader('xz', async () => u8(await readFile(new URL(import.meta.resolve('node-liblzma/wasm/liblzma.wasm')))));
+  setWasmLoader('xz', async () => u8(await readFile(liblzmaWasm())));
   // zstd (@cloudpss/zstd/wasm) carries its wasm inline: no loader needed.
 }
 
