@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ALPINE_VOLID, dateTree, grubCfg, KIT_EPOCH, makeFat, put, putCopy, syslinuxCfg, type Kit } from './mkisofs-kit.ts';
+import { ALPINE_VOLID, dateTree, FEDORA_VOLID, grubCfg, KIT_EPOCH, makeFat, put, putCopy, syslinuxCfg, type Kit } from './mkisofs-kit.ts';
 import { IMGKIT_BIN, requireTool, run, type RunResult } from './tools.ts';
 
 export const IMGKIT_CLI = process.env.IMGKIT_BIN ?? IMGKIT_BIN;
@@ -561,7 +561,6 @@ function remasterOf(base: Client, name: string, source: string): Client {
   };
 }
 
-const FEDORA_VOLID = 'Fedora-S-dvd-x86_64-43';
 
 const fedora: Client = {
   name: 'fedora',
@@ -574,15 +573,12 @@ const fedora: Client = {
     await putKernel(kit, o, 'images/pxeboot/vmlinuz', 'images/pxeboot/initrd.img');
     await put(join(o, 'boot/grub2/grub.cfg'), grubCfg('/images/pxeboot/vmlinuz', '/images/pxeboot/initrd.img'));
     await putCopy(join(o, 'images/eltorito.img'), kit.eltoritoBootGrub2);
-    await putCopy(join(o, 'EFI/BOOT/BOOTX64.EFI'), kit.grubEfiStamp);
+    await putCopy(join(o, 'EFI/BOOT/BOOTX64.EFI'), kit.grubEfiFedora);
     await put(join(o, 'EFI/BOOT/grub.cfg'), grubCfg('/images/pxeboot/vmlinuz', '/images/pxeboot/initrd.img'));
-    // the EFI loader finds the medium by /imgkit.stamp: it rides in a grafted directory's place
-    // that lorax's graft list already has (images/pxeboot), not in an extra graft.
-    await put(join(o, 'images/pxeboot/imgkit.stamp'), STAMP);
     await dateTree(o);
     // mkefiboot --label=ANACONDA: a FAT image of EFI/BOOT.
     await makeFat(join(o, 'images/efiboot.img'), { tool: 'mkfs.fat', args: ['-n', 'ANACONDA'], kib: 2048 }, [
-      { from: kit.grubEfiStamp, to: 'EFI/BOOT/BOOTX64.EFI' },
+      { from: kit.grubEfiFedora, to: 'EFI/BOOT/BOOTX64.EFI' },
       { from: join(o, 'EFI/BOOT/grub.cfg'), to: 'EFI/BOOT/grub.cfg' },
     ]);
     return {

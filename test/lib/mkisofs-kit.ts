@@ -12,7 +12,8 @@
  *   grub-pc/grub_eltorito                            cdboot.img + grub-mkimage -O i386-pc (live-build's)
  *   grub-efi/stamp.efi                               grub-mkimage -O x86_64-efi (grub-efi-amd64-bin) whose
  *                                                    embedded config finds the medium by /imgkit.stamp
- *   grub-efi/alpine.efi                              the same, finding it by volume label (Alpine's way)
+ *   grub-efi/alpine.efi, fedora.efi                  the same, finding it by volume label (Alpine's and
+ *                                                    Fedora's way; Fedora's config is in /boot/grub2)
  *
  * The cache lives in $TMPDIR/imgkit-mkisofs-kit-<key>, where the key hashes the inputs' names,
  * sizes and times; a run that finds it complete (its `kit.json` exists) reuses it. It is built in
@@ -37,7 +38,7 @@ export const MARKER = 'IMGKIT-MKISOFS-CLIENT-BOOTED';
 /** Kernel arguments every boot loader config passes. */
 export const KARGS = 'console=ttyS0 panic=-1 oops=panic';
 /** Bump when the kit's recipe changes, so a stale cache is not reused. */
-const KIT_RECIPE = 3;
+const KIT_RECIPE = 4;
 
 export interface Kit {
   dir: string;
@@ -54,6 +55,7 @@ export interface Kit {
   grubEltoritoLiveBuild: string;
   grubEfiStamp: string;
   grubEfiAlpine: string;
+  grubEfiFedora: string;
 }
 
 /** A Debian data file; missing means the test fails, naming the package. */
@@ -64,20 +66,17 @@ export function requireFile(path: string, pkg: string): string {
 
 /** Alpine's volume label, which its GRUB early config searches for (scripts/mkimg.base.sh). */
 export const ALPINE_VOLID = 'alpine-std 3.21.0 x86_64';
+/** Fedora's label (lorax turns every character but [A-Za-z0-9_] into '-'); its GRUB searches it. */
+export const FEDORA_VOLID = 'Fedora-S-dvd-x86_64-43';
 
 /**
  * GRUB's EFI early config (embedded): find the medium, say where GRUB came from ($cmdpath shows
  * (cd0) for El Torito, (hd0,gptN)/(hd0,msdosN) for a partition), and hand over to the medium's
- * grub.cfg (Fedora keeps it in /boot/grub2, the others in /boot/grub).
+ * grub.cfg in `cfgDir` (Fedora keeps it in /boot/grub2, the others in /boot/grub).
  */
-function earlyConfig(search: string): string {
-  return [
-    search,
-    'echo "imgkit-cmdpath=$cmdpath root=$root"',
-    'if [ -f ($root)/boot/grub2/grub.cfg ]; then set prefix=($root)/boot/grub2; else set prefix=($root)/boot/grub; fi',
-    'configfile $prefix/grub.cfg',
-    '',
-  ].join('\n');
+function earlyConfig(search: string, cfgDir: string): string {
+  // GRUB runs an embedded config with its rescue parser: plain commands and variables, no `if`.
+  return [search, 'echo "imgkit-cmdpath=$cmdpath root=$root"', `set prefix=($root)${cfgDir}`, `configfile ($root)${cfgDir}/grub.cfg`, ''].join('\n');
 }
 const EFI_MODULES = 'part_gpt part_msdos iso9660 fat search search_fs_file search_label linux normal configfile echo test serial terminal';
 
@@ -115,6 +114,7 @@ function kitPaths(dir: string): Kit {
     grubEltoritoLiveBuild: join(dir, 'grub-pc/grub_eltorito'),
     grubEfiStamp: join(dir, 'grub-efi/stamp.efi'),
     grubEfiAlpine: join(dir, 'grub-efi/alpine.efi'),
+    grubEfiFedora: join(dir, 'grub-efi/fedora.efi'),
   };
 }
 
@@ -166,12 +166,16 @@ async function buildKit(dir: string): Promise<void> {
   const efiDir = '/usr/lib/grub/x86_64-efi';
   requireFile(join(efiDir, 'linux.mod'), 'grub-efi-amd64-bin');
   const stampCfg = join(dir, 'grub-efi/stamp.cfg');
-  await writeFile(stampCfg, earlyConfig('search --no-floppy --file /imgkit.stamp --set=root'));
+  await writeFile(stampCfg, earlyConfig('search --no-floppy --file /imgkit.stamp --set=root', '/boot/grub'));
   await run(mkimage, ['-d', efiDir, '-O', 'x86_64-efi', '-o', k.grubEfiStamp, '-c', stampCfg, '-p', '/boot/grub', ...EFI_MODULES.split(' ')]);
   const alpineCfg = join(dir, 'grub-efi/alpine.cfg');
   // scripts/mkimg.base.sh grub_gen_earlyconf: search by the ISO's label.
-  await writeFile(alpineCfg, earlyConfig(`search --no-floppy --set=root --label "${ALPINE_VOLID}"`));
+  await writeFile(alpineCfg, earlyConfig(`search --no-floppy --set=root --label "${ALPINE_VOLID}"`, '/boot/grub'));
   await run(mkimage, ['-d', efiDir, '-O', 'x86_64-efi', '-o', k.grubEfiAlpine, '-c', alpineCfg, '-p', '/boot/grub', ...EFI_MODULES.split(' ')]);
+  const fedoraCfg = join(dir, 'grub-efi/fedora.cfg');
+  // lorax's grub2-efi.cfg: search --no-floppy --set=root -l '@ISOLABEL@'.
+  await writeFile(fedoraCfg, earlyConfig(`search --no-floppy --set=root --label ${FEDORA_VOLID}`, '/boot/grub2'));
+  await run(mkimage, ['-d', efiDir, '-O', 'x86_64-efi', '-o', k.grubEfiFedora, '-c', fedoraCfg, '-p', '/boot/grub2', ...EFI_MODULES.split(' ')]);
   await writeFile(join(dir, 'kit.json'), `${JSON.stringify({ recipe: KIT_RECIPE, kernel }, null, 2)}\n`);
 }
 
