@@ -37,6 +37,14 @@ async function extract(image: string, dir: string): Promise<void> {
   await run(requireTool('bsdtar', 'libarchive-tools'), ['--numeric-owner', '-xpf', image, '-C', dir]);
 }
 
+/** The root directory's mtime, from libarchive's mtree listing of the image. */
+async function rootMtime(image: string): Promise<number> {
+  const r = await run(requireTool('bsdtar', 'libarchive-tools'), ['--format=mtree', '-cf', '-', `@${image}`]);
+  const m = /^\. .*\btime=(\d+)/m.exec(r.stdout.toString());
+  if (!m) throw new Error(`no root entry in the mtree listing of ${image}`);
+  return Number(m[1]);
+}
+
 /** A snapshot with the given files re-hashed with byte ranges zeroed. */
 async function maskSnapshot(s: Snapshot, root: string, masks: Map<string, [number, number][]>): Promise<void> {
   for (const [p, ranges] of masks) {
@@ -141,6 +149,9 @@ for (const client of CLIENTS) {
       }
       const sx = await snapshotDir(dirs.xorriso);
       const sy = await snapshotDir(dirs.imgkit);
+      // bsdtar does not date the directory it extracts into: take the root's time from the image.
+      sx.get('')!.mtime = await rootMtime(x.image);
+      sy.get('')!.mtime = await rootMtime(y.image);
       await maskSnapshot(sx, dirs.xorriso, masks);
       await maskSnapshot(sy, dirs.imgkit, masks);
       // imgkit clamps file times newer than SOURCE_DATE_EPOCH to it (README, STYLE.md

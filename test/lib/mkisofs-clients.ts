@@ -575,12 +575,12 @@ const fedora: Client = {
     await putCopy(join(o, 'images/eltorito.img'), kit.eltoritoBootGrub2);
     await putCopy(join(o, 'EFI/BOOT/BOOTX64.EFI'), kit.grubEfiFedora);
     await put(join(o, 'EFI/BOOT/grub.cfg'), grubCfg('/images/pxeboot/vmlinuz', '/images/pxeboot/initrd.img'));
-    await dateTree(o);
     // mkefiboot --label=ANACONDA: a FAT image of EFI/BOOT.
     await makeFat(join(o, 'images/efiboot.img'), { tool: 'mkfs.fat', args: ['-n', 'ANACONDA'], kib: 2048 }, [
       { from: kit.grubEfiFedora, to: 'EFI/BOOT/BOOTX64.EFI' },
       { from: join(o, 'EFI/BOOT/grub.cfg'), to: 'EFI/BOOT/grub.cfg' },
     ]);
+    await dateTree(o);
     return {
       kind: 'xorriso',
       cwd: work,
@@ -743,7 +743,9 @@ export async function runTool(tool: Tool, staged: Staged, out: string): Promise<
   const faketime = requireTool('faketime', 'faketime');
   const mkrescue = requireTool('grub-mkrescue', 'grub-common');
   const cmdArgs = ['-f', MKRESCUE_TIME, mkrescue, ...args];
-  const result = await run(faketime, cmdArgs, { cwd: staged.cwd, env: { ...env, FAKETIME_DONT_FAKE_MONOTONIC: '1', TZ: 'UTC' }, allowFail: true });
+  // libfaketime also shifts the file times stat() returns, which xorriso (libc stat) would see and
+  // node (libuv's statx syscall) would not: NO_FAKE_STAT keeps every tool reading the real times.
+  const result = await run(faketime, cmdArgs, { cwd: staged.cwd, env: { ...env, FAKETIME_DONT_FAKE_MONOTONIC: '1', NO_FAKE_STAT: '1', TZ: 'UTC' }, allowFail: true });
   return { tool, command: [faketime, ...cmdArgs].map(sh).join(' '), result, out };
 }
 
