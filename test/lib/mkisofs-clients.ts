@@ -698,6 +698,8 @@ export const CLIENTS: readonly Client[] = [
 
 export interface ToolRun {
   tool: Tool;
+  /** When the run started (seconds): files a wrapper creates during the run are dated after it. */
+  startedAt: number;
   /** What ran, for messages (program + argv). */
   command: string;
   result: RunResult;
@@ -720,6 +722,7 @@ export function imgkitXorrisoProgram(): string {
 /** Run the staged command with one tool, writing `out`; never throws on the tool's exit status. */
 export async function runTool(tool: Tool, staged: Staged, out: string): Promise<ToolRun> {
   await rm(out, { force: true });
+  const startedAt = Math.floor(Date.now() / 1000);
   const env = { SOURCE_DATE_EPOCH: String(KIT_EPOCH) };
   if (staged.kind === 'xorriso') {
     const argv = staged.argv(out);
@@ -736,7 +739,7 @@ export async function runTool(tool: Tool, staged: Staged, out: string): Promise<
       args = [imgkitXorrisoProgram(), ...argv];
     }
     const result = await run(cmd, args, { cwd: staged.cwd, env, allowFail: true });
-    return { tool, command: [cmd, ...args].map(sh).join(' '), result, out };
+    return { tool, startedAt, command: [cmd, ...args].map(sh).join(' '), result, out };
   }
   const program = tool === 'xorriso' ? requireTool('xorriso', 'xorriso') : imgkitXorrisoProgram();
   const args = await staged.args(program, out);
@@ -746,7 +749,7 @@ export async function runTool(tool: Tool, staged: Staged, out: string): Promise<
   // libfaketime also shifts the file times stat() returns, which xorriso (libc stat) would see and
   // node (libuv's statx syscall) would not: NO_FAKE_STAT keeps every tool reading the real times.
   const result = await run(faketime, cmdArgs, { cwd: staged.cwd, env: { ...env, FAKETIME_DONT_FAKE_MONOTONIC: '1', NO_FAKE_STAT: '1', TZ: 'UTC' }, allowFail: true });
-  return { tool, command: [faketime, ...cmdArgs].map(sh).join(' '), result, out };
+  return { tool, startedAt, command: [faketime, ...cmdArgs].map(sh).join(' '), result, out };
 }
 
 /** Why a run did not produce an image, or undefined when it did. */
