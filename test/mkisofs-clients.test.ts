@@ -9,7 +9,7 @@
  * also hold the staging tree's files. grub-mkrescue itself runs with --xorriso= pointing at
  * imgkit's xorriso entry point.
  *
- * Booting the same images is test/mkisofs-boot-matrix.test.ts.
+ * Booting the same images is test/boot-mkisofs-matrix.test.ts.
  */
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readdir, readlink, stat } from 'node:fs/promises';
