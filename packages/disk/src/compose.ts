@@ -30,7 +30,7 @@ import {
   type WarningHandler,
   type WorkerPool,
 } from '@imgkit/core';
-import { parseSize, planPartitionTable, type DiskLayout, type PartitionSpec, type PartitionTableSpec, type ResolvedPartition } from '@imgkit/partition';
+import { DEFAULT_ALIGNMENT_BYTES, parseSize, planPartitionTable, type DiskLayout, type PartitionSpec, type PartitionTableSpec, type ResolvedPartition } from '@imgkit/partition';
 import { copyImage, planFatContent, planImageContent, planSquashfsContent, type ContentContext, type ContentPlan, type LayoutInput, type PartitionSizing } from './content.js';
 import { dirOf, type LayoutFiles } from './files.js';
 import { NO_FILE, layoutError, locatorOf, relocate, validateLayout, type DiskLayoutSpec, type Locator } from './spec.js';
@@ -199,7 +199,7 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
     }
 
     // --- the solver -----------------------------------------------------------------------------
-    const tableSpec = (measured: ReadonlyMap<number, number>): PartitionTableSpec => {
+    const tableSpec = (measured: ReadonlyMap<number, number>, fixed: ReadonlyMap<number, number> = new Map()): PartitionTableSpec => {
       const t: PartitionTableSpec = {
         table: spec.table,
         sectorSize: ss,
@@ -210,7 +210,9 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
           const q: PartitionSpec = {};
           if (p.label !== undefined) q.name = p.label;
           if (p.type !== undefined) q.type = p.type;
-          if (p.size !== undefined) q.size = p.size;
+          const f = fixed.get(i);
+          if (f !== undefined) q.size = f;
+          else if (p.size !== undefined) q.size = p.size;
           if (p.offset !== undefined) q.offset = p.offset;
           if (p.alignment !== undefined) q.alignment = p.alignment;
           if (p.bootable !== undefined) q.bootable = p.bootable;
@@ -247,6 +249,20 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
       let layout: DiskLayout;
       try {
         layout = planPartitionTable(tableSpec(measured));
+        // A last partition that fills the disk ends on an alignment boundary, as genimage's
+        // autoresize does (the solver would run it to the last usable sector); the sectors after
+        // it stay outside any partition. (A fill partition with others after it keeps the solver's
+        // rule: those are packed at the end of the gap.)
+        const fill = spec.partitions.length - 1;
+        const last = spec.partitions[fill]!;
+        if (typeof last.size === 'string' && last.size.trim().toLowerCase() === 'fill') {
+          const p = spec.partitions[fill]!;
+          const al = parseSize(p.alignment ?? spec.alignment ?? DEFAULT_ALIGNMENT_BYTES, 'alignment');
+          const align = al.kind === 'bytes' && al.bytes > 0 ? al.bytes : DEFAULT_ALIGNMENT_BYTES;
+          const got = layout.partitions[fill]!.sizeBytes;
+          const aligned = Math.floor(got / align) * align;
+          if (aligned !== got && aligned > 0) layout = planPartitionTable(tableSpec(measured, new Map([[fill, aligned]])));
+        }
       } catch (err) {
         if (err instanceof ImgkitError && err.format === 'disk') throw err;
         throw located(loc, solverFieldToPath(err instanceof ImgkitError ? err.field : undefined), err);
