@@ -82,7 +82,7 @@ export function parseLayoutText(text: string, name?: string, syntax: LayoutSynta
   } else {
     const first = doc.errors[0];
     if (first) {
-      const line = first.linePos?.[0]?.line;
+      const line = lineCounter.linePos(first.pos[0]).line;
       const msg = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       throw syntaxError(name, line, `YAML syntax error (${first.code}): ${msg}`, 'fix the YAML; indentation counts, and a flow mapping { … } must be closed on its line or indented below');
     }
