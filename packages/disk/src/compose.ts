@@ -131,7 +131,9 @@ function solverFieldToPath(field: string | undefined): LayoutPath {
 
 async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Promise<LayoutPlan> {
   const loc: Locator = isLayoutText(input) ? locatorOf(input) : NO_FILE;
-  const spec = isLayoutText(input) ? validateLayout(input.value, loc) : validateLayout(input, NO_FILE);
+  // A parsed file is checked here; a typed spec from code is taken as it is (the solver and the
+  // format planners check its values, naming the fields).
+  const spec = isLayoutText(input) ? validateLayout(input.value, loc) : input;
   const files = o.files;
   const seed = spec.seed ?? '';
   const ss = spec.sectorSize ?? 512;

@@ -47,6 +47,34 @@ export function detectSyntax(name: string | undefined, text: string): LayoutSynt
   return /^\s*\{/.test(text) ? 'json' : 'yaml';
 }
 
+/**
+ * Where JSON.parse gives up: the shortest prefix that fails with something other than "the input
+ * ended" (every shorter prefix is an unfinished but valid start). Node's messages carry a position
+ * only for some errors and in a wording that changed between versions; this works for all.
+ */
+export function jsonErrorOffset(text: string): number {
+  const bad = (n: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, n));
+      return false;
+    } catch (err) {
+      // A prefix that is only unfinished fails at its very end (or says so).
+      const msg = err instanceof Error ? err.message : String(err);
+      const at = /at position (\d+)/.exec(msg);
+      return !(/end of JSON input|Unexpected end|Unterminated string/i.test(msg) || (at !== null && Number(at[1]) >= n));
+    }
+  };
+  let lo = 0;
+  let hi = text.length;
+  if (!bad(hi)) return text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (bad(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return Math.max(0, lo - 1);
+}
+
 function lineAt(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
@@ -73,10 +101,7 @@ export function parseLayoutText(text: string, name?: string, syntax: LayoutSynta
       value = JSON.parse(text);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      // Node 20: "… in JSON at position 42"; Node 22: "… (line 3 column 5)"
-      const lc = /line (\d+) column \d+/.exec(msg);
-      const pos = /at position (\d+)/.exec(msg);
-      const line = lc ? Number(lc[1]) : pos ? lineAt(text, Number(pos[1])) : lineAt(text, text.length);
+      const line = lineAt(text, jsonErrorOffset(text));
       throw syntaxError(name, line, `JSON syntax error: ${msg}`, 'fix the JSON (a YAML file must end in .yaml or .yml)');
     }
   } else {
