@@ -29,6 +29,8 @@ export const ErrorCodes = {
   NO_SPACE: 'E_NO_SPACE',
   /** A manifest line cannot be parsed or applied. */
   MANIFEST_SYNTAX: 'E_MANIFEST_SYNTAX',
+  /** A layout file (imgkit disk) is not valid YAML or JSON. */
+  LAYOUT_SYNTAX: 'E_LAYOUT_SYNTAX',
   /** A manifest line refers to something missing. */
   MANIFEST_REFERENCE: 'E_MANIFEST_REFERENCE',
   /** An option is invalid or options contradict each other. */
