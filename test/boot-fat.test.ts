@@ -107,7 +107,7 @@ test('Linux (Debian kernel, vfat in QEMU) mounts the FAT12, FAT16 and FAT32 imag
   const r = await boot({
     kernel: (await defaultKernel()).kernel,
     initrd,
-    append: 'quiet',
+    append: 'quiet loglevel=1', // only emergencies: no kernel line may interleave with the listing on the console
     drives: disks.map((file) => ({ file, if: 'virtio' as const, format: 'raw', readonly: true })),
     marker: MARKER,
     memoryMb: 512,
