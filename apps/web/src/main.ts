@@ -237,7 +237,8 @@ function wireSources(): void {
 function showError(err: unknown): void {
   const box = $('error');
   if (err instanceof ImgkitError) {
-    box.textContent = `imgkit: ${err.message}`;
+    // The CLI's line (packages/cli/src/common.ts runCommand): message, then the code.
+    box.textContent = `imgkit: ${err.message} [${err.code}]`;
     box.dataset['code'] = err.code;
   } else {
     box.textContent = `imgkit: ${err instanceof Error ? err.message : String(err)}`;

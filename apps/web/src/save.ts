@@ -208,7 +208,7 @@ export class BlobSink implements SaveSink {
 
 /**
  * A streamed download: the page hands chunks to the service worker (sw.ts) over a MessagePort;
- * a hidden link's navigation to /imgkit-download/<id> is answered by the worker with a
+ * a hidden iframe's navigation to /imgkit-download/<id> is answered by the worker with a
  * ReadableStream fed from that port, so the browser's download manager writes it to disk as it
  * comes. Sequential only. Each write waits until the worker has queued the chunk (backpressure).
  */
@@ -219,6 +219,7 @@ export class StreamDownloadSink implements SaveSink {
   private credit = 0;
   private waiting: (() => void) | undefined;
   private cancelledByUser = false;
+  frame: HTMLIFrameElement | undefined;
   private readonly port: MessagePort;
   private constructor(port: MessagePort, private readonly name: string) {
     this.port = port;
@@ -242,13 +243,13 @@ export class StreamDownloadSink implements SaveSink {
     sw.postMessage({ type: 'imgkit-download', id, name }, [channel.port2]);
     await ready;
     const sink = new StreamDownloadSink(channel.port1, name);
-    const a = document.createElement('a');
-    a.href = `imgkit-download/${id}/${encodeURIComponent(name)}`;
-    a.download = name;
-    a.style.display = 'none';
-    document.body.append(a);
-    a.click();
-    a.remove();
+    // An iframe's navigation goes through the service worker (an <a download> click does not in
+    // Chromium: it is fetched from the network); the attachment answer turns into a download.
+    const frame = document.createElement('iframe');
+    frame.hidden = true;
+    frame.src = `imgkit-download/${id}/${encodeURIComponent(name)}`;
+    document.body.append(frame);
+    sink.frame = frame;
     return sink;
   }
   get position(): number {
@@ -267,9 +268,12 @@ export class StreamDownloadSink implements SaveSink {
   }
   async close(): Promise<void> {
     this.port.postMessage({ done: true });
+    const frame = this.frame;
+    setTimeout(() => frame?.remove(), 60_000); // removing it at once could cancel the download
   }
   async abort(): Promise<void> {
     this.port.postMessage({ error: 'cancelled' });
+    this.frame?.remove();
   }
   async saved(): Promise<Saved> {
     return { name: this.name, inPlace: true };
