@@ -34,7 +34,7 @@ export interface Decoded {
 const SECTOR = 512;
 const ISO_BLOCK = 2048;
 const GPT_NAMES = new Map<string, string>(Object.entries(GPT_TYPES).map(([k, v]) => [v, k]));
-const MBR_NAMES = new Map<number, string>([...Object.entries(MBR_TYPES).map(([k, v]) => [v, k] as [number, string]), [0xee, 'GPT protective'], [0x00, 'empty'], [0x17, 'hidden NTFS/IFS'], [0xcd, 'ISO (xorriso)']]);
+const MBR_NAMES = new Map<number, string>([...Object.entries(MBR_TYPES).map(([k, v]) => [v, k] as [number, string]), [0xee, 'GPT protective']]);
 const PLATFORMS: Record<number, string> = { 0: 'BIOS (x86)', 1: 'PowerPC', 2: 'Mac', 0xef: 'UEFI' };
 const MEDIA: Record<number, string> = { 0: 'no emulation', 1: '1.2M floppy', 2: '1.44M floppy', 3: '2.88M floppy', 4: 'hard disk' };
 
@@ -134,25 +134,43 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
   return e;
 }
 
-/** The layout to scale: one row per table, the whole image as the width. */
+/**
+ * Rows of the drawing: one per table, and more where its entries overlap (an isohybrid MBR's
+ * partition 1 spans the whole ISO, the ESP inside it gets a row of its own).
+ */
+function lanes(extents: Extent[]): { table: string; items: Extent[] }[] {
+  const rows: { table: string; items: Extent[] }[] = [];
+  for (const table of [...new Set(extents.map((e) => e.table))]) {
+    const mine: { table: string; items: Extent[] }[] = [];
+    for (const e of extents.filter((x) => x.table === table).sort((a, b) => a.offset - b.offset)) {
+      let lane = mine.find((r) => r.items.every((o) => o.offset + o.sizeBytes <= e.offset || e.offset + e.sizeBytes <= o.offset));
+      if (!lane) mine.push((lane = { table, items: [] }));
+      lane.items.push(e);
+    }
+    rows.push(...mine);
+  }
+  return rows;
+}
+
+/** The layout to scale: the whole image is the width; one row per table (more where entries overlap). */
 export function layoutSvg(extents: Extent[], imageBytes: number): SVGElement {
-  const rows = [...new Set(extents.map((e) => e.table))];
+  const rows = lanes(extents);
   const width = 760;
   const left = 80;
-  const rowH = 34;
+  const rowH = 30;
   const root = svg('svg', { viewBox: `0 0 ${width} ${rows.length * rowH + 22}`, width: '100%', role: 'img', 'aria-label': 'partition layout to scale', class: 'layout' });
   const scale = (width - left - 4) / Math.max(imageBytes, 1);
-  rows.forEach((table, i) => {
+  rows.forEach((row, i) => {
     const y = i * rowH + 4;
-    root.append(svg('text', { x: 0, y: y + 19, class: 'row-label' }, table));
-    root.append(svg('rect', { x: left, y, width: width - left - 4, height: rowH - 8, class: 'disk' }));
-    for (const e of extents.filter((x) => x.table === table)) {
+    if (i === 0 || rows[i - 1]!.table !== row.table) root.append(svg('text', { x: 0, y: y + 17, class: 'row-label' }, row.table));
+    root.append(svg('rect', { x: left, y, width: width - left - 4, height: rowH - 6, class: 'disk' }));
+    for (const e of row.items) {
       const x = left + e.offset * scale;
       const w = Math.max(e.sizeBytes * scale, 2);
       const g = svg('g', { class: 'extent' });
-      g.append(svg('title', {}, `${table} ${e.label}: ${e.detail}; bytes ${e.offset}…${e.offset + e.sizeBytes} (${formatBytes(e.sizeBytes)})`));
-      g.append(svg('rect', { x, y, width: w, height: rowH - 8, class: `part t-${table.replace(/\W/g, '')}` }));
-      if (w > 28) g.append(svg('text', { x: x + 3, y: y + 17, class: 'part-label' }, e.label));
+      g.append(svg('title', {}, `${row.table} ${e.label}: ${e.detail}; bytes ${e.offset}…${e.offset + e.sizeBytes} (${formatBytes(e.sizeBytes)})`));
+      g.append(svg('rect', { x, y, width: w, height: rowH - 6, class: `part t-${row.table.replace(/\W/g, '')}` }));
+      if (w > 28) g.append(svg('text', { x: x + 3, y: y + 16, class: 'part-label' }, `${e.label} · ${formatBytes(e.sizeBytes)}`));
       root.append(g);
     }
   });
