@@ -7,9 +7,12 @@
  *
  *   npm run build && node --import tsx benchmarks/browser.ts      # BENCH_ITER=3 by default
  *
- * Input: /usr/lib/python3 (about 50 MB in 3300 files and folders, no symlinks, which a browser
- * would not see anyway), or the folder in BENCH_WEB_TREE; -all-root and SOURCE_DATE_EPOCH on both
- * sides. The page is driven by playwright-core (Debian's chromium, headless, the flags of
+ * Input: 50 MB of real files — /usr/lib/python3, then shared libraries of /usr/lib/x86_64-linux-gnu
+ * until 50,000,000 bytes — copied to benchmarks/data/web-tree and made what a browser sees of a
+ * folder (files 0644, folders 0755 dated by their newest file, no symlinks), so that both sides
+ * read the same tree and must write the same bytes; or the folder in BENCH_WEB_TREE (used as it
+ * is: the bytes then differ wherever its modes or folder times differ from what a browser sees).
+ * -all-root and SOURCE_DATE_EPOCH on both sides. The page is driven by playwright-core (Debian's chromium, headless, the flags of
  * test/browser.test.ts): the folder is picked once through the real `<input webkitdirectory>`,
  * then each run is the time from the click on Build to the page saying it is done (the image is
  * complete in its save target). The CLI's time is the process's wall time (GNU time), so it
@@ -19,22 +22,51 @@
  * is given the same number (2 on the project's 2-core machine; BENCH_WORKERS overrides).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineLine, markdownTable, MiB, runCases, type Case } from './lib.js';
 import { chooseKind, chooseTarget, openWebPage, pickFolder, saveDownload, setFields } from '../test/lib/web.ts';
+import { normalizeForBrowser } from '../test/lib/web-fixture.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(ROOT, 'benchmarks/results');
 const ITER = Number(process.env['BENCH_ITER'] ?? 3);
-const tree = process.env['BENCH_WEB_TREE'] ?? '/usr/lib/python3';
+const TARGET_BYTES = 50_000_000;
+
+/** Copy regular files of `sources` (in sorted order, times kept) into `dest` until TARGET_BYTES. */
+function makeInput(dest: string, sources: string[]): void {
+  rmSync(dest, { recursive: true, force: true });
+  let total = 0;
+  const copy = (src: string, rel: string): void => {
+    for (const name of readdirSync(src).sort()) {
+      if (total >= TARGET_BYTES) return;
+      const from = join(src, name);
+      const st = lstatSync(from);
+      const to = join(dest, rel, name);
+      if (st.isDirectory()) copy(from, join(rel, name));
+      else if (st.isFile() && total + st.size <= TARGET_BYTES) {
+        mkdirSync(join(dest, rel), { recursive: true });
+        copyFileSync(from, to);
+        utimesSync(to, st.atime, st.mtime);
+        total += st.size;
+      }
+    }
+  };
+  for (const s of sources) copy(s, s.replace(/^\/+/, '').replace(/\//g, '_'));
+}
+
+const tree = process.env['BENCH_WEB_TREE'] ?? join(ROOT, 'benchmarks/data/web-tree');
+if (!process.env['BENCH_WEB_TREE']) {
+  if (!existsSync(tree)) makeInput(tree, ['/usr/lib/python3', '/usr/lib/x86_64-linux-gnu']);
+  await normalizeForBrowser(tree);
+}
 const workers = Number(process.env['BENCH_WORKERS'] ?? Math.min(4, availableParallelism()));
 const EPOCH = '1700000000';
 
 mkdirSync(RESULTS, { recursive: true });
-const du = Number(execFileSync('du', ['-sb', tree], { encoding: 'utf8' }).split('\t')[0]);
+const fileBytes = execFileSync('find', ['.', '-type', 'f', '-printf', '%s\n'], { cwd: tree, encoding: 'utf8' }).trim().split('\n').reduce((n, x) => n + Number(x), 0);
 const count = execFileSync('sh', ['-c', 'find . | wc -l'], { cwd: tree, encoding: 'utf8' }).trim();
 const links = execFileSync('sh', ['-c', 'find . -type l | wc -l'], { cwd: tree, encoding: 'utf8' }).trim();
 execFileSync('sh', ['-c', 'find . -type f -print0 | xargs -0 cat > /dev/null'], { cwd: tree }); // warm the page cache
@@ -85,7 +117,7 @@ try {
     const b = readFileSync(j.out);
     browser.push({ name: j.name, seconds, bytes: a.length, same: a.equals(b) });
   }
-  console.log(`Input: ${tree}, ${(du / MiB).toFixed(1)} MiB in ${count} entries (${links} symlinks); ${workers} workers on both sides; median of ${ITER} runs.`);
+  console.log(`Input: ${tree}, ${fileBytes} bytes (${(fileBytes / MiB).toFixed(1)} MiB) of files in ${count} entries (${links} symlinks); ${workers} workers on both sides; median of ${ITER} runs.`);
   console.log(`Picking the folder in the page (setInputFiles of every file, once): ${pickSeconds.toFixed(2)} s, not counted.\n`);
 } finally {
   await s.close();

@@ -10,7 +10,7 @@
  * what the page's fileSource says for a folder; so the CLI reading the disk and the page reading
  * the picked files see the same tree.
  */
-import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildInitramfs } from './initramfs.ts';
@@ -82,6 +82,30 @@ async function stampFolders(root: string, files: readonly { path: string; mtime:
     await chmod(at, 0o755);
     await utimes(at, t, t);
   }
+}
+
+/**
+ * Make a tree on disk what a browser would see of it: files 0644, folders 0755, each folder dated
+ * by the newest file below it (symlinks and other kinds are not allowed: a browser skips them).
+ */
+export async function normalizeForBrowser(root: string): Promise<{ files: number; bytes: number }> {
+  const files: { path: string; mtime: number }[] = [];
+  let bytes = 0;
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const st = await lstat(join(root, p));
+        await chmod(join(root, p), 0o644);
+        files.push({ path: p, mtime: Math.floor(st.mtimeMs / 1000) });
+        bytes += st.size;
+      } else throw new Error(`${p}: a browser sees regular files and folders only`);
+    }
+  };
+  await walk('');
+  await stampFolders(root, files);
+  return { files: files.length, bytes };
 }
 
 async function writeTree(root: string, files: readonly { path: string; content: Uint8Array; mtime: number }[]): Promise<void> {
