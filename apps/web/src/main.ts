@@ -197,12 +197,12 @@ function wireSources(): void {
     image = (e.target as HTMLInputElement).files?.[0];
     showSource();
   });
-  const picker = (globalThis as { showDirectoryPicker?: () => Promise<Parameters<typeof fromDirectoryHandle>[0]> }).showDirectoryPicker;
+  const picker = () => (globalThis as { showDirectoryPicker?: () => Promise<Parameters<typeof fromDirectoryHandle>[0]> }).showDirectoryPicker;
   const handleButton = $<HTMLButtonElement>('dir-handle');
-  if (picker) {
+  if (picker()) {
     handleButton.hidden = false;
     handleButton.addEventListener('click', () => {
-      picker()
+      picker()!()
         .then(fromDirectoryHandle)
         .then((x) => {
           input = x;
