@@ -59,7 +59,7 @@ export function decodeCaptured(c: Captured, result: JobResult): Decoded {
           label: `${r.slot}`,
           offset: r.startLba * SECTOR,
           sizeBytes: r.sectorCount * SECTOR,
-          detail: `type 0x${r.type.toString(16).padStart(2, '0')} ${MBR_NAMES.get(r.type) ?? ''}${r.bootIndicator === 0x80 ? ', bootable' : ''}`,
+          detail: [`type 0x${r.type.toString(16).padStart(2, '0')}`, MBR_NAMES.get(r.type), r.bootIndicator === 0x80 ? 'bootable' : undefined].filter(Boolean).join(', '),
         });
       }
     } catch {
