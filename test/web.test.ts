@@ -187,6 +187,23 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     assertSameBytes(await readFile(saved), await cli(['squashfs', data.root, '-comp', 'zstd', '--manifest', data.manifest, '-all-root'], join(work, 'cli.squashfs')), 'squashfs zstd');
   });
 
+  it('a tar file as the source (read by offset through a Blob reader): squashfs equals imgkit squashfs --tar, unsquashfs lists the tree', async () => {
+    const tar = join(work, 'data.tar');
+    await run(requireTool('tar', 'tar'), ['--format=pax', '-cf', tar, '-C', data.root, '.']);
+    await s.page.reload();
+    await s.page.waitForSelector('body[data-state=idle]');
+    await pickFile(s.page, '#tar-input', tar);
+    await setFields(s.page, { SOURCE_DATE_EPOCH: EPOCH, '--all-root': true, '--manifest': { file: data.manifest } });
+    await chooseKind(s.page, 'squashfs');
+    await setFields(s.page, { '-comp': 'gzip' });
+    await chooseTarget(s.page, 'memory');
+    await built('squashfs from tar');
+    const saved = join(work, 'page-tar.squashfs');
+    assert.equal(await saveDownload(s.page, saved), 'data.squashfs');
+    assertSquashfsListing(parseLln((await run(requireTool('unsquashfs', 'squashfs-tools'), ['-lln', saved], { env: { TZ: 'UTC' } })).stdout.toString()), expected);
+    assertSameBytes(await readFile(saved), await cli(['squashfs', tar, '--tar', '-comp', 'gzip', '--manifest', data.manifest, '-all-root'], join(work, 'cli-tar.squashfs')), 'squashfs from tar');
+  });
+
   it('squashfs to a streamed download is refused before anything starts (it needs to seek), with no download', async () => {
     await freshPage();
     await chooseKind(s.page, 'squashfs');
