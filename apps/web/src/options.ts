@@ -47,7 +47,7 @@ export interface OutputDef {
 /** --manifest, --all-root, --uid, --gid, --strict: the CLI's addSourceOptions. */
 export const SOURCE_FIELDS: readonly Field[] = [
   { flag: '--manifest', label: 'Manifest (gen_init_cpio list: owners, modes, symlinks, device nodes)', kind: 'file' },
-  { flag: '--all-root', label: 'All entries owned by 0:0', kind: 'bool', initial: true },
+  { flag: '--all-root', label: 'All entries owned by 0:0 (picked folders are 0:0 anyway; tar files keep their owners without it)', kind: 'bool' },
   { flag: '--uid', label: 'Owner uid for every entry', kind: 'int' },
   { flag: '--gid', label: 'Group gid for every entry', kind: 'int' },
   { flag: '--strict', label: 'Stop at the first warning', kind: 'bool' },
