@@ -73,9 +73,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (onProgress) options.onProgress = onProgress;
         options.onWarning = onWarning;
         if (flags.strict) options.strict = true;
-        const plan = await planCpio(tree, options);
-        const sink = await openSink(ctx, out, { seekable: plan.needsSeekableSink, what: 'a cpio archive' });
-        await withSink(sink, (s) => plan.write(s));
+        // The output exists from here on, so an interruption during the walk says what it holds.
+        const sink = await openSink(ctx, out, { seekable: needs.needsSeekableSink, what: 'a cpio archive' });
+        await withSink(sink, async (s) => (await planCpio(tree, options)).write(s));
         clearProgress(ctx);
       } finally {
         await pool.close();

@@ -200,9 +200,9 @@ export function register(program: Command, ctx: CliContext): void {
         // builds); -mkfs-time sets the mkfs time only and wins over it, as in mksquashfs.
         if (envEpoch !== undefined) options.epoch = envEpoch;
         if (flags.mkfsTime !== undefined) options.mkfsTime = flags.mkfsTime;
-        const plan = await planSquashfs(tree, options);
-        const sink = await openSink(ctx, out, { seekable: plan.needsSeekableSink, what: 'a squashfs image' });
-        await withSink(sink, (s) => plan.write(s));
+        // The output exists from here on, so an interruption during the walk says what it holds.
+        const sink = await openSink(ctx, out, { seekable: needs.needsSeekableSink, what: 'a squashfs image' });
+        await withSink(sink, async (s) => (await planSquashfs(tree, options)).write(s));
       } finally {
         await pool.close();
         await closeReader?.();
