@@ -114,12 +114,19 @@ export function spoolSink(options: SpoolOptions = {}): Spool {
       }
     }
   };
-  /** Block k, able to hold `upTo` bytes (grown by doubling; full-size once it is not the tail). */
-  const blockFor = (k: number, upTo: number): Uint8Array => {
-    let b = blocks[k] ?? null;
-    if (b && b.byteLength >= upTo) return b;
-    let cap = b ? b.byteLength : Math.min(BLOCK_BYTES, 4096);
+  /** The capacity block k gets to hold `upTo` bytes: 4 KiB, doubled as needed, at most 1 MiB. */
+  const capacityFor = (k: number, upTo: number): number => {
+    const have = blocks[k]?.byteLength ?? 0;
+    if (have >= upTo) return have;
+    let cap = have || Math.min(BLOCK_BYTES, 4096);
     while (cap < upTo) cap = Math.min(BLOCK_BYTES, cap * 2);
+    return cap;
+  };
+  /** Block k, able to hold `upTo` bytes. */
+  const blockFor = (k: number, upTo: number): Uint8Array => {
+    const b = blocks[k] ?? null;
+    if (b && b.byteLength >= upTo) return b;
+    const cap = capacityFor(k, upTo);
     const next = new Uint8Array(cap);
     if (b) next.set(b);
     memory += cap - (b?.byteLength ?? 0);
@@ -172,13 +179,12 @@ export function spoolSink(options: SpoolOptions = {}): Spool {
       mustBe('open', 'write');
       if (chunk.byteLength === 0) return;
       if (!store) {
-        // Memory the write would add: the blocks it reaches beyond what is allocated.
+        // Memory the write would add: what the blocks it reaches grow by.
         const end = pos + chunk.byteLength;
         const lastK = Math.floor((end - 1) / BLOCK_BYTES);
         let grow = 0;
         for (let k = Math.floor(pos / BLOCK_BYTES); k <= lastK; k++) {
-          const want = k === lastK ? end - k * BLOCK_BYTES : BLOCK_BYTES;
-          grow += Math.max(0, want - (blocks[k]?.byteLength ?? 0));
+          grow += capacityFor(k, k === lastK ? end - k * BLOCK_BYTES : BLOCK_BYTES) - (blocks[k]?.byteLength ?? 0);
         }
         if (memory + grow > memoryBytes) await spill();
       }
