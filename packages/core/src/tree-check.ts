@@ -26,7 +26,7 @@
 import { encodeUtf8 } from './bytes.js';
 import { messagePath } from './names.js';
 import { ErrorCodes, ImgkitError, UnsupportedEntryError, type ErrorCode } from './errors.js';
-import { baseName, parentPath, type EntryKind, type SourceEntry, type SourceTree } from './source.js';
+import type { EntryKind, SourceEntry, SourceTree } from './source.js';
 
 /** Why a name is refused: the error's code, detail and way out. */
 export interface NameProblem {
@@ -100,7 +100,9 @@ export function compareWalkOrder(a: string, b: string): number {
 function badPath(path: string): string | undefined {
   if (path === '') return undefined;
   if (path.includes('\0')) return 'the path contains a NUL character';
-  if (path.startsWith('/') || path.endsWith('/') || path.includes('//')) return 'the path has an empty component (a leading, trailing or doubled "/")';
+  if (path.charCodeAt(0) === 0x2f || path.charCodeAt(path.length - 1) === 0x2f || path.includes('//')) return 'the path has an empty component (a leading, trailing or doubled "/")';
+  // A "." or ".." component starts the path or follows a '/' (the regular expression only then).
+  if (path.charCodeAt(0) !== 0x2e && !path.includes('/.')) return undefined;
   const dots = /(?:^|\/)(\.\.?)(?:\/|$)/.exec(path);
   if (dots) return `the path has a "${dots[1]}" component`;
   return undefined;
@@ -145,6 +147,8 @@ export class TreeChecker {
   check(entry: SourceEntry): CheckedEntry {
     const { rules, dirs } = this;
     const path = entry.path;
+    const slash = path.lastIndexOf('/');
+    const parent = path === '' ? undefined : slash < 0 ? '' : path.slice(0, slash);
     if (this.prev === undefined) {
       if (path !== '' || entry.kind !== 'dir') throw this.fail(path, 'the walk must start with the root directory (path "")', 'a SourceTree yields its root first');
     } else {
@@ -153,10 +157,9 @@ export class TreeChecker {
       if (path === '' || compareWalkOrder(this.prev, path) >= 0) {
         throw this.fail(path, `walked out of order or twice (after "${this.prev}")`, 'a SourceTree yields each path once, parents first, children sorted by the bytes of their names');
       }
-      const parent = parentPath(path);
-      const siblings = dirs.get(parent);
+      const siblings = dirs.get(parent!);
       if (siblings === undefined) throw this.fail(path, `its parent "${parent}" is not a directory walked before it`);
-      if (entry.kind === 'dir') dirs.set(parent, siblings + 1);
+      if (entry.kind === 'dir') dirs.set(parent!, siblings + 1);
     }
     this.prev = path;
 
@@ -170,7 +173,7 @@ export class TreeChecker {
       });
     }
 
-    const name = baseName(path);
+    const name = slash < 0 ? path : path.slice(slash + 1);
     if (path !== '') {
       if (rules.maxNameBytes !== undefined) {
         const n = encodeUtf8(name).byteLength;
@@ -214,7 +217,7 @@ export class TreeChecker {
     this.summary.entries++;
     let depth = path === '' ? 0 : 1;
     for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) depth++;
-    return { entry, name, parent: path === '' ? undefined : parentPath(path), depth };
+    return { entry, name, parent, depth };
   }
 
   /** After the last entry: a walk that yielded nothing is refused. */

@@ -33,9 +33,7 @@ import {
   devMinor,
   encodeUtf8,
   longComponent,
-  utf8Length,
   warnOrThrow,
-  type NameProblem,
   type SourceEntry,
   type SourceTree,
   type WarningHandler,
@@ -82,28 +80,28 @@ function checkField(path: string, field: string, value: number, hint?: string): 
   }
 }
 
-/** What the name rules of a newc archive say about one entry (TreeChecker's checkName). */
-function nameProblem(path: string): NameProblem | undefined {
-  const archiveName = path === '' ? '.' : path;
-  // Under NAME_MAX / 3 UTF-16 units a name is under NAME_MAX bytes (and so under PATH_MAX).
-  if (archiveName.length * 3 <= NAME_MAX) return undefined;
-  const bytes = utf8Length(archiveName);
-  if (bytes + 1 > CPIO_PATH_MAX) {
-    return {
-      code: ErrorCodes.NAME_TOO_LONG,
-      detail: `the name is ${bytes + 1} bytes with its NUL; the kernel's limit (PATH_MAX) is ${CPIO_PATH_MAX}`,
+/**
+ * The newc name rules, on the archive name's UTF-8 bytes (encoded once, for the header too): at
+ * most PATH_MAX bytes with the NUL, every component at most NAME_MAX bytes.
+ */
+function checkName(path: string, name: Uint8Array): void {
+  if (name.byteLength + 1 > CPIO_PATH_MAX) {
+    throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+      format: FORMAT,
+      path: messagePath(path),
+      detail: `the name is ${name.byteLength + 1} bytes with its NUL; the kernel's limit (PATH_MAX) is ${CPIO_PATH_MAX}`,
       hint: 'shorten the path or exclude it',
-    };
+    });
   }
-  const long = bytes > NAME_MAX ? longComponent(archiveName) : undefined;
+  const long = name.byteLength > NAME_MAX ? longComponent(path) : undefined;
   if (long) {
-    return {
-      code: ErrorCodes.NAME_TOO_LONG,
+    throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+      format: FORMAT,
+      path: messagePath(path),
       detail: `a path component is ${long.bytes} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so the kernel and cpio could not create it`,
       hint: 'rename it or exclude it',
-    };
+    });
   }
-  return undefined;
 }
 
 /** The bytes one planned entry takes in the archive: header + name + NUL, padded to 4; data, padded to 4. */
@@ -132,12 +130,14 @@ export async function planArchive(tree: SourceTree, opts: PlanOptions = {}): Pro
   const dirs: PlannedEntry[] = [];
   /** hard-link group (first name's path) → its names in walk order */
   const groups = new Map<string, PlannedEntry[]>();
-  const checker = new TreeChecker({ format: FORMAT, checkName: (_name, e) => nameProblem(e.path) });
+  // The walk's own checks here; the name rules below, on the bytes the header needs anyway.
+  const checker = new TreeChecker({ format: FORMAT });
   let nextIno = 1;
 
   for await (const entry of tree.walk()) {
     const { entry: e } = checker.check(entry);
     const name = encodeUtf8(e.path === '' ? '.' : e.path);
+    checkName(e.path, name);
     if (e.xattrs && e.xattrs.length > 0) {
       warnOrThrow(
         { code: ErrorCodes.UNSUPPORTED_ENTRY, format: FORMAT, path: e.path, detail: `newc cannot store extended attributes; ${e.xattrs.length} dropped (${e.xattrs.map((x) => x.name).join(', ')})` },
