@@ -35,8 +35,10 @@ export interface ImagePlan<R = unknown> extends ImageRequirements {
    */
   readonly sizeBytes: number | undefined;
   /**
-   * A true lower bound of the image's size: a container (a partition) smaller than this cannot
-   * hold it. Equal to `sizeBytes` where that is known.
+   * A true lower bound of the image's size (of `sizeBytes`, or of what writing will produce where
+   * that is undefined): a container (a partition) smaller than this cannot hold the tree. Where
+   * the format could lay the same tree out smaller, it says so: FAT gives the smallest volume that
+   * holds the tree even when a larger `size` was asked for (an uncompressed cpio: its `sizeBytes`).
    */
   readonly minSizeBytes: number;
   /**
