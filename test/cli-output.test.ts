@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { nodeSource } from '@imgkit/core/node';
 import { parseCpioListing, assertListingMatches } from './lib/cpio-listing.ts';
-import { DEFAULT_ROOTFS } from './lib/fixture.ts';
+import { DEFAULT_ROOTFS, noiseBytes } from './lib/fixture.ts';
 import { withLoopDevice } from './lib/loop.ts';
 import { IMGKIT_BIN, letOthersReachRepo, requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
 import { assertSameTree, snapshotDir, snapshotTree } from './lib/tree.ts';
@@ -97,21 +97,26 @@ describe('block device outputs (loop devices)', () => {
     });
   });
 
-  test('too small: the ISO is refused before its first byte (device unchanged); cpio stops at the end and says what the device holds now', async () => {
+  test('too small: the ISO and an uncompressed cpio (sizes known from their plans) are refused before their first byte (device unchanged); a compressed cpio stops at the end and says what the device holds now', async () => {
     const src = await fresh('big-src');
-    await writeFile(join(src, 'blob'), Buffer.alloc(3 << 20, 0x3c));
+    await writeFile(join(src, 'blob'), noiseBytes(3 << 20, 1)); // incompressible: 3 MiB compressed too
     await withLoopDevice(2 << 20, 0xa5, async (dev) => {
       const i = await runImgkit(['iso', src, dev]);
       assertRefused(i, 'E_NO_SPACE', /device holds 2097152 bytes, the image is \d+/);
       assert.match(i.stderr, new RegExp(`nothing was written to ${dev}; it is unchanged`));
       assert.ok((await readFile(dev)).every((b) => b === 0xa5), 'not one byte written');
 
-      const c = await runImgkit(['cpio', src, dev, '--compress', 'none', '--workers', '0']);
+      const u = await runImgkit(['cpio', src, dev, '--compress', 'none', '--workers', '0']);
+      assertRefused(u, 'E_NO_SPACE', /device holds 2097152 bytes, the image is 3146\d\d\d/);
+      assert.match(u.stderr, new RegExp(`nothing was written to ${dev}; it is unchanged`));
+      assert.ok((await readFile(dev)).every((b) => b === 0xa5), 'not one byte written');
+
+      const c = await runImgkit(['cpio', src, dev, '--compress', 'gzip', '--workers', '0']);
       assertRefused(c, 'E_NO_SPACE', /device holds 2097152 bytes/);
       assert.match(c.stderr, new RegExp(`${dev} now holds an incomplete image .*do not boot or mount it`));
       assert.doesNotMatch(c.stderr, /removed|not created/);
       assert.ok((await stat(dev)).isBlockDevice());
-      assert.equal((await readFile(dev)).subarray(0, 6).toString('latin1'), '070701', 'what was written stays');
+      assert.deepEqual([...(await readFile(dev)).subarray(0, 2)], [0x1f, 0x8b], 'what was written stays (a gzip member)');
     });
   });
 

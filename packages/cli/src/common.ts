@@ -410,10 +410,11 @@ export async function openSink(ctx: CliContext, out: string, opts: { seekable: b
 
 /**
  * A worker pool for `--workers N` (N = 0: inline); close it when done. The workers start at once and
- * load `codec`, so they boot while the main thread walks the tree.
+ * load `codecs` (a plan's or `xRequirements(options)`'s), so they boot while the main thread walks the tree.
  */
-export async function openPool(workers: number, codec?: CodecName): Promise<WorkerPool> {
-  return createNodePool(codec === undefined ? { workers, eager: true } : { workers, preload: [codec] });
+export async function openPool(workers: number, codecs?: CodecName | readonly CodecName[]): Promise<WorkerPool> {
+  const preload = codecs === undefined ? [] : typeof codecs === 'string' ? [codecs] : [...codecs];
+  return createNodePool(preload.length === 0 ? { workers, eager: true } : { workers, preload });
 }
 
 // ---- progress line ----

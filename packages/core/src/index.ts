@@ -34,3 +34,6 @@ export { registerTask, runTask, hasTask, handleTaskRequest } from './worker-task
 export type { TaskHandler, TaskRequest, TaskReply, CompressJob, CompressResult } from './worker-tasks.js';
 export * from './read-ahead.js';
 export * from './tree-check.js';
+export * from './plan.js';
+export * from './spool.js';
+export * from './nest.js';

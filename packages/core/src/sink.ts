@@ -134,30 +134,119 @@ export class MemorySink implements ByteSink {
   }
 }
 
+/** How a window names itself in errors (the partition it is), and the way out it suggests. */
+export interface SubSinkOptions {
+  /** What the window is, in messages: 'partition 2 ("system-a")', 'El Torito image'. @default 'partition' */
+  label?: string;
+  /** Format named in its errors. @default 'core' */
+  format?: string;
+  /** Field of the caller's input that sets the window's size ('partitions[1].size'), put on E_NO_SPACE. @default none */
+  field?: string;
+  /** The way out on E_NO_SPACE. @default 'raise the partition size' */
+  hint?: string;
+}
+
+/** A window of another sink (see `subSink`). */
+export interface SubSink extends ByteSink {
+  /** Where the window starts in the parent, and its length. */
+  readonly offset: number;
+  readonly length: number;
+  /**
+   * Bytes the content used: the end of what was written into the window (its `position`), not
+   * counting what `finish()` padded. A filesystem's real size inside its partition.
+   */
+  readonly bytesUsed: number;
+  /**
+   * Pad the window with zeros up to its end (holes in a file sink), so the parent is at the
+   * window's end, and resolve with `bytesUsed`. Later writes are refused. Idempotent.
+   */
+  finish(): Promise<number>;
+}
+
 /**
- * A window of another sink: writes a filesystem inside a partition. Offsets are relative to the
- * window; a write past `length` throws NoSpaceError. Closing it does not close the parent.
+ * A window of `length` bytes at `offset` of `parent`: writes an image inside a partition (or any
+ * region of a bigger image). Offsets and `position` are relative to the window, so a writer that
+ * starts where its sink is (every imgkit writer) puts its image at `offset`.
+ *
+ * - The parent may be behind the window: the gap is filled with zeros first (`writeZeros`: holes in
+ *   a file sink), at the first write.
+ * - The parent may be past the window's start (content written out of order, a window over a disk
+ *   already written): the window then patches with `writeAt`, and appends whatever goes beyond the
+ *   parent's end. A parent that cannot seek is refused with E_SINK_UNSUPPORTED, at once when it is
+ *   already past the start when the window is made, otherwise at the write that would go back.
+ * - A write past the window's end is E_NO_SPACE (NoSpaceError) naming the window (`label`), its
+ *   length and the bytes needed; `expectSize` checks the same before anything is written and
+ *   passes the end on to the parent (a block device checks its own size).
+ * - `bytesUsed` reports the content's end; `finish()` pads to the window's end.
+ *
+ * `close()` and `abort()` leave the parent alone: the parent owns the output.
  */
-export function subSink(parent: ByteSink, offset: number, length: number, what = 'partition'): ByteSink {
+export function subSink(parent: ByteSink, offset: number, length: number, options: string | SubSinkOptions = {}): SubSink {
+  const o: SubSinkOptions = typeof options === 'string' ? { label: options } : options;
+  const label = o.label ?? 'partition';
+  const format = o.format ?? 'core';
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format, detail: `${label}: a window needs a whole, non-negative offset and length (got ${offset} and ${length})` });
+  }
+  const refuseSeek = (at: number) =>
+    new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, {
+      format,
+      detail: `${label} starts at byte ${offset} and is written at byte ${at}, but the output is already at byte ${parent.position} and cannot seek back`,
+      hint: 'write the parts of the image in offset order, or to a seekable output (a file)',
+    });
+  if (parent.position > offset && !parent.seekable) throw refuseSeek(offset);
   let pos = 0;
+  let used = 0;
+  let finished = false;
   const check = (end: number, start = 0) => {
-    if (start < 0) throw new NoSpaceError({ format: 'core', detail: `a write at ${start} starts before the ${what}` });
+    if (finished) throw new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, { format, detail: `${label} is already finished (padded to its end)` });
+    if (start < 0) throw new NoSpaceError({ format, ...(o.field !== undefined ? { field: o.field } : {}), detail: `a write at ${start} starts before the ${label}` });
     if (end > length) {
-      throw new NoSpaceError({ format: 'core', detail: `${what} of ${length} bytes is full (needs ${end})`, hint: 'raise the partition size' });
+      throw new NoSpaceError({
+        format,
+        ...(o.field !== undefined ? { field: o.field } : {}),
+        detail: `${label} of ${length} bytes is full (needs ${end})`,
+        hint: o.hint ?? 'raise the partition size',
+      });
     }
   };
-  return {
+  /** Bring the parent up to `abs` (zeros: holes), or see that it is past it and can go back. */
+  const reach = async (abs: number): Promise<void> => {
+    if (parent.position < abs) await writeZeros(parent, abs - parent.position);
+    else if (parent.position > abs && !parent.seekable) throw refuseSeek(abs);
+  };
+  /** Put `n` bytes at parent offset `abs`: patched where the parent already has bytes, appended after. */
+  const put = async (abs: number, n: number, bytes: Uint8Array | null): Promise<void> => {
+    await reach(abs);
+    const patch = Math.min(n, parent.position - abs);
+    for (let done = 0; done < patch; ) {
+      const k = bytes ? patch - done : Math.min(patch - done, ZERO_CHUNK.byteLength);
+      await parent.writeAt(abs + done, bytes ? bytes.subarray(done, done + k) : ZERO_CHUNK.subarray(0, k));
+      done += k;
+    }
+    if (patch < n) {
+      if (bytes) await parent.write(patch === 0 ? bytes : bytes.subarray(patch));
+      else await writeZeros(parent, n - patch);
+    }
+  };
+  const sink: SubSink = {
+    offset,
+    length,
     get position() {
       return pos;
+    },
+    get bytesUsed() {
+      return used;
     },
     get seekable() {
       return parent.seekable;
     },
     async write(chunk) {
       check(pos + chunk.byteLength);
-      if (parent.position === offset + pos) await parent.write(chunk);
-      else await parent.writeAt(offset + pos, chunk);
+      if (chunk.byteLength === 0) return;
+      await put(offset + pos, chunk.byteLength, chunk);
       pos += chunk.byteLength;
+      used = pos;
     },
     async writeAt(at, chunk) {
       check(at + chunk.byteLength, at); // never before the window either
@@ -169,15 +258,19 @@ export function subSink(parent: ByteSink, offset: number, length: number, what =
     },
     async writeZeros(n) {
       check(pos + n);
-      if (parent.position === offset + pos) await writeZeros(parent, n);
-      else {
-        for (let done = 0; done < n; ) {
-          const k = Math.min(n - done, ZERO_CHUNK.byteLength);
-          await parent.writeAt(offset + pos + done, ZERO_CHUNK.subarray(0, k));
-          done += k;
-        }
-      }
+      if (n <= 0) return;
+      await put(offset + pos, n, null);
       pos += n;
+      used = pos;
+    },
+    async finish() {
+      if (finished) return used;
+      if (pos < length) {
+        await put(offset + pos, length - pos, null);
+        pos = length;
+      }
+      finished = true;
+      return used;
     },
     async close() {
       /* the parent owns the output */
@@ -186,6 +279,7 @@ export function subSink(parent: ByteSink, offset: number, length: number, what =
       /* the parent owns the output */
     },
   };
+  return sink;
 }
 
 /** A sink over a Web Streams WritableStream (browser downloads, Node's Writable.toWeb). Sequential only. */

@@ -6,22 +6,27 @@
  *   exactly once, parents before children, children in the byte order of their UTF-8 names
  *   (core/src/source.ts); a path with empty, '.' or '..' components; a parent that is not a
  *   directory walked before (E_BAD_INPUT, naming the path);
- * - hard links whose target (`hardLinkTo`) is not a file walked before it that is not itself a
- *   link, or that are not files (E_BAD_INPUT);
+ * - hard links (`hardLinkTo`, on any kind but a directory: nodeSource reports hard-linked
+ *   symlinks and device nodes too) whose target is not an entry of the same kind walked before it
+ *   that is not itself a link, and directories with `hardLinkTo` (E_BAD_INPUT);
  * - entry kinds the format cannot store (E_UNSUPPORTED_ENTRY, with the format's own reason);
  * - names the format cannot hold: a byte limit per name or per path (E_NAME_TOO_LONG), and the
  *   format's own rule (`checkName`, any code it returns).
  *
- * It also counts links: once the walk has ended, `summary.linkCount(path)` is a file's number of
+ * It also counts links: once the walk has ended, `summary.linkCount(path)` is an entry's number of
  * names (its hard-link group) and a directory's 2 + its subdirectories, and `summary.linkGroups`
- * maps each multiply-linked file's first name to all its names.
+ * maps each multiply-linked entry's first name to all its names.
  *
- * Memory: one record per directory and per file path (hard-link targets may be any earlier file).
+ * Errors name the path as `messagePath` quotes it (a 2 MB name from a tar archive is cut).
+ *
+ * Memory: one record per directory and per non-directory path (hard-link targets may be any
+ * earlier entry).
  * A plan that loops over `tree.walk()` itself uses `TreeChecker` (one `check(entry)` per entry).
  */
 import { encodeUtf8 } from './bytes.js';
+import { messagePath } from './names.js';
 import { ErrorCodes, ImgkitError, UnsupportedEntryError, type ErrorCode } from './errors.js';
-import { baseName, parentPath, type EntryKind, type SourceEntry, type SourceTree } from './source.js';
+import type { EntryKind, SourceEntry, SourceTree } from './source.js';
 
 /** Why a name is refused: the error's code, detail and way out. */
 export interface NameProblem {
@@ -60,9 +65,9 @@ export interface CheckedEntry {
 export interface TreeSummary {
   /** Entries walked, the root included. */
   entries: number;
-  /** Each multiply-linked file: its first name → all its names in walk order. */
+  /** Each multiply-linked entry: its first name → all its names in walk order. */
   linkGroups: ReadonlyMap<string, readonly string[]>;
-  /** A file's number of names, a directory's 2 + subdirectories, 1 for anything else or unknown paths. */
+  /** An entry's number of names (hard links), a directory's 2 + subdirectories, 1 for unknown paths. */
   linkCount(path: string): number;
 }
 
@@ -95,7 +100,9 @@ export function compareWalkOrder(a: string, b: string): number {
 function badPath(path: string): string | undefined {
   if (path === '') return undefined;
   if (path.includes('\0')) return 'the path contains a NUL character';
-  if (path.startsWith('/') || path.endsWith('/') || path.includes('//')) return 'the path has an empty component (a leading, trailing or doubled "/")';
+  if (path.charCodeAt(0) === 0x2f || path.charCodeAt(path.length - 1) === 0x2f || path.includes('//')) return 'the path has an empty component (a leading, trailing or doubled "/")';
+  // A "." or ".." component starts the path or follows a '/' (the regular expression only then).
+  if (path.charCodeAt(0) !== 0x2e && !path.includes('/.')) return undefined;
   const dots = /(?:^|\/)(\.\.?)(?:\/|$)/.exec(path);
   if (dots) return `the path has a "${dots[1]}" component`;
   return undefined;
@@ -113,8 +120,8 @@ export class TreeChecker {
   private readonly dirs = new Map<string, number>();
   /** every name of a multiply-linked file → its group */
   private readonly linkOf = new Map<string, string[]>();
-  /** Files walked so far that a later name may link to. */
-  private readonly files = new Set<string>();
+  /** Non-directories walked so far that a later name may link to, and their kinds. */
+  private readonly linkable = new Map<string, EntryKind>();
   private readonly allowed: Set<string> | undefined;
   private prev: string | undefined;
 
@@ -133,13 +140,15 @@ export class TreeChecker {
   }
 
   private fail(path: string, detail: string, hint?: string): ImgkitError {
-    return new ImgkitError(ErrorCodes.BAD_INPUT, { format: this.rules.format, path, detail, ...(hint ? { hint } : {}) });
+    return new ImgkitError(ErrorCodes.BAD_INPUT, { format: this.rules.format, path: messagePath(path), detail, ...(hint ? { hint } : {}) });
   }
 
   /** Check the next entry of the walk; throws naming its path, or returns it with its name, parent and depth. */
   check(entry: SourceEntry): CheckedEntry {
     const { rules, dirs } = this;
     const path = entry.path;
+    const slash = path.lastIndexOf('/');
+    const parent = path === '' ? undefined : slash < 0 ? '' : path.slice(0, slash);
     if (this.prev === undefined) {
       if (path !== '' || entry.kind !== 'dir') throw this.fail(path, 'the walk must start with the root directory (path "")', 'a SourceTree yields its root first');
     } else {
@@ -148,10 +157,9 @@ export class TreeChecker {
       if (path === '' || compareWalkOrder(this.prev, path) >= 0) {
         throw this.fail(path, `walked out of order or twice (after "${this.prev}")`, 'a SourceTree yields each path once, parents first, children sorted by the bytes of their names');
       }
-      const parent = parentPath(path);
-      const siblings = dirs.get(parent);
+      const siblings = dirs.get(parent!);
       if (siblings === undefined) throw this.fail(path, `its parent "${parent}" is not a directory walked before it`);
-      if (entry.kind === 'dir') dirs.set(parent, siblings + 1);
+      if (entry.kind === 'dir') dirs.set(parent!, siblings + 1);
     }
     this.prev = path;
 
@@ -159,34 +167,40 @@ export class TreeChecker {
       const r = rules.refuse?.[entry.kind];
       throw new UnsupportedEntryError({
         format: rules.format,
-        path,
+        path: messagePath(path),
         detail: r?.detail ?? `${rules.format} cannot store a ${entry.kind}`,
         ...(r?.hint ? { hint: r.hint } : { hint: 'exclude it' }),
       });
     }
 
-    const name = baseName(path);
+    const name = slash < 0 ? path : path.slice(slash + 1);
     if (path !== '') {
       if (rules.maxNameBytes !== undefined) {
         const n = encodeUtf8(name).byteLength;
         if (n > rules.maxNameBytes) {
-          throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, { format: rules.format, path, detail: `the name is ${n} bytes; the limit is ${rules.maxNameBytes}`, hint: 'shorten it or exclude it' });
+          throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, { format: rules.format, path: messagePath(path), detail: `the name is ${n} bytes; the limit is ${rules.maxNameBytes}`, hint: 'shorten it or exclude it' });
         }
       }
       if (rules.maxPathBytes !== undefined) {
         const n = encodeUtf8(path).byteLength;
         if (n > rules.maxPathBytes) {
-          throw new ImgkitError(ErrorCodes.PATH_TOO_LONG, { format: rules.format, path, detail: `the path is ${n} bytes; the limit is ${rules.maxPathBytes}`, hint: 'shorten it or exclude it' });
+          throw new ImgkitError(ErrorCodes.PATH_TOO_LONG, { format: rules.format, path: messagePath(path), detail: `the path is ${n} bytes; the limit is ${rules.maxPathBytes}`, hint: 'shorten it or exclude it' });
         }
       }
       const problem = rules.checkName?.(name, entry);
-      if (problem) throw new ImgkitError(problem.code, { format: rules.format, path, detail: problem.detail, ...(problem.hint ? { hint: problem.hint } : {}) });
+      if (problem) throw new ImgkitError(problem.code, { format: rules.format, path: messagePath(path), detail: problem.detail, ...(problem.hint ? { hint: problem.hint } : {}) });
     }
 
     if (entry.hardLinkTo !== undefined) {
-      if (entry.kind !== 'file') throw this.fail(path, `a ${entry.kind} cannot be a hard link (to "${entry.hardLinkTo}")`);
-      if (!this.files.has(entry.hardLinkTo)) {
-        throw this.fail(path, `hard link to "${entry.hardLinkTo}", which is not a file walked before it`, 'a source sets hardLinkTo on later names only, naming the first');
+      if (entry.kind === 'dir') throw this.fail(path, `a directory cannot be a hard link (to "${entry.hardLinkTo}")`);
+      const target = this.linkable.get(entry.hardLinkTo);
+      if (target !== entry.kind) {
+        const what = entry.kind === 'file' ? 'a file' : `a ${entry.kind}`;
+        throw this.fail(
+          path,
+          target === undefined ? `hard link to "${entry.hardLinkTo}", which is not ${what} walked before it` : `a ${entry.kind} cannot be a hard link to "${entry.hardLinkTo}", a ${target}`,
+          'a source sets hardLinkTo on later names only, naming the first',
+        );
       }
       let group = this.groups.get(entry.hardLinkTo);
       if (!group) {
@@ -196,14 +210,14 @@ export class TreeChecker {
       }
       group.push(path);
       this.linkOf.set(path, group);
-    } else if (entry.kind === 'file') {
-      this.files.add(path);
+    } else if (entry.kind !== 'dir') {
+      this.linkable.set(path, entry.kind);
     }
     if (entry.kind === 'dir') dirs.set(path, 0);
     this.summary.entries++;
     let depth = path === '' ? 0 : 1;
     for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) depth++;
-    return { entry, name, parent: path === '' ? undefined : parentPath(path), depth };
+    return { entry, name, parent, depth };
   }
 
   /** After the last entry: a walk that yielded nothing is refused. */

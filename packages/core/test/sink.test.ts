@@ -6,7 +6,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ImgkitError, MemorySink, NoSpaceError, expectSinkSize, subSink, withSink } from '@imgkit/core';
+import { ImgkitError, MemorySink, NoSpaceError, WebStreamSink, expectSinkSize, subSink, withSink } from '@imgkit/core';
 import { createExclusive, fileSink, inspectOutput, stdoutSink } from '@imgkit/core/node';
 import { withLoopDevice } from '../../../test/lib/loop.ts';
 import { tempDir } from '../../../test/lib/tools.ts';
@@ -420,4 +420,111 @@ test('memory sink and subSink: patches outside the bytes written or the window a
   assert.deepEqual([...mem.bytes()], new Array(100).fill(1), 'the parent is unchanged');
   await win.writeAt(0, new Uint8Array(40).fill(7));
   assert.deepEqual([...mem.bytes().subarray(38, 82)], [1, 1, ...new Array(40).fill(7), 1, 1]);
+});
+
+// ---- subSink: a window of another sink (a partition of a disk) ----
+
+test('subSink: the gap before the window is zeros, writes land at the offset, position and bytesUsed are the window\'s, finish pads to its end', async () => {
+  const parent = new MemorySink();
+  await parent.write(pattern(100, 9)); // something before, not touching the window
+  const w = subSink(parent, 4096, 8192, 'partition 1 ("esp")');
+  assert.deepEqual([w.offset, w.length, w.position, w.bytesUsed, parent.position], [4096, 8192, 0, 0, 100]);
+  await w.write(pattern(1000, 1));
+  assert.deepEqual([w.position, w.bytesUsed, parent.position], [1000, 1000, 5096]);
+  await w.writeZeros!(24);
+  await w.write(pattern(10, 2));
+  await w.writeAt(1, new Uint8Array([0xee])); // a patch: relative to the window
+  assert.deepEqual([w.position, w.bytesUsed], [1034, 1034]);
+  assert.equal(await w.finish(), 1034, 'finish resolves with the bytes used');
+  assert.deepEqual([w.position, w.bytesUsed, parent.position], [8192, 1034, 4096 + 8192]);
+  assert.equal(await w.finish(), 1034, 'idempotent');
+  const b = parent.bytes();
+  assert.ok(b.subarray(100, 4096).every((x) => x === 0), 'the gap is zeros');
+  const want = new Uint8Array(8192);
+  want.set(pattern(1000, 1), 0);
+  want.set(pattern(10, 2), 1024);
+  want[1] = 0xee;
+  assert.deepEqual(b.subarray(4096), want);
+  await assert.rejects(w.write(new Uint8Array(1)), (e: unknown) => e instanceof ImgkitError && e.code === 'E_SINK_UNSUPPORTED');
+});
+
+test('subSink: a write past the end is E_NO_SPACE naming the window (label, field, hint given by the caller); nothing of it is written', async () => {
+  const parent = new MemorySink();
+  const w = subSink(parent, 512, 4096, { label: 'partition 2 ("system-a")', format: 'disk', field: 'partitions[1].size', hint: 'raise its size in the layout' });
+  await w.write(new Uint8Array(4000));
+  await assert.rejects(w.write(new Uint8Array(97)), (e: unknown) => {
+    assert.ok(e instanceof NoSpaceError, String(e));
+    assert.equal(e.code, 'E_NO_SPACE');
+    assert.equal(e.format, 'disk');
+    assert.equal(e.field, 'partitions[1].size');
+    assert.match(e.message, /partition 2 \("system-a"\) of 4096 bytes is full \(needs 4097\).*raise its size in the layout/);
+    return true;
+  });
+  assert.equal(parent.position, 512 + 4000, 'the refused write left the parent alone');
+  await assert.rejects(w.writeZeros!(97), NoSpaceError);
+  await assert.rejects(expectSinkSize(w, 4097), NoSpaceError);
+  await w.write(new Uint8Array(96)); // exactly to the end is fine
+  assert.equal(w.bytesUsed, 4096);
+  // The default label is "partition".
+  await assert.rejects(subSink(new MemorySink(), 0, 1).write(new Uint8Array(2)), /partition of 1 bytes is full \(needs 2\)/);
+});
+
+test('subSink: a parent already past the window\'s start is patched when it can seek, refused with a typed error when it cannot', async () => {
+  // Seekable: a window over bytes already written (a partition of a disk written before).
+  const disk = new MemorySink();
+  await disk.write(new Uint8Array(6000).fill(0x11));
+  const w = subSink(disk, 4096, 4096);
+  await w.write(pattern(3000, 3)); // 1904 bytes patched, 1096 appended
+  assert.deepEqual([disk.position, w.position], [7096, 3000]);
+  await w.finish();
+  const b = disk.bytes();
+  assert.equal(b.byteLength, 8192);
+  assert.ok(b.subarray(0, 4096).every((x) => x === 0x11), 'bytes before the window untouched');
+  assert.deepEqual(b.subarray(4096, 7096), pattern(3000, 3));
+  assert.ok(b.subarray(7096).every((x) => x === 0), 'finish zeroed the old bytes after the content too');
+
+  // Not seekable: refused at once when the window is made, as an ImgkitError (not a RangeError).
+  const stream = new WebStreamSink(new WritableStream<Uint8Array>({ write() {} }));
+  await stream.write(new Uint8Array(100));
+  assert.throws(() => subSink(stream, 50, 100, 'partition 1'), (e: unknown) => e instanceof ImgkitError && e.code === 'E_SINK_UNSUPPORTED' && /partition 1 starts at byte 50.*already at byte 100/.test(e.message));
+  // … and at the write, when the parent moved past the window after it was made.
+  const late = subSink(stream, 200, 100, 'partition 2');
+  await stream.write(new Uint8Array(150));
+  await assert.rejects(late.write(new Uint8Array(1)), (e: unknown) => e instanceof ImgkitError && e.code === 'E_SINK_UNSUPPORTED' && /partition 2/.test(e.message));
+});
+
+test('subSink on a sequential sink: the gap and the padding are written as zeros, in order', async () => {
+  const chunks: Uint8Array[] = [];
+  const stream = new WebStreamSink(new WritableStream<Uint8Array>({ write: (c) => void chunks.push(c) }));
+  const w = subSink(stream, 3000, 2000);
+  await w.write(pattern(500, 4));
+  await w.finish();
+  await stream.close();
+  const all = Buffer.concat(chunks);
+  assert.equal(all.byteLength, 5000);
+  assert.ok(all.subarray(0, 3000).every((x) => x === 0));
+  assert.deepEqual(new Uint8Array(all.subarray(3000, 3500)), pattern(500, 4));
+  assert.ok(all.subarray(3500).every((x) => x === 0));
+});
+
+test('subSink in a file sink: the gap before a window and the rest of it after finish() are holes', async () => {
+  const d = await tempDir('subsink');
+  const out = path.join(d, 'disk.img');
+  const disk = await fileSink(out);
+  const w = subSink(disk, 256 << 20, 64 << 20, 'partition 1');
+  await w.write(pattern(4096, 5));
+  await w.finish();
+  assert.equal(disk.position, 320 << 20);
+  await disk.close();
+  const st = await fsp.stat(out);
+  assert.equal(st.size, 320 << 20);
+  assert.ok(st.blocks * 512 < 2 << 20, `allocated ${st.blocks * 512} bytes`);
+  const fh = await fsp.open(out, 'r');
+  try {
+    const b = Buffer.alloc(4096);
+    await fh.read(b, 0, 4096, 256 << 20);
+    assert.deepEqual(new Uint8Array(b), pattern(4096, 5));
+  } finally {
+    await fh.close();
+  }
 });

@@ -80,6 +80,26 @@ test('checkTree counts hard-link groups and refuses links to files not walked be
   await assert.rejects(drain(dirLink, RULES), rejects(ErrorCodes.BAD_INPUT, 'b'));
 });
 
+test('checkTree: hard links of symlinks and device nodes (nodeSource reports them) are groups too; a link to another kind is refused', async () => {
+  const tree = memoryTree([
+    { path: 'bin/sh', kind: 'symlink', linkTarget: 'busybox' },
+    { path: 'bin/sh2', kind: 'symlink', linkTarget: 'busybox', hardLinkTo: 'bin/sh' },
+    { path: 'dev/null', kind: 'char', rdev: 0x103 },
+    { path: 'dev/null2', kind: 'char', rdev: 0x103, hardLinkTo: 'dev/null' },
+  ]);
+  const { summary } = await drain(tree, RULES);
+  assert.deepEqual([...summary.linkGroups], [['bin/sh', ['bin/sh', 'bin/sh2']], ['dev/null', ['dev/null', 'dev/null2']]]);
+  assert.equal(summary.linkCount('dev/null2'), 2);
+  const mixed = rawTree([{ path: '', kind: 'dir' }, { path: 'a', kind: 'symlink', linkTarget: 'x' }, { path: 'b', kind: 'file', hardLinkTo: 'a' }]);
+  await assert.rejects(drain(mixed, RULES), (e: unknown) => rejects(ErrorCodes.BAD_INPUT, 'b')(e) && /a file cannot be a hard link to "a", a symlink/.test((e as Error).message));
+});
+
+test('checkTree: a path too long for a message is quoted by its first 200 bytes', async () => {
+  const long = `${'d'.repeat(250)}/`.repeat(20) + 'f';
+  const bad = rawTree([{ path: '', kind: 'dir' }, { path: long }]);
+  await assert.rejects(drain(bad, RULES), (e: unknown) => e instanceof ImgkitError && e.code === ErrorCodes.BAD_INPUT && e.path!.endsWith(`… (${long.length} bytes)`) && e.path!.length < 300);
+});
+
 test('checkTree refuses walks that break the SourceTree contract, naming the path', async () => {
   const cases: [string, Partial<SourceEntry>[], string][] = [
     ['no root first', [{ path: 'a' }], 'a'],

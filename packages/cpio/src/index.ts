@@ -1,5 +1,16 @@
-export { writeCpio, CPIO_LEVELS, ZSTD_KERNEL_MAX_LEVEL, type CpioOptions, type CpioCompression, type CpioProgress, type CpioResult } from './writer.js';
-export { planCpio, type PlannedEntry, type PlanOptions } from './plan.js';
+export {
+  writeCpio,
+  planCpio,
+  cpioRequirements,
+  CPIO_LEVELS,
+  ZSTD_KERNEL_MAX_LEVEL,
+  type CpioPlan,
+  type CpioOptions,
+  type CpioCompression,
+  type CpioProgress,
+  type CpioResult,
+} from './writer.js';
+export { planArchive, archiveSize, type PlannedEntry, type PlanOptions } from './plan.js';
 export {
   NewcHeader,
   NEWC_MAGIC,

@@ -1,6 +1,8 @@
 /**
  * Planning pass: walk the tree's metadata once (no content is read), validate every entry against
- * the newc limits, and give each entry its header values. Memory: one record per entry.
+ * the newc limits, and give each entry its header values. Memory: one record per entry. The walk
+ * itself (order, parents, hard-link targets, link counts) is checked by core's TreeChecker, as in
+ * every format; the size of the uncompressed archive follows from the plan (`archiveSize`).
  *
  * - Root: the tree's root ('') is written as "." so its mode, owner and time reach the target
  *   (the kernel's initramfs unpacker mkdirs "." — EEXIST — then chowns and chmods it; `cpio -i`
@@ -23,19 +25,20 @@ import {
   ImgkitError,
   MODE_TYPE_BITS,
   NAME_MAX,
+  TreeChecker,
+  alignUp,
   messagePath,
   clampTime,
   devMajor,
   devMinor,
   encodeUtf8,
   longComponent,
-  parentPath,
   warnOrThrow,
   type SourceEntry,
   type SourceTree,
   type WarningHandler,
 } from '@imgkit/core';
-import { CPIO_FIELD_MAX, CPIO_PATH_MAX } from './newc-header.js';
+import { CPIO_FIELD_MAX, CPIO_HEADER_SIZE, CPIO_PATH_MAX, CPIO_TRAILER_NAME } from './newc-header.js';
 
 export interface PlannedEntry {
   entry: SourceEntry;
@@ -77,33 +80,64 @@ function checkField(path: string, field: string, value: number, hint?: string): 
   }
 }
 
-export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promise<PlannedEntry[]> {
+/**
+ * The newc name rules, on the archive name's UTF-8 bytes (encoded once, for the header too): at
+ * most PATH_MAX bytes with the NUL, every component at most NAME_MAX bytes.
+ */
+function checkName(path: string, name: Uint8Array): void {
+  if (name.byteLength + 1 > CPIO_PATH_MAX) {
+    throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+      format: FORMAT,
+      path: messagePath(path),
+      detail: `the name is ${name.byteLength + 1} bytes with its NUL; the kernel's limit (PATH_MAX) is ${CPIO_PATH_MAX}`,
+      hint: 'shorten the path or exclude it',
+    });
+  }
+  const long = name.byteLength > NAME_MAX ? longComponent(path) : undefined;
+  if (long) {
+    throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
+      format: FORMAT,
+      path: messagePath(path),
+      detail: `a path component is ${long.bytes} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so the kernel and cpio could not create it`,
+      hint: 'rename it or exclude it',
+    });
+  }
+}
+
+/** The bytes one planned entry takes in the archive: header + name + NUL, padded to 4; data, padded to 4. */
+function entryBytes(p: PlannedEntry): number {
+  return alignUp(CPIO_HEADER_SIZE + p.name.byteLength + 1, 4) + alignUp(p.filesize, 4);
+}
+
+/**
+ * The exact size of the uncompressed archive `archiveBytes` writes for `planned`: the entries, the
+ * trailer (buffer-format.rst "cpio_trailer"), and zeros up to a multiple of `align`.
+ */
+export function archiveSize(planned: readonly PlannedEntry[], align = 4): number {
+  let n = 0;
+  for (const p of planned) n += entryBytes(p);
+  n += alignUp(CPIO_HEADER_SIZE + CPIO_TRAILER_NAME.length + 1, 4);
+  return alignUp(n, align);
+}
+
+/**
+ * Plan the entries of one archive (see the top of this file): one walk of the metadata, checked
+ * entry by entry by core's TreeChecker (walk order, parents, hard-link targets, link counts) and
+ * the newc rules; no content is read.
+ */
+export async function planArchive(tree: SourceTree, opts: PlanOptions = {}): Promise<PlannedEntry[]> {
   const planned: PlannedEntry[] = [];
-  const byPath = new Map<string, PlannedEntry>();
+  const dirs: PlannedEntry[] = [];
   /** hard-link group (first name's path) → its names in walk order */
   const groups = new Map<string, PlannedEntry[]>();
+  // The walk's own checks here; the name rules below, on the bytes the header needs anyway.
+  const checker = new TreeChecker({ format: FORMAT });
   let nextIno = 1;
 
-  for await (const e of tree.walk()) {
-    const path = e.path === '' ? '.' : e.path;
-    const name = encodeUtf8(path);
-    if (name.byteLength + 1 > CPIO_PATH_MAX) {
-      throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
-        format: FORMAT,
-        path: messagePath(e.path),
-        detail: `the name is ${name.byteLength + 1} bytes with its NUL; the kernel's limit (PATH_MAX) is ${CPIO_PATH_MAX}`,
-        hint: 'shorten the path or exclude it',
-      });
-    }
-    const long = name.byteLength > NAME_MAX ? longComponent(path) : undefined;
-    if (long) {
-      throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
-        format: FORMAT,
-        path: messagePath(e.path),
-        detail: `a path component is ${long.bytes} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so the kernel and cpio could not create it`,
-        hint: 'rename it or exclude it',
-      });
-    }
+  for await (const entry of tree.walk()) {
+    const { entry: e } = checker.check(entry);
+    const name = encodeUtf8(e.path === '' ? '.' : e.path);
+    checkName(e.path, name);
     if (e.xattrs && e.xattrs.length > 0) {
       warnOrThrow(
         { code: ErrorCodes.UNSUPPORTED_ENTRY, format: FORMAT, path: e.path, detail: `newc cannot store extended attributes; ${e.xattrs.length} dropped (${e.xattrs.map((x) => x.name).join(', ')})` },
@@ -122,7 +156,7 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
       mode: MODE_TYPE_BITS[e.kind] | (e.mode & 0o7777),
       uid: e.uid,
       gid: e.gid,
-      nlink: e.kind === 'dir' ? 2 : 1,
+      nlink: 1,
       mtime,
       filesize: 0,
       rdevmajor: 0,
@@ -130,16 +164,8 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
     };
     switch (e.kind) {
       case 'file': {
-        const group = e.hardLinkTo !== undefined ? groups.get(e.hardLinkTo) : undefined;
-        if (e.hardLinkTo !== undefined && !group) {
-          // SourceTree contract: hardLinkTo names the group's FIRST name in walk order, a file.
-          throw new ImgkitError(ErrorCodes.BAD_INPUT, {
-            format: FORMAT,
-            path: e.path,
-            detail: `hard link to "${e.hardLinkTo}", which is not a file walked before it`,
-            hint: 'a source must set hardLinkTo on later names only, pointing at the first name',
-          });
-        }
+        // TreeChecker has seen to it that hardLinkTo names an earlier file that is a group's first name.
+        const group = e.hardLinkTo !== undefined ? groups.get(e.hardLinkTo)! : undefined;
         if (group) {
           const first = group[0]!;
           p.ino = first.ino;
@@ -175,17 +201,19 @@ export async function planCpio(tree: SourceTree, opts: PlanOptions = {}): Promis
         p.ino = nextIno++;
         break;
       }
+      case 'dir':
+        dirs.push(p);
+        p.ino = nextIno++;
+        break;
       default:
+        // fifos and sockets; other kinds with several names are written as independent entries
         p.ino = nextIno++;
     }
-    if (e.kind === 'dir' && e.path !== '') {
-      const parent = byPath.get(parentPath(e.path) === '' ? '.' : parentPath(e.path));
-      if (parent) parent.nlink++;
-    }
-    byPath.set(path, p);
     planned.push(p);
   }
-  // Hard links: every name gets the link count, the data goes on the last name.
+  const summary = checker.finish();
+  // Directories: 2 + subdirectories. Hard links: every name gets the link count, the data goes on the last name.
+  for (const d of dirs) d.nlink = summary.linkCount(d.entry.path);
   for (const names of groups.values()) {
     const last = names[names.length - 1]!;
     for (const n of names) n.nlink = names.length;

@@ -2,8 +2,9 @@
  * writeCpio: a tree → a (compressed) newc/crc cpio archive, the kernel's initramfs format.
  *
  * Order of work:
- *   1. plan the optional early archive and the main archive (metadata only, all checks up front,
- *      so a bad name or an oversized file fails before a byte is written);
+ *   1. plan the optional early archive and the main archive (`planCpio`: metadata only, all checks
+ *      up front, so a bad name or an oversized file fails before a byte is written; the size of
+ *      each uncompressed archive is known from the plan);
  *   2. stream the early archive uncompressed (e.g. CPU microcode, which the kernel looks for before
  *      it decompresses anything), padded with zeros to 512 bytes as `cpio -o` pads its blocks;
  *   3. stream the main archive's bytes — header+name, then the content chunk by chunk as the
@@ -29,18 +30,21 @@ import {
   syncReaderOf,
   SourceChangedError,
   compressStream,
+  expectSinkSize,
   padLength,
   readChecked,
   ReadAhead,
   type ByteSink,
   type CodecSpec,
+  type ImagePlan,
+  type ImageRequirements,
   type LevelRange,
   type SourceTree,
   type WarningHandler,
   type WorkerPool,
 } from '@imgkit/core';
 import { CPIO_TRAILER_NAME, CRC_MAGIC, NEWC_MAGIC, byteSum, encodeEntryHead } from './newc-header.js';
-import { planCpio, type PlannedEntry } from './plan.js';
+import { archiveSize, planArchive, type PlannedEntry } from './plan.js';
 
 export type CpioCompression = 'gzip' | 'zstd' | 'lz4' | 'xz' | 'none';
 
@@ -115,7 +119,7 @@ export const CPIO_LEVELS: Readonly<Record<CpioCompression, LevelRange | undefine
 /** Alignment of the early archive's end. */
 const EARLY_ALIGN = 512;
 
-/** Each compression option as the codec that writes what the kernel's initramfs unpacker reads. */
+/** Each compression option as the codec that writes what the kernel's initramfs unpacker reads (the one table). */
 const CODECS: Record<Exclude<CpioCompression, 'none'>, CodecSpec> = {
   gzip: { name: 'gzip' },
   zstd: { name: 'zstd' },
@@ -282,20 +286,69 @@ async function* archiveBytes(
   progress.bytes = g.total;
 }
 
+/** A planned cpio archive (core's ImagePlan): sizes known before writing, and `write`. */
+export interface CpioPlan extends ImagePlan<CpioResult> {
+  /** Exact bytes of the output for compression 'none' (early archive included); undefined when compressed. */
+  readonly sizeBytes: number | undefined;
+  /** The early archive's bytes (it is never compressed), or, uncompressed, `sizeBytes`. */
+  readonly minSizeBytes: number;
+  /** cpio is written front to back: a pipe will do. */
+  readonly needsSeekableSink: false;
+  /** Entries in both archives (trailers excluded). */
+  readonly entries: number;
+  /** Exact bytes of the main archive before compression (CpioResult.archiveBytes). */
+  readonly archiveBytes: number;
+  /** Exact bytes of the early archive, zero padding to 512 included; 0 without one. */
+  readonly earlyBytes: number;
+}
+
+/** What a cpio archive with these options needs from its output and its pool, before any walk. */
+export function cpioRequirements(options: Pick<CpioOptions, 'compression'> = {}): ImageRequirements & { needsSeekableSink: false } {
+  const compression = options.compression ?? 'gzip';
+  const codec = compression === 'none' ? undefined : CODECS[compression];
+  return { needsSeekableSink: false, codecs: codec ? [codec.name] : [] };
+}
+
 /**
- * Write `source` as a cpio archive to `sink` (does not close the sink: wrap in `withSink`).
- * Errors: E_NAME_TOO_LONG (name over PATH_MAX), E_FIELD_RANGE (file over 4 GiB − 1, id or time
- * beyond 32 bits), E_SOURCE_CHANGED / E_SOURCE_UNREADABLE from the source, E_BAD_OPTION.
+ * Plan `source` as a cpio archive (metadata only: every check runs here, before a byte is
+ * written). Errors: E_NAME_TOO_LONG (name over PATH_MAX or a component over NAME_MAX), E_FIELD_RANGE
+ * (file over 4 GiB − 1, id or time beyond 32 bits), E_BAD_INPUT (a walk that breaks the SourceTree
+ * contract), E_BAD_OPTION. `plan.write(sink)` writes it at the sink's position.
  */
-export async function writeCpio(source: SourceTree, sink: ByteSink, options: CpioOptions = {}): Promise<CpioResult> {
+export async function planCpio(source: SourceTree, options: CpioOptions = {}): Promise<CpioPlan> {
   const o = resolveOptions(options);
   const planOpts = { epoch: o.epoch, onWarning: options.onWarning, strict: options.strict };
-  const early = options.early ? await planCpio(options.early, planOpts) : [];
-  const main = await planCpio(source, planOpts);
-  const progress = { done: 0, total: early.length + main.length, bytes: 0, cb: options.onProgress };
-  const start = sink.position;
+  const early = options.early ? await planArchive(options.early, planOpts) : [];
+  const main = await planArchive(source, planOpts);
+  const earlyBytes = options.early ? archiveSize(early, EARLY_ALIGN) : 0;
+  const archiveBytes = archiveSize(main, 4);
+  const sizeBytes = o.compression === 'none' ? earlyBytes + archiveBytes : undefined;
+  return {
+    ...cpioRequirements(o),
+    sizeBytes,
+    minSizeBytes: sizeBytes ?? earlyBytes,
+    entries: early.length + main.length,
+    archiveBytes,
+    earlyBytes,
+    write: (sink) => writePlanned(sink, o, options, options.early ? early : undefined, main, sizeBytes),
+  };
+}
 
-  if (options.early) {
+/** Stream the planned archives to `sink`, from its current position. */
+async function writePlanned(
+  sink: ByteSink,
+  o: Resolved,
+  options: CpioOptions,
+  early: readonly PlannedEntry[] | undefined,
+  main: readonly PlannedEntry[],
+  sizeBytes: number | undefined,
+): Promise<CpioResult> {
+  const progress = { done: 0, total: (early?.length ?? 0) + main.length, bytes: 0, cb: options.onProgress };
+  const start = sink.position;
+  // Uncompressed, the size is known: a device or a partition too small fails before the first byte.
+  if (sizeBytes !== undefined) await expectSinkSize(sink, start + sizeBytes);
+
+  if (early) {
     // The early archive is always plain newc: the x86 microcode loader scans it uncompressed.
     for await (const block of archiveBytes(early, 'newc', progress, EARLY_ALIGN)) if (block instanceof Uint8Array) await sink.write(block);
   }
@@ -311,5 +364,15 @@ export async function writeCpio(source: SourceTree, sink: ByteSink, options: Cpi
     if (options.pool) opts.pool = options.pool;
     for await (const out of compressStream(raw, opts)) await sink.write(out);
   }
-  return { entries: early.length + main.length, archiveBytes: progress.bytes, outputBytes: sink.position - start };
+  return { entries: progress.total, archiveBytes: progress.bytes, outputBytes: sink.position - start };
+}
+
+/**
+ * Write `source` as a cpio archive to `sink`, starting at its current position (does not close
+ * the sink: wrap in `withSink`). The same as `planCpio(source, options).then((p) => p.write(sink))`;
+ * errors as planCpio's, and E_SOURCE_CHANGED / E_SOURCE_UNREADABLE from the source while writing.
+ */
+export async function writeCpio(source: SourceTree, sink: ByteSink, options: CpioOptions = {}): Promise<CpioResult> {
+  const plan = await planCpio(source, options);
+  return plan.write(sink);
 }

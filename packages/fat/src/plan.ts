@@ -31,6 +31,7 @@ import {
   warnOrThrow,
   type ByteSink,
   type CodecName,
+  type ImagePlan,
   type SourceEntry,
   type SourceTree,
 } from '@imgkit/core';
@@ -80,7 +81,8 @@ interface LinkNode {
 }
 type WalkNode = FatNode | (LinkNode & { kind: 'symlink' });
 
-export interface FatPlan {
+/** A planned FAT volume (core's ImagePlan: the contract every format's plan follows). */
+export interface FatPlan extends ImagePlan<FatResult> {
   /** Bytes the image takes: exact. */
   sizeBytes: number;
   /** The smallest size that holds the tree (and the margin, when the size was chosen here). */

@@ -75,7 +75,7 @@ export async function writeDisk(sink: ByteSink, layout: DiskLayout, options: Wri
           detail: `the content of ${partitionLabel(p)} left the disk at byte ${sink.position - base}, not at its own end ${at - base}`,
         });
       }
-      await writeZeros(sink, base + it.end - sink.position);
+      await window.finish(); // zeros (holes) to the partition's end
     }
     end = it.end;
     prev = it.what;

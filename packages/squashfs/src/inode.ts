@@ -94,6 +94,8 @@ export const LdevInode = struct('squashfs.ldevInode', 12, { nlink: u32le(0), rde
 // struct squashfs_ipc_inode / squashfs_lipc_inode
 export const IpcInode = struct('squashfs.ipcInode', 4, { nlink: u32le(0) });
 export const LipcInode = struct('squashfs.lipcInode', 8, { nlink: u32le(0), xattr: u32le(4) });
+/** The smallest inode: a basic fifo or socket (header + nlink), 20 bytes. */
+export const MIN_INODE_BYTES = InodeHeader.size + IpcInode.size;
 
 const u32 = struct('u32', 4, { v: u32le(0) });
 

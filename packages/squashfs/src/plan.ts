@@ -5,9 +5,10 @@
  * Inode numbers are given as mksquashfs 4.5 gives them (checked by decoding its images): in walk
  * order (pre-order, names sorted), except the root, which gets the last number (the inode count).
  * The inode table itself is written depth first, children before their directory (writer.ts).
- * Hard-linked names share the inode of the first name met.
+ * Hard-linked names share the inode of the first name met (any kind but directories, as
+ * mksquashfs does).
  */
-import { ErrorCodes, ImgkitError, NAME_MAX, messagePath, encodeUtf8, type EntryKind, type SourceEntry, type SourceTree } from '@imgkit/core';
+import { ErrorCodes, NAME_MAX, TreeChecker, encodeUtf8, utf8Length, type EntryKind, type NameProblem, type SourceEntry, type SourceTree } from '@imgkit/core';
 import type { MetadataPosition } from './metadata.js';
 
 /** Where a regular file's content went: filled in while data is written. */
@@ -50,53 +51,48 @@ export interface Plan {
   sizeCounts: Map<number, number>;
 }
 
+/**
+ * The directory entry could hold 256 bytes (SQUASHFS_NAME_LEN) and the kernel reads that, but
+ * Linux names stop at NAME_MAX (255): unsquashfs cannot extract a longer one onto any Linux
+ * filesystem ("File name too long"), and no Linux tree can hold one.
+ */
+function nameProblem(name: string): NameProblem | undefined {
+  if (name.length * 3 <= NAME_MAX) return undefined;
+  const bytes = utf8Length(name);
+  if (bytes <= NAME_MAX) return undefined;
+  return {
+    code: ErrorCodes.NAME_TOO_LONG,
+    detail: `a name of ${bytes} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so unsquashfs could not extract it`,
+    hint: 'rename it or exclude it',
+  };
+}
+
+/**
+ * One walk of the metadata, checked entry by entry by core's TreeChecker (walk order, parents,
+ * hard-link targets of the same kind, name bytes), into the directory tree and the inodes.
+ */
 export async function planTree(source: SourceTree): Promise<Plan> {
   const dirs = new Map<string, PlanNode>();
   const byPath = new Map<string, InodeRecord>();
   const files: InodeRecord[] = [];
   const inodes: InodeRecord[] = [];
   const sizeCounts = new Map<number, number>();
+  const checker = new TreeChecker({ format: 'squashfs', checkName: nameProblem });
   let root: PlanNode | undefined;
 
-  for await (const entry of source.walk()) {
-    if (entry.path === '') {
-      if (entry.kind !== 'dir') {
-        throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'squashfs', path: '/', detail: 'the source root is not a directory' });
-      }
+  for await (const walked of source.walk()) {
+    const { entry, name: text, parent: parentPath } = checker.check(walked);
+    if (parentPath === undefined) {
       root = { name: new Uint8Array(0), path: '', inode: { kind: 'dir', entry, nlink: 2, number: 0 }, children: [] };
       dirs.set('', root);
       continue;
     }
-    if (!root) throw new ImgkitError(ErrorCodes.BAD_INPUT, { format: 'squashfs', path: entry.path, detail: 'the source did not yield its root first' });
-    const slash = entry.path.lastIndexOf('/');
-    const parentPath = slash < 0 ? '' : entry.path.slice(0, slash);
-    const name = encodeUtf8(slash < 0 ? entry.path : entry.path.slice(slash + 1));
-    // The directory entry could hold 256 bytes (SQUASHFS_NAME_LEN) and the kernel reads that, but
-    // Linux names stop at NAME_MAX (255): unsquashfs cannot extract a longer one onto any Linux
-    // filesystem ("File name too long"), and no Linux tree can hold one.
-    if (name.byteLength > NAME_MAX) {
-      throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
-        format: 'squashfs',
-        path: messagePath(entry.path),
-        detail: `a name of ${name.byteLength} bytes; Linux names are at most ${NAME_MAX} bytes (NAME_MAX), so unsquashfs could not extract it`,
-        hint: 'rename it or exclude it',
-      });
-    }
-    const parent = dirs.get(parentPath);
-    if (!parent) {
-      throw new ImgkitError(ErrorCodes.BAD_INPUT, { format: 'squashfs', path: entry.path, detail: 'parent directory missing from the source walk' });
-    }
+    const name = encodeUtf8(text);
+    const parent = dirs.get(parentPath)!; // TreeChecker: a directory walked before
     let inode: InodeRecord;
     if (entry.hardLinkTo !== undefined) {
-      const target = byPath.get(entry.hardLinkTo);
-      if (!target || target.kind === 'dir') {
-        throw new ImgkitError(ErrorCodes.BAD_INPUT, {
-          format: 'squashfs',
-          path: entry.path,
-          detail: `hard link target "${entry.hardLinkTo}" is not an earlier non-directory entry`,
-        });
-      }
-      inode = target;
+      // TreeChecker: an earlier entry of the same kind, not a directory, the group's first name.
+      inode = byPath.get(entry.hardLinkTo)!;
       inode.nlink++;
     } else {
       inode = { kind: entry.kind, entry, nlink: entry.kind === 'dir' ? 2 : 1, number: inodes.length + 1 };
@@ -116,11 +112,11 @@ export async function planTree(source: SourceTree): Promise<Plan> {
       byPath.set(entry.path, inode);
     }
   }
-  if (!root) throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'squashfs', path: '/', detail: 'the source is empty' });
+  checker.finish();
 
-  inodes.push(root.inode);
-  root.inode.number = inodes.length;
-  return { root, inodes, files, sizeCounts };
+  inodes.push(root!.inode);
+  root!.inode.number = inodes.length;
+  return { root: root!, inodes, files, sizeCounts };
 }
 
 /** Visit children (in order) before their directory, without recursion. */

@@ -24,6 +24,7 @@
  * up to 1 MiB are held in memory while hashed; larger candidates are read twice.
  */
 import {
+  alignUp,
   checkLevel,
   ErrorCodes,
   FieldRangeError,
@@ -40,6 +41,8 @@ import {
   toHex,
   warnOrThrow,
   type ByteSink,
+  type ImagePlan,
+  type ImageRequirements,
   type SourceEntry,
   type SourceTree,
   type WarningHandler,
@@ -61,11 +64,12 @@ import {
   encodeRdev,
   encodeSymlinkInode,
   INODE_TYPE,
+  MIN_INODE_BYTES,
   NO_FRAGMENT,
   NO_XATTR,
 } from './inode.js';
-import { encodeMetadataBlock, metadataRef, MetadataWriter, type BlockCompressor } from './metadata.js';
-import { forEachPostOrder, planTree, type FileData, type InodeRecord, type PlanNode } from './plan.js';
+import { encodeMetadataBlock, metadataRef, MetadataWriter, METADATA_SIZE, type BlockCompressor } from './metadata.js';
+import { forEachPostOrder, planTree, type FileData, type InodeRecord, type Plan, type PlanNode } from './plan.js';
 import { SQUASHFS_INVALID_BLK, SQUASHFS_MAGIC, SUPERBLOCK_FLAGS, Superblock } from './superblock.js';
 import { XattrTable } from './xattr.js';
 import { applyOwnership, devMajor, devMinor, encodeUtf8 } from '@imgkit/core';
@@ -102,9 +106,6 @@ export interface SquashfsOptions {
   strict?: boolean;
 }
 
-/** The superblock is patched after everything else: the output must accept `writeAt`. */
-export const needsSeekableSink = true;
-
 export interface SquashfsResult {
   bytesUsed: number;
   imageBytes: number;
@@ -129,13 +130,15 @@ interface ResolvedOptions {
   strict: boolean;
 }
 
+const COMPRESSIONS: readonly SquashfsCompression[] = ['gzip', 'zstd', 'lz4', 'xz'];
+
 function badOption(field: string, detail: string, hint?: string): ImgkitError {
   return new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'squashfs', field: `squashfs.${field}`, detail, ...(hint ? { hint } : {}) });
 }
 
 export function resolveOptions(o: SquashfsOptions = {}): ResolvedOptions {
   const compression = o.compression ?? 'gzip';
-  if (!['gzip', 'zstd', 'lz4', 'xz'].includes(compression)) {
+  if (!COMPRESSIONS.includes(compression)) {
     throw badOption('compression', `unknown compressor "${String(compression)}"; squashfs here supports gzip, zstd, lz4, xz`);
   }
   const blockSize = o.blockSize ?? 131072;
@@ -185,15 +188,89 @@ const BASIC_TYPE: Record<InodeRecord['kind'], number> = {
   socket: INODE_TYPE.socket,
 };
 
-export async function writeSquashfs(source: SourceTree, sink: ByteSink, options: SquashfsOptions = {}): Promise<SquashfsResult> {
+/** A planned squashfs image (core's ImagePlan). */
+export interface SquashfsPlan extends ImagePlan<SquashfsResult> {
+  /** Only writing tells: data is compressed and duplicates are found by reading. */
+  readonly sizeBytes: undefined;
+  /**
+   * A true lower bound: the superblock, the compressor options, the smallest the inode, id,
+   * export and fragment tables can be for this tree (at least a 2-byte header and one byte per
+   * metadata block, and their indexes), padded to 4 KiB unless `pad` is off. Data can compress
+   * to almost nothing (and zero blocks to nothing), so it counts for nothing here.
+   */
+  readonly minSizeBytes: number;
+  /** The superblock is patched last (`writeAt`): a pipe will not do. */
+  readonly needsSeekableSink: true;
+  /** Inodes in the image (hard-linked names share one). */
+  readonly inodeCount: number;
+  /** Regular-file inodes. */
+  readonly files: number;
+}
+
+/** What a squashfs image with these options needs from its output and its pool, before any walk. */
+export function squashfsRequirements(options: Pick<SquashfsOptions, 'compression'> = {}): ImageRequirements & { needsSeekableSink: true } {
+  const compression = options.compression ?? 'gzip';
+  if (!COMPRESSIONS.includes(compression)) throw badOption('compression', `unknown compressor "${String(compression)}"; squashfs here supports gzip, zstd, lz4, xz`);
+  return { needsSeekableSink: true, codecs: [codecSpecFor(compression, undefined, 131072).name] };
+}
+
+/** See SquashfsPlan.minSizeBytes. */
+function minImageBytes(plan: Plan, o: ResolvedOptions, compOpts: Uint8Array | null): number {
+  const METADATA_MIN = 3; // a metadata block: 2-byte header, at least one byte (metadata.ts)
+  const blocksFor = (bytes: number) => Math.ceil(bytes / METADATA_SIZE);
+  const inodes = plan.inodes.length;
+  let n = Superblock.size + (compOpts ? 2 + compOpts.byteLength : 0);
+  n += METADATA_MIN * blocksFor(MIN_INODE_BYTES * inodes); // inode table
+  n += METADATA_MIN + 8; // id table: at least one id, one block and its index entry
+  if (o.exportTable) n += (METADATA_MIN + 8) * blocksFor(8 * inodes); // export table: 8 bytes per inode
+  const tails = o.fragments && plan.files.some((f) => f.entry.size % o.blockSize > 0 && (f.entry.size < o.blockSize || o.alwaysUseFragments));
+  if (tails) n += 1 + METADATA_MIN + 8; // a fragment block, and the fragment table
+  return o.pad ? alignUp(n, 4096) : n;
+}
+
+/**
+ * Plan `source` as a squashfs image: options checked, one walk of the metadata (checked by core's
+ * TreeChecker), inodes numbered; no content is read. `plan.write(sink)` writes the image at the
+ * sink's position (a seekable sink: the superblock is patched last, relative to that position).
+ */
+export async function planSquashfs(source: SourceTree, options: SquashfsOptions = {}): Promise<SquashfsPlan> {
   const o = resolveOptions(options);
-  requireSeekable(sink, 'squashfs', 'the superblock is written last, at offset 0');
+  const plan = await planTree(options.epoch !== undefined ? applyOwnership(source, { epoch: options.epoch }) : source);
+  const compOpts = encodeCompressorOptions(o.compression, options.level);
+  return {
+    ...squashfsRequirements(o),
+    sizeBytes: undefined,
+    minSizeBytes: minImageBytes(plan, o, compOpts),
+    inodeCount: plan.inodes.length,
+    files: plan.files.length,
+    write: (sink) => writePlanned(plan, sink, o, options),
+  };
+}
+
+/**
+ * Write `source` as a squashfs image to `sink`, starting at its current position (does not close
+ * the sink: wrap in `withSink`). The same as `planSquashfs(source, options).then((p) => p.write(sink))`,
+ * except that a sink that cannot seek is refused before the walk.
+ */
+export async function writeSquashfs(source: SourceTree, sink: ByteSink, options: SquashfsOptions = {}): Promise<SquashfsResult> {
+  resolveOptions(options);
+  requireSeekable(sink, 'squashfs', 'the superblock is written last, at the image\'s start');
+  const plan = await planSquashfs(source, options);
+  return plan.write(sink);
+}
+
+/** Emit a planned image (the order at the top of this file). */
+async function writePlanned(plan: Plan, sink: ByteSink, o: ResolvedOptions, options: SquashfsOptions): Promise<SquashfsResult> {
+  requireSeekable(sink, 'squashfs', 'the superblock is written last, at the image\'s start');
   const codecSpec = codecSpecFor(o.compression, o.level, o.blockSize);
   const codec = await loadCodec(codecSpec);
   const compress: BlockCompressor = (b) => codec.compress(b);
   const pool = options.pool ?? inlinePool();
-
-  const plan = await planTree(options.epoch !== undefined ? applyOwnership(source, { epoch: options.epoch }) : source);
+  // A plan may be written more than once: forget where the last write put things.
+  for (const rec of plan.inodes) {
+    delete rec.ref;
+    delete rec.data;
+  }
   const base = sink.position;
   const here = () => sink.position - base;
 

@@ -1,7 +1,7 @@
 /** `imgkit cpio <dir> <out>`: a directory → a (compressed) newc/crc cpio archive (initramfs). */
 import { Option, type Command } from 'commander';
-import { checkLevel, formatLevelRange, withSink, type CodecName } from '@imgkit/core';
-import { CPIO_LEVELS, writeCpio, type CpioOptions } from '@imgkit/cpio';
+import { checkLevel, formatLevelRange, withSink } from '@imgkit/core';
+import { CPIO_LEVELS, cpioRequirements, planCpio, type CpioOptions } from '@imgkit/cpio';
 import {
   addExcludeOption,
   addSourceOptions,
@@ -27,9 +27,6 @@ function levelHelp(): string {
   const none = Object.entries(CPIO_LEVELS).flatMap(([name, r]) => (r ? [] : [name]));
   return `compression level: ${parts.join(', ')}; ${none.join(' and ')} take none`;
 }
-
-/** The codec each --compress value runs in the workers (what they preload). */
-const CPIO_CODEC: Record<string, CodecName | undefined> = { gzip: 'gzip', zstd: 'zstd', lz4: 'lz4-legacy', xz: 'xz', none: undefined };
 
 interface CpioFlags extends SourceFlags {
   compress: NonNullable<CpioOptions['compression']>;
@@ -64,8 +61,9 @@ export function register(program: Command, ctx: CliContext): void {
       const onWarning = printWarning(ctx);
       const tree = await openSourceTree(dir, flags, epoch, onWarning);
       const early = flags.early !== undefined ? await openSourceTree(flags.early, { allRoot: true }, epoch) : undefined;
-      // Nothing to compress with 'none': no workers to start.
-      const pool = await openPool(flags.compress === 'none' ? 0 : flags.workers, CPIO_CODEC[flags.compress]);
+      // The codecs to preload come from the format (none with 'none': then no workers to start).
+      const needs = cpioRequirements({ compression: flags.compress });
+      const pool = await openPool(needs.codecs.length === 0 ? 0 : flags.workers, needs.codecs);
       try {
         const options: CpioOptions = { compression: flags.compress, format: flags.format, pool };
         if (flags.level !== undefined) options.level = flags.level;
@@ -75,8 +73,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (onProgress) options.onProgress = onProgress;
         options.onWarning = onWarning;
         if (flags.strict) options.strict = true;
-        const sink = await openSink(ctx, out, { seekable: false });
-        await withSink(sink, (s) => writeCpio(tree, s, options));
+        // The output exists from here on, so an interruption during the walk says what it holds.
+        const sink = await openSink(ctx, out, { seekable: needs.needsSeekableSink, what: 'a cpio archive' });
+        await withSink(sink, async (s) => (await planCpio(tree, options)).write(s));
         clearProgress(ctx);
       } finally {
         await pool.close();

@@ -17,7 +17,7 @@ import {
   type SourceTree,
 } from '@imgkit/core';
 import { nodeAnyReader, nodeSource, nodeStreamReader } from '@imgkit/core/node';
-import { needsSeekableSink, SQUASHFS_LEVELS, writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
+import { SQUASHFS_LEVELS, planSquashfs, squashfsRequirements, type SquashfsOptions } from '@imgkit/squashfs';
 import { UsageError, applySourceFlags, checkOutput, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
@@ -156,9 +156,11 @@ export function register(program: Command, ctx: CliContext): void {
     runCommand(ctx, async () => {
       const envEpoch = epochFromEnv(ctx);
       const epoch = flags.mkfsTime ?? envEpoch;
-      if (out === '-') await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' }); // refuses, saying why
+      // What the output and the workers must be, from the format (before the walk: '-' is refused at once).
+      const needs = squashfsRequirements({ compression: flags.comp });
+      if (out === '-') await openSink(ctx, out, { seekable: needs.needsSeekableSink, what: 'a squashfs image' }); // refuses, saying why
       checkLevel(flags.xcompressionLevel, { label: flags.comp, format: 'squashfs', field: 'squashfs.level', range: SQUASHFS_LEVELS[flags.comp], option: '-Xcompression-level' });
-      checkOutput(out, { ...(flags.tar ? (source === '-' ? {} : { files: { 'tar archive': source } }) : { dirs: [source] }), manifest: flags.manifest }, { seekable: needsSeekableSink, what: 'a squashfs image' });
+      checkOutput(out, { ...(flags.tar ? (source === '-' ? {} : { files: { 'tar archive': source } }) : { dirs: [source] }), manifest: flags.manifest }, { seekable: needs.needsSeekableSink, what: 'a squashfs image' });
       const onWarning = printWarning(ctx);
       const exclude = excludeMatcher(flags.exclude);
       let tree: SourceTree;
@@ -179,7 +181,7 @@ export function register(program: Command, ctx: CliContext): void {
       tree = await applySourceFlags(tree, sourceFlags, epoch, onWarning);
 
       // Workers start now and load the codec while the tree is walked.
-      const pool = await openPool(flags.processors, ({ gzip: 'zlib', zstd: 'zstd', lz4: 'lz4-block', xz: 'xz' } as const)[flags.comp]);
+      const pool = await openPool(flags.processors, needs.codecs);
       try {
         const options: SquashfsOptions = {
           compression: flags.comp,
@@ -198,8 +200,9 @@ export function register(program: Command, ctx: CliContext): void {
         // builds); -mkfs-time sets the mkfs time only and wins over it, as in mksquashfs.
         if (envEpoch !== undefined) options.epoch = envEpoch;
         if (flags.mkfsTime !== undefined) options.mkfsTime = flags.mkfsTime;
-        const sink = await openSink(ctx, out, { seekable: needsSeekableSink, what: 'a squashfs image' });
-        await withSink(sink, (s) => writeSquashfs(tree, s, options));
+        // The output exists from here on, so an interruption during the walk says what it holds.
+        const sink = await openSink(ctx, out, { seekable: needs.needsSeekableSink, what: 'a squashfs image' });
+        await withSink(sink, async (s) => (await planSquashfs(tree, options)).write(s));
       } finally {
         await pool.close();
         await closeReader?.();

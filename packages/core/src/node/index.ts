@@ -6,3 +6,4 @@ export * from './reader.js';
 export { createNodePool } from './pool.js';
 export type { NodePoolOptions } from './pool.js';
 export { registerNodeCodecs, nodeZlibEngine } from './codecs.js';
+export * from './spool.js';
