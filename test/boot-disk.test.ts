@@ -26,7 +26,7 @@ import { REPO_ROOT, requireTool, run, runImgkit, tempDir } from './lib/tools.ts'
 import { snapshotTree, type Snapshot } from './lib/tree.ts';
 
 const EPOCH = 1_800_000_000;
-const KARGS = 'console=ttyS0 panic=-1 oops=panic';
+const KARGS = 'console=ttyS0 panic=-1 oops=panic loglevel=1'; // loglevel=1: no kernel line interleaves with the listings
 const AB = join(REPO_ROOT, 'fixtures/disk/ab');
 const RPI = join(REPO_ROOT, 'fixtures/disk/rpi');
 let work = '';

@@ -116,6 +116,17 @@ for (const client of CLIENTS) {
       image('imgkit');
     });
 
+    test('HFS+ options: imgkit warns exactly once that it writes no HFS+, where xorriso got them', () => {
+      const b = need();
+      image('xorriso');
+      image('imgkit');
+      const out = (t: Tool) => `${b.runs[t]!.result.stdout.toString()}${b.runs[t]!.result.stderr.toString()}`;
+      // test/lib/xorriso-without-hfsplus.mjs says what it left out of xorriso's reference run.
+      const hfsGiven = /xorriso-without-hfsplus: left out -hfsplus/.test(out('xorriso'));
+      const warnings = out('imgkit').split('\n').filter((l) => /HFS\+ and its Apple Partition Map entries are not written/.test(l));
+      assert.equal(warnings.length, hfsGiven ? 1 : 0, `HFS+ options ${hfsGiven ? 'given' : 'not given'}; imgkit printed:\n${out('imgkit')}`);
+    });
+
     test('El Torito, MBR/GPT/APM, fdisk, sgdisk, isoinfo and name lists match xorriso', async () => {
       const b = need();
       const x = await factsOf('xorriso');

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ALPINE_VOLID, dateTree, FEDORA_VOLID, grubCfg, KIT_EPOCH, makeFat, put, putCopy, syslinuxCfg, type Kit } from './mkisofs-kit.ts';
 import { IMGKIT_BIN, requireTool, run, type RunResult } from './tools.ts';
 
@@ -708,6 +709,9 @@ export interface ToolRun {
 
 const sh = (w: string) => (/^[A-Za-z0-9_./=:,+@%-]+$/.test(w) ? w : `'${w.replace(/'/g, `'"'"'`)}'`);
 
+/** grub-mkrescue's --xorriso= for the reference image: xorriso without its HFS+ options. */
+export const XORRISO_WITHOUT_HFSPLUS = fileURLToPath(new URL('./xorriso-without-hfsplus.mjs', import.meta.url));
+
 /** The imgkit xorriso entry point, or an error naming what is missing. */
 export function imgkitXorrisoProgram(): string {
   if (!existsSync(IMGKIT_XORRISO)) throw new Error(`imgkit's xorriso entry point ${IMGKIT_XORRISO} does not exist (set IMGKIT_XORRISO_BIN, or build the CLI)`);
@@ -741,7 +745,10 @@ export async function runTool(tool: Tool, staged: Staged, out: string): Promise<
     const result = await run(cmd, args, { cwd: staged.cwd, env, allowFail: true });
     return { tool, startedAt, command: [cmd, ...args].map(sh).join(' '), result, out };
   }
-  const program = tool === 'xorriso' ? requireTool('xorriso', 'xorriso') : imgkitXorrisoProgram();
+  // xorriso's reference image leaves out HFS+ (see test/lib/xorriso-without-hfsplus.mjs): imgkit
+  // accepts the HFS+ options with one warning and writes the rest of xorriso's layout.
+  const program = tool === 'xorriso' ? XORRISO_WITHOUT_HFSPLUS : imgkitXorrisoProgram();
+  if (tool === 'xorriso') requireTool('xorriso', 'xorriso');
   const args = await staged.args(program, out);
   const faketime = requireTool('faketime', 'faketime');
   const mkrescue = requireTool('grub-mkrescue', 'grub-common');
