@@ -168,7 +168,7 @@ async function checkEsp(image: string, esp: string, label: string, work: string)
   const f = await fsckFat(image);
   assert.equal(fsckProblems(f.output).match(FSCK_PROBLEMS), null, f.output);
   const info = (await run(requireTool('minfo', 'mtools'), ['-i', image, '::'], { env: MTOOLS_ENV })).stdout.toString();
-  assert.match(info, new RegExp(`volume label is ${label}`), info);
+  assert.match(info, new RegExp(`disk label="${label} *"`), info);
   const out = join(work, 'extracted');
   await mkdir(out, { recursive: true });
   await mcopyExtract(image, out);

@@ -263,7 +263,8 @@ function placeBootFiles(plan: IsoTree, o: ResolvedIsoOptions): void {
       return;
     }
     const what = `${b.platform === 0 ? 'BIOS' : b.platform === 0xef ? 'EFI' : `platform 0x${b.platform.toString(16)}`} boot image`;
-    if (b.content && !plan.byPath.has(b.path)) addVirtualFile(plan, b.path, { size: b.content.size, lba: 0, content: b.content, path: b.path }, o, what);
+    // Content from outside the tree goes at its path, which the tree must not have already (NAME_COLLISION).
+    if (b.content) addVirtualFile(plan, b.path, { size: b.content.size, lba: 0, content: b.content, path: b.path }, o, what);
     const f = bootFile(b.path, what);
     if (f.size === 0) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', path: b.path, detail: `the ${what} is empty`, hint: 'give the boot image file' });
     if (b.bootInfoTable || b.grub2BootInfo) {
