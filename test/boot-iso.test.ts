@@ -6,19 +6,22 @@
  *   3. OVMF, ISO as CD-ROM: El Torito UEFI image (FAT, GRUB from grub-mkstandalone).
  *   4. OVMF, ISO as disk: protective MBR + GPT, ESP appended as partition 2; GRUB's $cmdpath on
  *      the serial console proves it started from (hd0,gpt2), not through El Torito.
+ * The UEFI images are built by imgkit from a directory holding EFI/BOOT/BOOTX64.EFI (`efiDir`;
+ * `imgkit iso --efi-dir` for the isohybrid ISO): no mkfs.fat, no mtools. The isohybrid ISO (boots
+ * 1–3) is made by the CLI from a staged tree, the appended-ESP ISO (boot 4) by the library.
  * Sequential, one boot each (BOOTING.md: 10–25 s per boot here).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { memoryTree, type MemoryEntryInit } from '@imgkit/core';
-import { fileSink } from '@imgkit/core/node';
-import { writeIso, type IsoOptions } from '@imgkit/iso9660';
+import { fileSink, nodeSource } from '@imgkit/core/node';
+import { planIso, writeIso, type IsoOptions } from '@imgkit/iso9660';
 import { buildInitramfs } from './lib/initramfs.js';
 import { boot, consoleTail, defaultKernel } from './lib/qemu.js';
-import { requireTool, run, tempDir } from './lib/tools.js';
+import { requireTool, run, runImgkit, tempDir } from './lib/tools.js';
 
 const MARKER = 'IMGKIT-ISO-INIT-REACHED';
 const KARGS = 'console=ttyS0 panic=-1 oops=panic';
@@ -31,7 +34,8 @@ function requireFile(path: string, pkg: string): string {
 let dir = '';
 let kernel: Uint8Array;
 let initrd: Uint8Array;
-let efiImage: Uint8Array;
+/** The ESP's files: EFI/BOOT/BOOTX64.EFI (the removable-media path UEFI firmware boots). */
+let espDir = '';
 
 before(async () => {
   dir = await tempDir('boot-iso');
@@ -41,14 +45,10 @@ before(async () => {
   const embedded = join(dir, 'embedded.cfg');
   await writeFile(embedded, 'search --no-floppy --file /imgkit-stamp --set=root\necho "imgkit-cmdpath=$cmdpath"\nset prefix=($root)/boot/grub\nconfigfile ($root)/boot/grub/grub.cfg\n');
   const mods = 'part_gpt part_msdos iso9660 fat search search_fs_file linux normal configfile echo all_video test';
-  const efi = join(dir, 'BOOTX64.EFI');
+  espDir = join(dir, 'esp');
+  await mkdir(join(espDir, 'EFI/BOOT'), { recursive: true });
   requireFile('/usr/lib/grub/x86_64-efi/linux.mod', 'grub-efi-amd64-bin');
-  await run(requireTool('grub-mkstandalone', 'grub-common'), ['-O', 'x86_64-efi', '-o', efi, `--modules=${mods}`, `--install-modules=${mods}`, '--locales=', '--fonts=', '--themes=', `boot/grub/grub.cfg=${embedded}`]);
-  const img = join(dir, 'efi.img');
-  await run(requireTool('mkfs.fat', 'dosfstools'), ['-C', '-n', 'IMGKITESP', img, '4096']);
-  await run(requireTool('mmd', 'mtools'), ['-i', img, '::/EFI', '::/EFI/BOOT']);
-  await run(requireTool('mcopy', 'mtools'), ['-i', img, efi, '::/EFI/BOOT/BOOTX64.EFI']);
-  efiImage = await readFile(img);
+  await run(requireTool('grub-mkstandalone', 'grub-common'), ['-O', 'x86_64-efi', '-o', join(espDir, 'EFI/BOOT/BOOTX64.EFI'), `--modules=${mods}`, `--install-modules=${mods}`, '--locales=', '--fonts=', '--themes=', `boot/grub/grub.cfg=${embedded}`]);
 });
 
 function liveTree(initramfs = initrd): MemoryEntryInit[] {
@@ -62,37 +62,50 @@ function liveTree(initramfs = initrd): MemoryEntryInit[] {
   ];
 }
 
-async function makeIso(name: string, extra: MemoryEntryInit[], o: IsoOptions, initramfs = initrd): Promise<string> {
+async function liveFiles(extra: MemoryEntryInit[], initramfs: Uint8Array): Promise<MemoryEntryInit[]> {
   const isolinux = await readFile(requireFile('/usr/lib/ISOLINUX/isolinux.bin', 'isolinux'));
   const ldlinux = await readFile(requireFile('/usr/lib/syslinux/modules/bios/ldlinux.c32', 'syslinux-common'));
   const files = liveTree(initramfs).map((f) => (f.path === 'isolinux/isolinux.bin' ? { ...f, content: isolinux } : f));
   files.push({ path: 'isolinux/ldlinux.c32', kind: 'file', content: ldlinux }, ...extra);
+  return files;
+}
+
+async function makeIso(name: string, extra: MemoryEntryInit[], o: IsoOptions, initramfs = initrd): Promise<string> {
   const iso = join(dir, name);
   const sink = await fileSink(iso);
-  await writeIso(memoryTree(files), sink, { volumeId: 'IMGKIT_LIVE', joliet: true, epoch: 1_700_000_000, ...o });
+  await writeIso(memoryTree(await liveFiles(extra, initramfs)), sink, { volumeId: 'IMGKIT_LIVE', joliet: true, epoch: 1_700_000_000, ...o });
   await sink.close();
   return iso;
 }
 
-let hybridIso = '';
-const biosOptions = async (): Promise<IsoOptions> => ({
-  biosBoot: { path: 'isolinux/isolinux.bin', loadSectors: 4, bootInfoTable: true },
-  catalogPath: 'isolinux/boot.cat',
-  efiBoot: { path: 'boot/efi.img' },
-  hybrid: 'isohybrid-mbr',
-  isohybridGpt: true, // as Debian's -isohybrid-gpt-basdat: a GPT beside the MBR
-  mbrTemplate: new Uint8Array(await readFile(requireFile('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux'))),
-});
+const isohdpfx = () => requireFile('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux');
 
-/** The isohybrid ISO (BIOS + UEFI El Torito, MBR), made once for the first three boots. */
+let hybridIso = '';
+/**
+ * The isohybrid ISO (BIOS + UEFI El Torito, MBR, the EFI image marked in a GPT as Debian's
+ * -isohybrid-gpt-basdat does), made once for the first three boots by `imgkit iso --efi-dir`.
+ */
 async function hybrid(): Promise<string> {
-  if (!hybridIso) hybridIso = await makeIso('hybrid.iso', [{ path: 'boot/efi.img', kind: 'file', content: efiImage }], await biosOptions());
-  return hybridIso;
+  if (hybridIso) return hybridIso;
+  const tree = join(dir, 'hybrid-tree');
+  for (const f of await liveFiles([], initrd)) {
+    await mkdir(dirname(join(tree, f.path)), { recursive: true });
+    await writeFile(join(tree, f.path), typeof f.content === 'string' ? f.content : (f.content as Uint8Array));
+  }
+  const iso = join(dir, 'hybrid.iso');
+  const r = await runImgkit(
+    ['iso', tree, iso, '--volid', 'IMGKIT_LIVE', '--joliet', '--bios-boot', 'isolinux/isolinux.bin', '--boot-load-size', '4', '--boot-info-table',
+      '--boot-catalog', 'isolinux/boot.cat', '--efi-dir', espDir, '--efi-label', 'IMGKITESP', '--efi-image-path', 'boot/efi.img',
+      '--hybrid', 'isohybrid-mbr', '--isohybrid-gpt', '--mbr-template', isohdpfx()],
+    { env: { SOURCE_DATE_EPOCH: '1700000000' } },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  hybridIso = iso;
+  return iso;
 }
 
 test('SeaBIOS boots the ISO as a CD-ROM through El Torito and isolinux', async () => {
-  await hybrid();
-  const r = await boot({ cdrom: hybridIso, bootDisk: 'cdrom', firmware: 'seabios', marker: MARKER });
+  const r = await boot({ cdrom: await hybrid(), bootDisk: 'cdrom', firmware: 'seabios', marker: MARKER });
   assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);
 });
 
@@ -108,15 +121,24 @@ test('OVMF boots the same ISO as a CD-ROM through the El Torito UEFI image', asy
 });
 
 test('OVMF boots an appended-ESP ISO (archiso layout, partition offset 16) as a disk through the GPT ESP, not El Torito', async () => {
-  const iso = await makeIso('appended.iso', [], {
+  const options: IsoOptions = {
+    volumeId: 'IMGKIT_LIVE',
+    joliet: true,
+    epoch: 1_700_000_000,
     biosBoot: { path: 'isolinux/isolinux.bin', loadSectors: 4, bootInfoTable: true },
     catalogPath: 'isolinux/boot.cat',
     hybrid: 'appended-esp',
-    mbrTemplate: new Uint8Array(await readFile(requireFile('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux'))),
-    appendedEsp: { size: efiImage.byteLength, read: async function* () { yield efiImage; } },
-    efiBoot: 'appended-esp',
+    mbrTemplate: new Uint8Array(await readFile(isohdpfx())),
+    efiDir: { tree: nodeSource(espDir), fat: { label: 'IMGKITESP' } },
     partitionOffsetBlocks: 16,
-  });
+  };
+  const plan = await planIso(memoryTree(await liveFiles([], initrd)), options);
+  assert.equal(plan.efiImage?.placement, 'appended-partition');
+  const iso = join(dir, 'appended.iso');
+  const sink = await fileSink(iso);
+  const result = await plan.write(sink);
+  await sink.close();
+  assert.equal(result.efiImageLba, result.appendedPartitions[1]?.startBlock, 'El Torito points at the appended ESP');
   const r = await boot({ drives: [{ file: iso, if: 'virtio', format: 'raw' }], bootDisk: 'disk', firmware: 'ovmf', marker: MARKER, memoryMb: 1024 });
   assert.ok(r.passed, `${r.reason}\n${consoleTail(r.console)}`);
   assert.match(r.console, /imgkit-cmdpath=\(hd0,gpt2\)/, consoleTail(r.console));

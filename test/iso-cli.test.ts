@@ -1,11 +1,13 @@
 /** `imgkit iso` and `imgkit mkisofs` end to end (built CLI), checked with xorriso, isoinfo, sgdisk. */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from '@imgkit/core';
+import { FAT_IGNORED, FSCK_PROBLEMS, fatView, fsckFat, fsckProblems, mcopyExtract, mdir, MTOOLS_ENV } from './lib/fat.js';
 import { requireTool, run, runImgkit, tempDir } from './lib/tools.js';
+import { assertSameTree, snapshotDir } from './lib/tree.js';
 
 function requireFile(path: string, pkg: string): string {
   if (!existsSync(path)) throw new Error(`required file ${path} is missing: apt-get install -y ${pkg}`);
@@ -147,4 +149,92 @@ test('imgkit iso writes to standard output (the writer never seeks)', async () =
   const r = await runImgkit(['iso', src, '-'], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.stdout.equals(await readFile(file)));
+});
+
+/** An ESP tree: the removable-media loader path, a long name, a file dated before SOURCE_DATE_EPOCH. */
+async function makeEsp(dir: string): Promise<string> {
+  const esp = join(dir, 'esp');
+  await mkdir(join(esp, 'EFI/BOOT'), { recursive: true });
+  await mkdir(join(esp, 'loader/entries'), { recursive: true });
+  await writeFile(join(esp, 'EFI/BOOT/BOOTX64.EFI'), Uint8Array.from({ length: 200_000 }, (_, i) => (i * 13) & 0xff));
+  await writeFile(join(esp, 'EFI/BOOT/grub.cfg'), 'search --no-floppy --file /imgkit-stamp --set=root\n');
+  await writeFile(join(esp, 'loader/entries/Imgkit Live 6.1.conf'), 'title Imgkit Live\n');
+  await utimes(join(esp, 'EFI/BOOT/grub.cfg'), 1_600_000_001, 1_600_000_001);
+  return esp;
+}
+
+/** fsck.fat finds nothing to fix, the label is the one asked for, and mcopy extracts the ESP tree unchanged (FAT's view of it). */
+async function checkEsp(image: string, esp: string, label: string, work: string): Promise<void> {
+  const f = await fsckFat(image);
+  assert.equal(fsckProblems(f.output).match(FSCK_PROBLEMS), null, f.output);
+  const info = (await run(requireTool('minfo', 'mtools'), ['-i', image, '::'], { env: MTOOLS_ENV })).stdout.toString();
+  assert.match(info, new RegExp(`disk label="${label} *"`), info);
+  const out = join(work, 'extracted');
+  await mkdir(out, { recursive: true });
+  await mcopyExtract(image, out);
+  assertSameTree(fatView(await snapshotDir(out)), fatView(await snapshotDir(esp), 1_700_000_000), { ignore: [...FAT_IGNORED, 'dirMtime'] });
+  assert.ok((await mdir(image, '::/loader/entries')).some((e) => e.long === 'Imgkit Live 6.1.conf'), 'the long name');
+}
+
+test('imgkit iso --efi-dir builds the UEFI image in-process: a file of the ISO (isohybrid + GPT), or the appended ESP (appended-esp); fsck.fat, mtools, xorriso', async () => {
+  const dir = await tempDir('iso-cli-efidir');
+  const { src } = await makeTree(dir);
+  const esp = await makeEsp(dir);
+  const xorriso = requireTool('xorriso', 'xorriso');
+
+  // Inside the ISO, as Debian's live images carry it: El Torito UEFI entry, marked in the MBR and the GPT.
+  const a = join(dir, 'inside.iso');
+  const r1 = await runImgkit(
+    ['iso', src, a, '--volid', 'EFIDIR', '--bios-boot', 'isolinux/isolinux.bin', '--boot-info-table', '--efi-dir', esp, '--efi-label', 'EFIBOOT',
+      '--efi-image-path', 'boot/grub/efi.img', '--hybrid', 'isohybrid-mbr', '--mbr-template', '/usr/lib/ISOLINUX/isohdpfx.bin', '--isohybrid-gpt'],
+    { env },
+  );
+  assert.equal(r1.code, 0, r1.stderr);
+  const rep = (await run(xorriso, ['-indev', a, '-report_el_torito', 'plain', '-report_system_area', 'plain'])).stdout.toString();
+  const uefi = /El Torito boot img :\s+2\s+UEFI\s+y\s+none\s+0x0000\s+0x00\s+(\d+)\s+(\d+)/.exec(rep);
+  assert.ok(uefi, rep);
+  assert.match(rep, /GPT partname local :\s+2\s+ISOHybrid1/);
+  const ext = join(dir, 'x');
+  await mkdir(ext);
+  await run(requireTool('bsdtar', 'libarchive-tools'), ['-xf', a, '-C', ext, 'boot/grub/efi.img']);
+  const img = await readFile(join(ext, 'boot/grub/efi.img'));
+  const iso = await readFile(a);
+  const lba = Number(uefi[2]);
+  assert.equal(Number(uefi[1]), img.byteLength / 512, 'the entry loads the whole image');
+  assert.ok(iso.subarray(lba * 2048, lba * 2048 + img.byteLength).equals(img), 'El Torito points at the file');
+  assert.match(rep, new RegExp(`GPT start and size :\\s+2\\s+${lba * 4}\\s+${img.byteLength / 512}\\b`), 'the GPT entry covers it');
+  await checkEsp(join(ext, 'boot/grub/efi.img'), esp, 'EFIBOOT', join(dir, 'in'));
+
+  // Appended after the ISO as GPT partition 2 (archiso's layout), El Torito pointing at it.
+  const b = join(dir, 'appended.iso');
+  const r2 = await runImgkit(
+    ['iso', src, b, '--bios-boot', 'isolinux/isolinux.bin', '--boot-info-table', '--efi-dir', esp, '--efi-label', 'ARCHESP', '--hybrid', 'appended-esp',
+      '--mbr-template', '/usr/lib/ISOLINUX/isohdpfx.bin', '--partition-offset', '16'],
+    { env },
+  );
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match((await run(requireTool('sgdisk', 'gdisk'), ['-v', b])).stdout.toString(), /No problems found/);
+  const p = (await run(requireTool('sgdisk', 'gdisk'), ['-i', '2', b])).stdout.toString();
+  assert.match(p, /Partition GUID code: C12A7328-F81F-11D2-BA4B-00A0C93EC93B \(EFI system partition\)/);
+  const first = Number(/First sector: (\d+)/.exec(p)![1]);
+  const last = Number(/Last sector: (\d+)/.exec(p)![1]);
+  const rep2 = (await run(xorriso, ['-indev', b, '-report_el_torito', 'plain'])).stdout.toString();
+  assert.match(rep2, new RegExp(`El Torito boot img :\\s+2\\s+UEFI\\s+y\\s+none\\s+0x0000\\s+0x00\\s+\\d+\\s+${first / 4}\\b`), rep2);
+  const part = join(dir, 'p2.img');
+  await writeFile(part, (await readFile(b)).subarray(first * 512, (last + 1) * 512));
+  await checkEsp(part, esp, 'ARCHESP', join(dir, 'ap'));
+
+  // Usage errors: two UEFI images, FAT options without --efi-dir; nothing is written.
+  const r3 = await runImgkit(['iso', src, join(dir, 'e1.iso'), '--efi-dir', esp, '--efi-boot', 'EFI/efi.img']);
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /--efi-dir and --efi-boot/);
+  const r4 = await runImgkit(['iso', src, join(dir, 'e2.iso'), '--efi-label', 'X']);
+  assert.equal(r4.code, 2);
+  assert.match(r4.stderr, /--efi-label and --efi-size describe the image --efi-dir builds/);
+  // A name FAT cannot hold is the FAT writer's typed error naming the path.
+  await writeFile(join(esp, 'bad:name'), 'x');
+  const r5 = await runImgkit(['iso', src, join(dir, 'e3.iso'), '--efi-dir', esp]);
+  assert.equal(r5.code, 1);
+  assert.match(r5.stderr, /fat: bad:name: .*E_NAME_UNENCODABLE/);
+  for (const f of ['e1.iso', 'e2.iso', 'e3.iso']) assert.equal(existsSync(join(dir, f)), false, f);
 });

@@ -1,6 +1,7 @@
-export { writeIso, type IsoResult } from './writer.js';
+export { planIso, writeIso, isoRequirements, type IsoPlan, type IsoResult } from './writer.js';
 export {
   resolveOptions,
+  planContent,
   parseGuid,
   mbrTypeOfGuid,
   checkDateText,
@@ -9,6 +10,7 @@ export {
   GUID_BASIC_DATA_TEXT,
   type IsoOptions,
   type IsoContent,
+  type EfiDirOptions,
   type HybridPreset,
   type ResolvedIsoOptions,
   type BootImageOptions,
@@ -32,25 +34,19 @@ export {
   PLATFORM_EFI,
   PLATFORM_X86,
 } from './el-torito.js';
+export { writeApm, ApmEntry, DriverDescriptor, APM_BLOCK_SIZE, type ApmPartition } from './apm.js';
 export {
-  encodeGpt,
-  encodeGptEntries,
-  guidBytes,
-  chs,
-  mbrEntry,
-  putMbrEntry,
+  planPartitionTables,
+  alignment,
+  encodeSystemArea,
+  isohybridChs,
   gptGuidBase,
   gptPartitionGuid,
-  GptHeader,
-  GptEntry,
-  MbrPartition,
-  GUID_EFI_SYSTEM,
-  GUID_BASIC_DATA,
-  GUID_HFS_PLUS,
   CHS_NONE,
-} from './hybrid.js';
-export { writeApm, ApmEntry, DriverDescriptor, APM_BLOCK_SIZE, type ApmPartition } from './apm.js';
-export { planPartitionTables, alignment, encodeSystemArea, SYSTEM_AREA_BYTES, type SystemAreaLayout, type SaBootImage } from './system-area.js';
+  SYSTEM_AREA_BYTES,
+  type SystemAreaLayout,
+  type SaBootImage,
+} from './system-area.js';
 export { mangleDirectory, compareIsoIdentifiers, isoCandidate, type IsoLevel } from './names.js';
 export { jolietName, truncatedJolietName, uniqueJolietNames, JOLIET_MAX_UNITS, JOLIET_LONG_MAX_UNITS } from './joliet.js';
 export { pxEntry, nmEntries, slEntries, tfEntry, erEntry, spEntry, ceEntry, splitSystemUse } from './rock-ridge.js';

@@ -7,13 +7,63 @@
  * appended partitions, GPT/APM marks of boot images, cylinder alignment); the `hybrid` presets are
  * names for common combinations of those settings.
  */
-import { ErrorCodes, ImgkitError, normalizeTreePath, resolveEpoch, type WarningHandler } from '@imgkit/core';
+import { type ByteSink, ErrorCodes, ImgkitError, normalizeTreePath, resolveEpoch, type SourceTree, type WarningHandler } from '@imgkit/core';
+import type { FatOptions } from '@imgkit/fat';
+import type { ImagePlan } from './image-plan.js';
 import type { IsoLevel } from './names.js';
 
-/** Content given outside the source tree (a host file, another writer's output) with a known size. */
+/**
+ * Content given outside the source tree (a host file, another writer's output) with a known size:
+ * either its bytes (`read`), or a writer that writes exactly `size` bytes at the position of the sink
+ * it is given (`write`: an image plan, written straight into the ISO — no copy, no temporary file).
+ */
 export interface IsoContent {
   size: number;
-  read(): AsyncIterable<Uint8Array>;
+  /** The bytes in order (a host file's stream, a spool). */
+  read?(): AsyncIterable<Uint8Array>;
+  /** Or: writes the bytes at `sink.position` (the sink is a window of `size` bytes). */
+  write?(sink: ByteSink): Promise<unknown>;
+}
+
+/**
+ * Another image as content of the ISO (a file, the EFI image, an appended partition), written
+ * straight into it: the plan must know its exact size and write front to back (a FAT volume, an
+ * uncompressed cpio archive, another ISO). An image whose size only writing tells (a compressed
+ * initramfs, a squashfs) is spooled first (see the README, "File content from another writer").
+ */
+export function planContent(plan: ImagePlan, what = 'the image'): IsoContent {
+  if (plan.sizeBytes === undefined || plan.needsSeekableSink) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, {
+      format: 'iso9660',
+      detail: `${what} ${plan.sizeBytes === undefined ? 'knows its size only once written' : 'patches bytes it wrote before'}, so it cannot be written straight into the ISO`,
+      hint: 'write it to a spool (memory or a temporary file) first and give that as content',
+    });
+  }
+  return { size: plan.sizeBytes, write: (sink) => plan.write(sink) };
+}
+
+/**
+ * The El Torito UEFI image built in-process from a directory (imgkit iso --efi-dir): a FAT volume
+ * (@imgkit/fat, the smallest that holds the tree unless `fat.size` says otherwise) written straight
+ * into the ISO, as a file of the ISO or as the appended ESP, depending on the preset.
+ */
+export interface EfiDirOptions {
+  /** The ESP's files (EFI/BOOT/BOOTX64.EFI, …). */
+  tree: SourceTree;
+  /**
+   * 'file': a file of the ISO at `path` (El Torito points at it; `isohybrid-mbr` + `isohybridGpt`
+   * marks it in the GPT, `grub2` and `uefi-only` make it the ESP before the data); 'appended-partition':
+   * the ESP appended after the ISO as partition 2 (the El Torito entry points at it).
+   * @default 'appended-partition' with the appended-esp and mbr-style presets, else 'file'
+   */
+  placement?: 'file' | 'appended-partition';
+  /** Path of the image in the ISO when it is a file. @default 'boot/efiboot.img' */
+  path?: string;
+  /**
+   * The FAT volume: size (else automatic), fatBits, label, volumeId, margin, symlinks, invalidNames.
+   * `epoch`, `onWarning` and `strict` default to the ISO's. @default {} (automatic size, no label)
+   */
+  fat?: FatOptions;
 }
 
 /**
@@ -193,6 +243,8 @@ export interface IsoOptions {
    * file placed at `path` (`content`), or the appended ESP (`'appended-esp'`).
    */
   efiBoot?: { path: string; content?: IsoContent; loadSectors?: number | 'full' | 'file-size' } | 'appended-esp';
+  /** The El Torito UEFI image built from a directory (instead of `efiBoot` and `appendedEsp`). */
+  efiDir?: EfiDirOptions;
   /** Path of the boot catalog file in the tree. @default 'boot.catalog' */
   catalogPath?: string;
   /** Write the catalog but list it in no directory (--boot-catalog-hide). @default false */
@@ -286,8 +338,34 @@ export interface ResolvedIsoOptions {
   catalogHidden: boolean;
   hybrid: HybridPreset;
   sa: ResolvedSystemArea;
+  /** The EFI image to build from a directory; `content` gets its size and writer once planned. */
+  efiDir: ResolvedEfiDir | undefined;
   onWarning: WarningHandler | undefined;
   strict: boolean;
+}
+
+export interface ResolvedEfiDir {
+  tree: SourceTree;
+  fat: FatOptions;
+  placement: 'file' | 'appended-partition';
+  /** Its path in the ISO ('file'). */
+  path: string | undefined;
+  content: DeferredContent;
+}
+
+/** Content whose size and writer are known only once planned (the EFI image of `efiDir`). */
+export class DeferredContent implements IsoContent {
+  size = 0;
+  private writer: ((sink: ByteSink) => Promise<unknown>) | undefined;
+  constructor(readonly what: string) {}
+  settle(size: number, write: (sink: ByteSink) => Promise<unknown>): void {
+    this.size = size;
+    this.writer = write;
+  }
+  write(sink: ByteSink): Promise<unknown> {
+    if (!this.writer) throw new ImgkitError(ErrorCodes.BAD_INPUT, { format: 'iso9660', detail: `${this.what} was not planned (a planning bug; please report it)` });
+    return this.writer(sink);
+  }
 }
 
 const bad = (field: string, detail: string, hint?: string): ImgkitError =>
@@ -454,7 +532,8 @@ function resolveSystemArea(s: SystemAreaOptions): ResolvedSystemArea {
   const appended: (ResolvedAppended | undefined)[] = [undefined, undefined, undefined, undefined];
   for (const a of s.appendedPartitions ?? []) {
     if (!Number.isInteger(a.number) || a.number < 1 || a.number > 4) throw bad('systemArea.appendedPartitions.number', `partition number ${a.number} is not 1…4`);
-    if (a.content.size <= 0) throw bad('systemArea.appendedPartitions', `appended partition ${a.number} is empty`);
+    checkContent(a.content, 'systemArea.appendedPartitions.content');
+    if (a.content.size <= 0 && !(a.content instanceof DeferredContent)) throw bad('systemArea.appendedPartitions', `appended partition ${a.number} is empty`);
     let typeByte: number;
     let typeGuid: Uint8Array | undefined;
     if (typeof a.type === 'number') {
@@ -492,11 +571,60 @@ function resolveSystemArea(s: SystemAreaOptions): ResolvedSystemArea {
   };
 }
 
-export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
+/** A content has its bytes (`read`) or its writer (`write`), and a whole number of bytes. */
+function checkContent(c: IsoContent, field: string): void {
+  if (typeof c.read !== 'function' && typeof c.write !== 'function') throw bad(field, 'the content has neither read() nor write()');
+  if (!Number.isSafeInteger(c.size) || c.size < 0) throw bad(field, `content size ${String(c.size)} is not a whole number of bytes`);
+}
+
+/**
+ * `efiDir`: the FAT image becomes the El Torito UEFI image, as a file of the ISO or as the appended
+ * ESP (see EfiDirOptions.placement), through the same options a host image would take.
+ */
+function placeEfiDir(o: IsoOptions, hybrid: HybridPreset): { options: IsoOptions; efi: ResolvedEfiDir } {
+  const e = o.efiDir!;
+  if (!e.tree || typeof e.tree.walk !== 'function') throw bad('efiDir.tree', 'the EFI directory is not a source tree');
+  if (o.efiBoot !== undefined) throw bad('efiDir', 'the El Torito UEFI image is given twice: built from a directory and as --efi-boot', 'drop --efi-boot or --efi-dir');
+  if (o.appendedEsp !== undefined) throw bad('efiDir', 'the ESP is given twice: built from a directory and as --append-partition', 'drop --append-partition or --efi-dir');
+  const appendedPresets: HybridPreset[] = ['appended-esp', 'mbr-style', 'grub2'];
+  const placement = e.placement ?? (hybrid === 'appended-esp' || hybrid === 'mbr-style' ? 'appended-partition' : 'file');
+  if (placement !== 'file' && placement !== 'appended-partition') throw bad('efiDir.placement', `placement "${String(placement)}" is not 'file' or 'appended-partition'`);
+  if (placement === 'appended-partition' && !appendedPresets.includes(hybrid)) {
+    throw bad('efiDir.placement', `an appended ESP needs the appended-esp, mbr-style or grub2 preset (got "${hybrid}")`, 'pass --hybrid appended-esp');
+  }
+  if (placement === 'file' && (hybrid === 'appended-esp' || hybrid === 'mbr-style')) {
+    throw bad('efiDir.placement', `the ${hybrid} preset boots UEFI from the appended ESP, not from a file of the ISO`, "leave the placement to the preset ('appended-partition')");
+  }
+  const path = placement === 'file' ? normalizeTreePath(e.path ?? 'boot/efiboot.img', 'iso9660') : undefined;
+  if (path === '') throw bad('efiDir.path', 'the EFI image path is empty');
+  const content = new DeferredContent(path === undefined ? 'the EFI image (appended partition 2)' : `the EFI image (${path})`);
+  const fat: FatOptions = { ...(e.fat ?? {}) };
+  if (fat.epoch === undefined && o.epoch !== undefined) fat.epoch = o.epoch;
+  if (fat.onWarning === undefined && o.onWarning !== undefined) fat.onWarning = o.onWarning;
+  if (fat.strict === undefined && o.strict !== undefined) fat.strict = o.strict;
+  const options: IsoOptions = { ...o };
+  if (path !== undefined) options.efiBoot = { path, content };
+  else options.appendedEsp = content;
+  return { options, efi: { tree: e.tree, fat, placement, path, content } };
+}
+
+export function resolveOptions(options: IsoOptions = {}): ResolvedIsoOptions {
+  let o = options;
   const level = o.level ?? 3;
   if (level !== 1 && level !== 2 && level !== 3) throw bad('level', `interchange level ${String(level)} is not 1, 2 or 3`);
   const hybrid = o.hybrid ?? 'none';
   if (!HYBRID_PRESETS.includes(hybrid)) throw bad('hybrid', `unknown hybrid preset "${hybrid}"`, `use one of ${HYBRID_PRESETS.filter((h) => h !== 'none').join(', ')}`);
+  let efiDir: ResolvedEfiDir | undefined;
+  if (o.efiDir !== undefined) {
+    const placed = placeEfiDir(o, hybrid);
+    o = placed.options;
+    efiDir = placed.efi;
+  }
+  if (o.appendedEsp) checkContent(o.appendedEsp, 'appendedEsp');
+  if (o.efiBoot && o.efiBoot !== 'appended-esp' && o.efiBoot.content) checkContent(o.efiBoot.content, 'efiBoot.content');
+  for (const [i, b] of (o.boot ?? []).entries()) if (b.content) checkContent(b.content, `boot[${i}].content`);
+  const esp = o.systemArea?.efiBootPartition;
+  if (esp !== undefined && esp !== 'boot-image') checkContent(esp, 'systemArea.efiBootPartition');
 
   // The presets' consistency check: each combination that can't produce a working image is refused.
   if (o.mbrTemplate && !['isohybrid-mbr', 'appended-esp', 'mbr-style', 'grub2'].includes(hybrid)) {
@@ -622,6 +750,7 @@ export function resolveOptions(o: IsoOptions = {}): ResolvedIsoOptions {
     catalogHidden: o.catalogHidden ?? false,
     hybrid,
     sa,
+    efiDir,
     onWarning: o.onWarning,
     strict: o.strict ?? false,
   };

@@ -15,6 +15,7 @@ import {
   parentPath,
   type SourceEntry,
   type SourceTree,
+  TreeChecker,
   UnsupportedEntryError,
   warnOrThrow,
 } from '@imgkit/core';
@@ -94,7 +95,7 @@ export interface IsoDir extends IsoNode {
   jLba1: number;
 }
 
-export interface IsoPlan {
+export interface IsoTree {
   root: IsoDir;
   /** Directories in path-table order (ISO tree) and Joliet order. */
   isoDirs: IsoDir[];
@@ -151,7 +152,7 @@ function newDir(name: string, path: string, parent: IsoDir | null, e: { mode: nu
 }
 
 /** Walk the tree and build the node hierarchy (no layout yet). */
-export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Promise<IsoPlan> {
+export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Promise<IsoTree> {
   let root: IsoDir | undefined;
   const byPath = new Map<string, IsoNode>();
   const files: FileData[] = [];
@@ -161,32 +162,34 @@ export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Prom
   const mix = (text: string) => {
     for (let i = 0; i < text.length; i++) digest = Math.imul(digest ^ text.charCodeAt(i), 0x01000193) >>> 0;
   };
+  // The checks every format's walk shares (core's TreeChecker): root first, parents before their
+  // children, sorted, each path once, hard-link targets walked before; and Rock Ridge's name limit.
+  const checker = new TreeChecker({
+    format: 'iso9660',
+    ...(o.rockRidge
+      ? {
+          checkName: (name: string) => {
+            const bytes = encodeUtf8(name).byteLength;
+            if (bytes <= RR_NAME_MAX_BYTES) return undefined;
+            return { code: ErrorCodes.NAME_TOO_LONG, detail: `the name is ${bytes} bytes; Rock Ridge readers (Linux isofs, libarchive) stop at ${RR_NAME_MAX_BYTES}`, hint: 'rename or exclude it' };
+          },
+        }
+      : {}),
+  });
   for await (const e of source.walk()) {
+    // Hard-linked symlinks and device nodes (nodeSource reports them) share an inode here too; the
+    // core check takes hard links of files only, so it sees them as separate entries.
+    checker.check(e.hardLinkTo !== undefined && e.kind !== 'file' ? { ...e, hardLinkTo: undefined } : e);
     if (e.mtime > newest) newest = e.mtime;
     mix(`${e.path}\0${e.kind}\0${e.size}\0`);
     const mtime = o.allFileDates ?? clampTime(e.mtime, o.clampTo);
-    if (o.rockRidge && e.path !== '') {
-      const bytes = encodeUtf8(baseName(e.path)).byteLength;
-      if (bytes > RR_NAME_MAX_BYTES) {
-        throw new ImgkitError(ErrorCodes.NAME_TOO_LONG, {
-          format: 'iso9660',
-          path: e.path,
-          detail: `the name is ${bytes} bytes; Rock Ridge readers (Linux isofs, libarchive) stop at ${RR_NAME_MAX_BYTES}`,
-          hint: 'rename or exclude it',
-        });
-      }
-    }
     if (e.path === '') {
       root = newDir('', '', null, { ...e, mtime });
       root.ino = ++ino;
       byPath.set('', root);
       continue;
     }
-    if (!root) throw new ImgkitError(ErrorCodes.BAD_INPUT, { format: 'iso9660', detail: 'the source tree did not yield its root first' });
-    const parent = byPath.get(parentPath(e.path));
-    if (!parent || parent.kind !== 'dir') {
-      throw new ImgkitError(ErrorCodes.BAD_INPUT, { format: 'iso9660', path: e.path, detail: 'entry comes before its parent directory' });
-    }
+    const parent = byPath.get(parentPath(e.path))!;
     const pdir = parent as IsoDir;
     let node: IsoNode;
     if (e.kind === 'dir') {
@@ -237,6 +240,7 @@ export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Prom
     pdir.children.push(node);
     byPath.set(e.path, node);
   }
+  checker.finish();
   if (!root) throw new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'iso9660', detail: 'the source tree is empty' });
   // nlink of hard links: every name shows the final count.
   for (const n of byPath.values()) if (n.kind !== 'dir' && n.data) n.nlink = 1;
@@ -251,7 +255,7 @@ export async function buildTree(source: SourceTree, o: ResolvedIsoOptions): Prom
  * (the boot catalog, as xorriso does: a remastered tree carries the old one) a regular file of the
  * tree at that path is replaced, with a warning.
  */
-export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: ResolvedIsoOptions, what: string, replaceFile = false): IsoNode {
+export function addVirtualFile(plan: IsoTree, path: string, data: FileData, o: ResolvedIsoOptions, what: string, replaceFile = false): IsoNode {
   const old = plan.byPath.get(path);
   if (old) {
     if (!replaceFile || old.kind !== 'file') {
@@ -286,7 +290,7 @@ export function addVirtualFile(plan: IsoPlan, path: string, data: FileData, o: R
 }
 
 /** The directory at `path`, created (0755, root, epoch time) with its parents when missing. */
-function ensureDir(plan: IsoPlan, path: string, o: ResolvedIsoOptions, what: string): IsoDir {
+function ensureDir(plan: IsoTree, path: string, o: ResolvedIsoOptions, what: string): IsoDir {
   const found = plan.byPath.get(path);
   if (found) {
     if (found.kind !== 'dir') {
@@ -305,7 +309,7 @@ function ensureDir(plan: IsoPlan, path: string, o: ResolvedIsoOptions, what: str
 }
 
 /** Relocate directories below ECMA-119's depth limit into /rr_moved (RRIP §4.1.5). */
-function relocate(plan: IsoPlan, o: ResolvedIsoOptions): void {
+function relocate(plan: IsoTree, o: ResolvedIsoOptions): void {
   let moved: IsoDir | undefined;
   const visit = (d: IsoDir) => {
     for (const c of d.children) {
@@ -341,7 +345,7 @@ function relocate(plan: IsoPlan, o: ResolvedIsoOptions): void {
 }
 
 /** Names (ISO identifiers and Joliet names), then §9.3 order. */
-function assignNames(plan: IsoPlan, o: ResolvedIsoOptions): void {
+function assignNames(plan: IsoTree, o: ResolvedIsoOptions): void {
   const dirs: IsoDir[] = [];
   const collect = (d: IsoDir) => {
     dirs.push(d);
@@ -387,7 +391,7 @@ function pathTableOrder(root: IsoDir, children: (d: IsoDir) => IsoNode[]): IsoDi
   return out;
 }
 
-export function planTree(plan: IsoPlan, o: ResolvedIsoOptions): void {
+export function planTree(plan: IsoTree, o: ResolvedIsoOptions): void {
   if (o.rockRidge && o.relocate) relocate(plan, o);
   else {
     const flat = (d: IsoDir) => {

@@ -17,29 +17,91 @@
  * under SOURCE_DATE_EPOCH), the MBR disk signature from the CRC32 of that date's digits.
  */
 import { crc32, ErrorCodes, ImgkitError, warnOrThrow } from '@imgkit/core';
-import { APM_BLOCK_SIZE, type ApmPartition, writeApm } from './apm.js';
 import {
-  CHS_NONE,
   chs,
   encodeGpt,
-  GPT_ATTR_XORRISO,
-  gptGuidBase,
-  gptPartitionGuid,
-  guidBytes,
-  GUID_BASIC_DATA,
-  GUID_EFI_SYSTEM,
-  GUID_HFS_PLUS,
-  MBR_TABLE_OFFSET,
-  type GptPartition,
-  mbrEntry,
-  mbrSlotUsed,
-  putMbrEntry,
-  SECTOR,
-} from './hybrid.js';
+  encodeMbr,
+  encodeMbrRecord,
+  GPT_ATTRIBUTE_BITS,
+  GPT_TYPES,
+  MBR_BOOTABLE,
+  MBR_RECORDS_OFFSET,
+  parseGuid as gptGuid,
+  type ChsGeometry,
+  type GptEntryFields,
+  type MbrRecord,
+} from '@imgkit/partition';
+import { APM_BLOCK_SIZE, type ApmPartition, writeApm } from './apm.js';
 import type { ResolvedIsoOptions } from './options.js';
 
 export const SYSTEM_AREA_BYTES = 32768;
 const BLOCK = 2048;
+/** The system area's partition tables count 512-byte sectors, whatever the medium's block size. */
+const SECTOR = 512;
+
+const GUID_EFI_SYSTEM = gptGuid(GPT_TYPES.esp);
+const GUID_BASIC_DATA = gptGuid(GPT_TYPES['basic-data']);
+/** Apple HFS+ (Apple's type GUID; -isohybrid-gpt-hfsplus). */
+const GUID_HFS_PLUS = gptGuid('48465300-0000-11AA-AA11-00306543ECAC');
+/** GPT attributes xorriso sets on the entries it makes itself: required (bit 0) and read-only (bit 60). */
+const GPT_ATTR_XORRISO = (1n << BigInt(GPT_ATTRIBUTE_BITS['read-only'])) | (1n << BigInt(GPT_ATTRIBUTE_BITS.required));
+/** "No CHS address": what xorriso writes for the EFI/HFS+ images it lists in an isohybrid MBR. */
+export const CHS_NONE = new Uint8Array([0xfe, 0xff, 0xff]);
+/** CHS start of GRUB's protective msdos label and of a GPT's protective entry (UEFI §5.2.3 Table 5-4). */
+const CHS_SECTOR_1 = new Uint8Array([0x00, 0x02, 0x00]);
+
+/**
+ * CHS of a sector as syslinux's isohybrid and xorriso write partition 1 of an isohybrid MBR: beyond
+ * cylinder 1023 the head is `heads` (one past the last), not `heads − 1` as in the other entries
+ * (partition's `chs`, libisofs write_mbr_partition_entry).
+ */
+export function isohybridChs(lba: number, g: ChsGeometry): Uint8Array {
+  const c = chs(lba, g);
+  if (Math.floor(lba / (g.heads * g.sectorsPerTrack)) > 1023) c[0] = g.heads & 0xff;
+  return c;
+}
+
+/** Put MBR record `slot` (1…4) into the system area, and the 0x55AA signature (UEFI §5.2.1 Table 5-1). */
+function putRecord(area: Uint8Array, slot: number, r: MbrRecord, g: ChsGeometry): void {
+  area.set(encodeMbrRecord({ ...r, sectorCount: Math.min(r.sectorCount, 0xffffffff) }, g, `mbr.partitionRecords[${slot - 1}]`), recordAt(slot));
+  area[510] = 0x55;
+  area[511] = 0xaa;
+}
+
+function recordAt(slot: number): number {
+  return MBR_RECORDS_OFFSET + 16 * (slot - 1);
+}
+
+function slotUsed(area: Uint8Array, slot: number): boolean {
+  const at = recordAt(slot);
+  return area.subarray(at, at + 16).some((b) => b !== 0);
+}
+
+/**
+ * xorriso's GUIDs (libisofs gpt_disk_guid_setup, mode "volume_date_uuid"): the 16 digits of the
+ * volume date as bytes, centiseconds moved to bytes 9–10, marked as a version 4 UUID (RFC 4122
+ * §4.1.3 with UEFI's byte order: version in byte 7, variant in byte 8). The disk GUID is that base;
+ * partition GUID n (n = 1, 2, … in table order) is the base with n XORed into bytes 9–12.
+ */
+export function gptGuidBase(dateDigits: string): Uint8Array {
+  const t = new TextEncoder().encode(dateDigits.padEnd(16, '0').slice(0, 16));
+  const b = new Uint8Array(16);
+  b.set(t.subarray(0, 9), 0);
+  b.set(t.subarray(14, 16), 9);
+  b.set(t.subarray(9, 14), 11);
+  b[7] = (b[7]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  return b;
+}
+
+export function gptPartitionGuid(base: Uint8Array, n: number): Uint8Array {
+  const u = base.slice();
+  u[9] = u[9]! ^ (n & 0xff);
+  u[10] = u[10]! ^ ((n >>> 8) & 0xff);
+  u[11] = u[11]! ^ ((n >>> 16) & 0xff);
+  u[12] = u[12]! ^ ((n >>> 24) & 0xff);
+  return u;
+}
 
 /** A boot image as the partition tables see it. */
 export interface SaBootImage {
@@ -194,7 +256,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
   const area = new Uint8Array(SYSTEM_AREA_BYTES);
   if (sa.template) area.set(sa.template);
   const warn = (detail: string) => warnOrThrow({ code: ErrorCodes.BAD_OPTION, format: 'iso9660', detail }, o.onWarning, o.strict);
-  const { heads, sectors } = l;
+  const geometry: ChsGeometry = { heads: l.heads, sectorsPerTrack: l.sectors };
   const imgBlocks = l.volumeBlocks;
   const appendedOutside = l.appended.some((a) => a !== undefined);
   const gptBlocks = appendedOutside ? l.totalBlocks : imgBlocks;
@@ -205,7 +267,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
   const apmParts: ApmPartition[] = [];
   let overlapOk = false;
   if (l.efiBootPart) {
-    gptReqs.push({ start: l.efiBootPart.startBlock * 4, count: l.efiBootPart.sizeBlocks * 4, type: guidBytes(GUID_EFI_SYSTEM), name: 'EFI boot partition', attributes: GPT_ATTR_XORRISO });
+    gptReqs.push({ start: l.efiBootPart.startBlock * 4, count: l.efiBootPart.sizeBlocks * 4, type: GUID_EFI_SYSTEM, name: 'EFI boot partition', attributes: GPT_ATTR_XORRISO });
   }
   if (sa.isohybrid || sa.partLikeIsohybrid) {
     l.plan.marked.forEach((idx, n) => {
@@ -213,7 +275,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
       const a = b.appended >= 0 ? l.appended[b.appended]! : undefined;
       const start = a ? a.startBlock * 4 : b.lba * 4;
       const count = a ? a.sizeBlocks * 4 : Math.floor(b.sizeBytes / BLOCK) * 4;
-      gptReqs.push({ start, count, type: guidBytes(b.gptMark === 2 ? GUID_HFS_PLUS : GUID_BASIC_DATA), name: `ISOHybrid${n + 1}`, attributes: GPT_ATTR_XORRISO });
+      gptReqs.push({ start, count, type: b.gptMark === 2 ? GUID_HFS_PLUS : GUID_BASIC_DATA, name: `ISOHybrid${n + 1}`, attributes: GPT_ATTR_XORRISO });
     });
     l.boot.forEach((b) => {
       if (!b.apmMark) return;
@@ -222,7 +284,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
     });
     if (sa.isohybrid && l.plan.marked.length > 0) {
       // The whole ISO, open ended (cut at the volume end below); partitions may overlap it.
-      gptReqs.push({ start: l.partitionOffset * 4, count: 4 * 0xffffffff, type: guidBytes(GUID_BASIC_DATA), name: 'ISOHybrid', attributes: GPT_ATTR_XORRISO });
+      gptReqs.push({ start: l.partitionOffset * 4, count: 4 * 0xffffffff, type: GUID_BASIC_DATA, name: 'ISOHybrid', attributes: GPT_ATTR_XORRISO });
       overlapOk = true;
     }
   }
@@ -230,7 +292,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
     l.appended.forEach((a, i) => {
       if (!a) return;
       if (gptReqs.some((r) => r.start === a.startBlock * 4 && r.count === a.sizeBlocks * 4)) return;
-      const type = a.typeGuid ?? guidBytes(a.typeByte === 0xef ? GUID_EFI_SYSTEM : GUID_BASIC_DATA);
+      const type = a.typeGuid ?? (a.typeByte === 0xef ? GUID_EFI_SYSTEM : GUID_BASIC_DATA);
       gptReqs.push({ start: a.startBlock * 4, count: a.sizeBlocks * 4, type, name: `Appended${i + 1}`, attributes: 0n });
     });
   }
@@ -256,8 +318,8 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
   if (apmParts.length > 0) writeApm(area, apmParts, sa.isohybrid);
   if (mbrReqs.length > 0) {
     // libisofs iso_write_mbr: the whole table is rewritten from the requests.
-    area.fill(0, MBR_TABLE_OFFSET, MBR_TABLE_OFFSET + 64);
-    mbrReqs.forEach((r, i) => putMbrEntry(area, i + 1, mbrEntry(0, r.type, r.start, r.count, heads, sectors)));
+    area.fill(0, MBR_RECORDS_OFFSET, MBR_RECORDS_OFFSET + 64);
+    mbrReqs.forEach((r, i) => putRecord(area, i + 1, { type: r.type, startLba: r.start, sectorCount: r.count }, geometry));
   }
   let riskOfEe = mbrReqs.length > 0;
   let gptBackup: Uint8Array | undefined;
@@ -279,7 +341,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
         partType = sa.isoMbrType >= 0 ? sa.isoMbrType : 0xcd;
         blocks = imgBlocks;
       }
-      msdosLabel(area, blocks, heads, sectors, partType, true);
+      msdosLabel(area, blocks, geometry, partType, true);
       riskOfEe = true;
     }
   } else if (sa.isohybrid) {
@@ -298,21 +360,21 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
     isohybridMbr(area, l, blocks, partType, protectiveMbr, firstBoot.lba);
   } else if ((l.partitionOffset > 0 || appendedOutside) && mbrReqs.length === 0) {
     partType = sa.isoMbrType >= 0 ? sa.isoMbrType : 0xcd;
-    msdosLabel(area, imgBlocks, heads, sectors, partType, false);
+    msdosLabel(area, imgBlocks, geometry, partType, false);
     riskOfEe = true;
     if (sa.appendedAsGpt && appendedOutside) {
       partType = 0xee;
-      putMbrEntry(area, 1, mbrEntry(0, 0xee, 1, gptBlocks * 4 - 1, heads, sectors));
+      putRecord(area, 1, { type: 0xee, startLba: 1, sectorCount: gptBlocks * 4 - 1 }, geometry);
     } else if (l.partitionOffset === 0) {
       partType = sa.isoMbrType >= 0 ? sa.isoMbrType : 0x83;
-      putMbrEntry(area, 1, mbrEntry(0, partType, 0, imgBlocks * 4 - l.postPadBytes / SECTOR, heads, sectors));
+      putRecord(area, 1, { type: partType, startLba: 0, sectorCount: imgBlocks * 4 - l.postPadBytes / SECTOR }, geometry);
     }
   }
   // A requested 0xEE entry covers the GPT's disk.
-  if (gptWritten && mbrReqs.length === 1 && mbrReqs[0]!.type === 0xee && area[MBR_TABLE_OFFSET + 4] === 0xee) {
+  if (gptWritten && mbrReqs.length === 1 && mbrReqs[0]!.type === 0xee && area[MBR_RECORDS_OFFSET + 4] === 0xee) {
     partType = 0xee;
     riskOfEe = true;
-    putMbrEntry(area, 1, mbrEntry(0, 0xee, 1, gptBlocks * 4 - 1, heads, sectors));
+    putRecord(area, 1, { type: 0xee, startLba: 1, sectorCount: gptBlocks * 4 - 1 }, geometry);
   }
   // With a partition offset, partition 1 starts there (libisofs iso_offset_partition_start).
   if (l.partitionOffset > 0 && mbrReqs.length === 0) {
@@ -324,7 +386,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
     l.appended.forEach((a, i) => {
       if (!a) return;
       if (i < mbrReqs.length) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', field: 'systemArea.appendedPartitions', detail: `appended partition ${i + 1} collides with MBR entry ${i + 1}`, hint: 'use another partition number' });
-      putMbrEntry(area, i + 1, mbrEntry(0, a.typeByte, a.startBlock * 4, a.sizeBlocks * 4, heads, sectors));
+      putRecord(area, i + 1, { type: a.typeByte, startLba: a.startBlock * 4, sectorCount: a.sizeBlocks * 4 }, geometry);
     });
   }
   // GRUB2's MBR code loads the sector at 432 + 4 (it reads sector +4 … onwards of its core).
@@ -337,7 +399,7 @@ export function encodeSystemArea(o: ResolvedIsoOptions, l: SystemAreaLayout): Sy
   // No 0xEE entry without a GPT behind it.
   if ((sa.protective || sa.isohybrid || riskOfEe) && (sa.partLikeIsohybrid || !gptWritten) && sa.isoMbrType !== 0xee) {
     for (let slot = 1; slot <= 4; slot++) {
-      const at = MBR_TABLE_OFFSET + 16 * (slot - 1) + 4;
+      const at = recordAt(slot) + 4;
       if (area[at] === 0xee) {
         warn('an MBR partition of type 0xEE without a GPT behind it would make firmware look for one; it gets type 0xCD');
         area[at] = sa.isoMbrType >= 0 ? sa.isoMbrType : 0xcd;
@@ -372,7 +434,7 @@ function encodeGptTable(o: ResolvedIsoOptions, l: SystemAreaLayout, reqs: GptReq
           throw new ImgkitError(ErrorCodes.FIELD_RANGE, { format: 'iso9660', field: 'gpt.entries', detail: `GPT partitions ${i} and ${i + 1} overlap by ${partEnd - goal} sectors (layout bug)` });
         }
       } else if (partEnd < goal) {
-        let type = guidBytes(GUID_BASIC_DATA);
+        let type = GUID_BASIC_DATA;
         let name = `Gap${gap}`;
         if (goal === l.volumeBlocks * 4 && partEnd === l.partitionOffset * 4) {
           name = 'ISO9660';
@@ -385,18 +447,21 @@ function encodeGptTable(o: ResolvedIsoOptions, l: SystemAreaLayout, reqs: GptReq
     reqs.sort(byStart);
   }
   const base = baseGuid(o, l.dateDigits);
-  const parts: GptPartition[] = reqs.map((r, i) => {
+  const entries: GptEntryFields[] = reqs.map((r, i) => {
     let end = r.start + r.count;
     if (r.start === l.partitionOffset * 4 && r.count === 4 * 0xffffffff) end = l.volumeBlocks * 4;
     if (end > backupEndLba) end = backupEndLba;
     return { typeGuid: r.type, uniqueGuid: gptPartitionGuid(base, i + 1), startLba: r.start, endLba: end - 1, attributes: r.attributes, name: r.name };
   });
-  const g = encodeGpt({ backupHeaderLba: backupEnd * 4 - 1, entriesLba: l.plan.gptEntriesLba, entryCount: l.plan.gptEntryCount, diskGuid: base }, parts);
-  area.set(g.header, SECTOR);
-  area.set(g.entries, l.plan.gptEntriesLba * SECTOR);
+  // UEFI §5.3 through @imgkit/partition, with xorriso's geometry: the entry array right after the
+  // header (or after an APM), first usable sector after it, the backup at the end of the image.
+  const g = encodeGpt({ sectorSize: SECTOR, diskSectors: backupEnd * 4, diskGuid: base, entries, entryCount: l.plan.gptEntryCount, entryArrayLba: l.plan.gptEntriesLba });
+  area.set(g.primaryHeader, SECTOR);
+  area.set(g.entryArray, g.primaryEntryLba * SECTOR);
   // The backup area is whole 2 KiB blocks: zeros, entries, header in the last sector.
   const backup = new Uint8Array(l.plan.gptBackupBlocks * BLOCK);
-  backup.set(g.backup, backup.byteLength - g.backup.byteLength);
+  backup.set(g.backupHeader, backup.byteLength - SECTOR);
+  backup.set(g.entryArray, backup.byteLength - SECTOR - g.entryArray.byteLength);
   return backup;
 }
 
@@ -408,92 +473,84 @@ function baseGuid(o: ResolvedIsoOptions, dateDigits: string): Uint8Array {
  * GRUB's "protective msdos label" (libisofs make_grub_msdos_label): entry 1 from sector 1 to the end
  * of `blocks`, CHS start 0/2/0, active unless it is 0xEE/0xEF; the other entries cleared.
  */
-function msdosLabel(area: Uint8Array, blocks: number, heads: number, sectors: number, type: number, bootable: boolean): void {
-  area.fill(0, MBR_TABLE_OFFSET, 510);
+function msdosLabel(area: Uint8Array, blocks: number, g: ChsGeometry, type: number, bootable: boolean): void {
+  area.fill(0, MBR_RECORDS_OFFSET, 510);
   const last = blocks * 4 - 1;
-  putMbrEntry(area, 1, { status: bootable && type !== 0xee && type !== 0xef ? 0x80 : 0, type, startLba: 1, sectorCount: last, chsStart: new Uint8Array([0, 2, 0]), chsEnd: chs(last, heads, sectors) });
+  putRecord(area, 1, { bootable: bootable && type !== 0xee && type !== 0xef, type, startLba: 1, sectorCount: last, startingChs: CHS_SECTOR_1 }, g);
 }
 
-/** syslinux isohybrid's MBR (libisofs make_isolinux_mbr): bytes 432–511 over the template's code. */
+/**
+ * syslinux isohybrid's MBR (libisofs make_isolinux_mbr): the template's code with the boot image's
+ * 512-byte sector address as a u64 at 432, the disk signature from the volume date, and a new table.
+ */
 function isohybridMbr(area: Uint8Array, l: SystemAreaLayout, blocks: number, type: number, protectiveMbr: boolean, bootLba: number): void {
-  const view = new DataView(area.buffer);
-  view.setBigUint64(432, BigInt(bootLba) * 4n, true);
-  view.setUint32(440, crc32(new TextEncoder().encode(l.dateDigits)), true);
-  view.setUint16(444, 0, true);
+  const address = new Uint8Array(8);
+  new DataView(address.buffer).setBigUint64(0, BigInt(bootLba) * 4n, true);
+  const g: ChsGeometry = { heads: l.heads, sectorsPerTrack: l.sectors };
   const hdBlocks = blocks * 4 - l.postPadBytes / SECTOR;
   const partStart = protectiveMbr ? 1 : 0;
-  // Marked images follow partition 1 as 0xEF (HFS+: 0x00) entries; the whole-ISO GPT entry and
-  // images outside the ISO leave their slot empty.
-  const cursor = [...l.plan.marked, -1];
-  let c = 0;
-  for (let slot = 1; slot <= 4; slot++) {
-    const at = MBR_TABLE_OFFSET + 16 * (slot - 1);
-    area.fill(0, at, at + 16);
-    if (slot !== 1) {
-      if (c < cursor.length) {
-        const idx = cursor[c++]!;
-        const b = idx >= 0 ? l.boot[idx]! : undefined;
-        if (b && b.appended < 0) {
-          putMbrEntry(area, slot, { status: 0, type: b.gptMark === 2 ? 0x00 : 0xef, startLba: b.lba * 4, sectorCount: Math.ceil(b.sizeBytes / SECTOR), chsStart: CHS_NONE, chsEnd: CHS_NONE });
-        }
-      }
-      continue;
-    }
-    putMbrEntry(area, 1, {
-      status: protectiveMbr ? 0 : 0x80,
+  const records: (MbrRecord | null)[] = [
+    {
+      bootable: !protectiveMbr,
       type,
       startLba: partStart,
       sectorCount: Math.min(hdBlocks - partStart, 0xffffffff),
-      chsStart: chs(partStart, l.heads, l.sectors, 'isohybrid'),
-      chsEnd: chs(hdBlocks - 1, l.heads, l.sectors, 'isohybrid'),
-    });
+      startingChs: isohybridChs(partStart, g),
+      endingChs: isohybridChs(hdBlocks - 1, g),
+    },
+  ];
+  // Marked images follow partition 1 as 0xEF (HFS+: 0x00) entries; the whole-ISO GPT entry and
+  // images outside the ISO leave their slot empty.
+  for (const idx of [...l.plan.marked, -1].slice(0, 3)) {
+    const b = idx >= 0 ? l.boot[idx]! : undefined;
+    records.push(b && b.appended < 0 ? { type: b.gptMark === 2 ? 0x00 : 0xef, startLba: b.lba * 4, sectorCount: Math.ceil(b.sizeBytes / SECTOR), startingChs: CHS_NONE, endingChs: CHS_NONE } : null);
   }
-  area[510] = 0x55;
-  area[511] = 0xaa;
+  const mbr = encodeMbr({
+    bootCode: area.subarray(0, 440),
+    bootCodePatches: [{ offset: 432, bytes: address }],
+    diskSignature: crc32(new TextEncoder().encode(l.dateDigits)),
+    records,
+    geometry: g,
+  });
+  area.set(mbr, 0);
 }
 
 /** Partition 1 starts at the partition offset (libisofs iso_offset_partition_start). */
 function offsetPartitionOne(area: Uint8Array, blocks: number, l: SystemAreaLayout, protective: boolean): void {
-  const at = MBR_TABLE_OFFSET;
-  const status = area[at] === 0x80 ? 0x80 : 0;
-  const type = area[at + 4]!;
+  const at = MBR_RECORDS_OFFSET;
+  const g: ChsGeometry = { heads: l.heads, sectorsPerTrack: l.sectors };
   const start = protective ? 1 : l.partitionOffset * 4;
   const end = blocks * 4 - l.postPadBytes / SECTOR - 1;
-  putMbrEntry(area, 1, {
-    status,
-    type,
-    startLba: start,
-    sectorCount: end - start + 1,
-    chsStart: protective ? new Uint8Array([0, 2, 0]) : chs(start, l.heads, l.sectors),
-    chsEnd: chs(end, l.heads, l.sectors),
-  });
+  const r: MbrRecord = { bootable: area[at] === MBR_BOOTABLE, type: area[at + 4]!, startLba: start, sectorCount: end - start + 1 };
+  if (protective) r.startingChs = CHS_SECTOR_1;
+  putRecord(area, 1, r, g);
   if (protective) area.fill(0, at + 16, at + 64);
 }
 
 /** Some entry must be active; with --mbr-force-bootable add a dummy one (libisofs iso_dummy_mbr_partition). */
 function markActive(area: Uint8Array, force: boolean): void {
-  const slotAt = (s: number) => MBR_TABLE_OFFSET + 16 * (s - 1);
-  for (let s = 1; s <= 4; s++) if (area[slotAt(s)]! & 0x80) return;
+  for (let s = 1; s <= 4; s++) if (area[recordAt(s)]! & MBR_BOOTABLE) return;
   for (let s = 1; s <= 4; s++) {
-    const t = area[slotAt(s) + 4];
-    if (mbrSlotUsed(area, s) && t !== 0xee && t !== 0xef) {
-      area[slotAt(s)] = area[slotAt(s)]! | 0x80;
+    const t = area[recordAt(s) + 4];
+    if (slotUsed(area, s) && t !== 0xee && t !== 0xef) {
+      area[recordAt(s)] = area[recordAt(s)]! | MBR_BOOTABLE;
       return;
     }
   }
   if (!force) return;
   for (let s = 1; s <= 4; s++) {
-    if (!mbrSlotUsed(area, s)) {
-      // Active, CHS 0/0/1, type 0, sector 0, one sector long.
-      area.set([0x80, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0, 0, 0, 0, 1, 0, 0, 0], slotAt(s));
+    if (!slotUsed(area, s)) {
+      // Active, type 0, sector 0, one sector long, CHS 0/0/1 at both ends (the signature stays as it is).
+      const chs001 = new Uint8Array([0x00, 0x01, 0x00]);
+      area.set(encodeMbrRecord({ bootable: true, type: 0, startLba: 0, sectorCount: 1, startingChs: chs001, endingChs: chs001 }), recordAt(s));
       return;
     }
   }
   for (let s = 1; s <= 4; s++) {
-    if (area[slotAt(s) + 4] !== 0xef) {
-      area[slotAt(s)] = area[slotAt(s)]! | 0x80;
+    if (area[recordAt(s) + 4] !== 0xef) {
+      area[recordAt(s)] = area[recordAt(s)]! | MBR_BOOTABLE;
       return;
     }
   }
-  area[slotAt(4)] = area[slotAt(4)]! | 0x80;
+  area[recordAt(4)] = area[recordAt(4)]! | MBR_BOOTABLE;
 }

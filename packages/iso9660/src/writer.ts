@@ -26,12 +26,14 @@
  */
 import {
   type ByteSink,
+  type CodecName,
   concatBytes,
   copyBytes,
   ErrorCodes,
   expectSinkSize,
   ImgkitError,
   isAllZero,
+  MemorySink,
   readChecked,
   ReadAhead,
   type SourceEntry,
@@ -39,13 +41,15 @@ import {
   warnOrThrow,
   writeZeros,
 } from '@imgkit/core';
+import { type FatPlan, planFat } from '@imgkit/fat';
 import { encodeDirectoryRecord, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, ID_PARENT, ID_SELF, recordLength, DIR_RECORD_MAX } from './directory-record.js';
 import { encodeBootCatalog, fullLoadSectors, GRUB2_BOOT_INFO_OFFSET, patchBootInfoTable, patchGrub2BootInfo, type BootImageEntry } from './el-torito.js';
 import { JOLIET_ESCAPE, ucs2be } from './joliet.js';
 import { asciiBytes } from './names.js';
+import type { ImagePlan, ImageRequirements } from './image-plan.js';
 import { type IsoContent, type IsoOptions, type ResolvedIsoOptions, resolveOptions } from './options.js';
 import { encodePathTable, pathTableSize, type PathTableDir } from './path-table.js';
-import { addVirtualFile, buildTree, directoryBytes, extentCount, type FileData, type IsoDir, type IsoNode, type IsoPlan, MAX_EXTENT_BYTES, planTree, sectorsOf } from './plan.js';
+import { addVirtualFile, buildTree, directoryBytes, extentCount, type FileData, type IsoDir, type IsoNode, type IsoTree, MAX_EXTENT_BYTES, planTree, sectorsOf } from './plan.js';
 import { ceEntry, CE_LENGTH, clEntry, erEntry, nmEntries, plEntry, pnEntry, pxEntry, reEntry, slEntries, spEntry, splitSystemUse, tfEntry } from './rock-ridge.js';
 import { alignment, encodeSystemArea, planPartitionTables, type PartitionTablePlan, type SaAppended, type SystemAreaBytes } from './system-area.js';
 import {
@@ -155,21 +159,83 @@ interface Layout {
   dates: { creation: Uint8Array; modification: Uint8Array; expiration: Uint8Array; effective: Uint8Array; digits: string };
 }
 
-export async function writeIso(source: SourceTree, sink: ByteSink, options: IsoOptions = {}): Promise<IsoResult> {
+/**
+ * An ISO planned to the last block (STYLE.md "Composing images"): the tree walked, names and the
+ * layout decided, the system area encoded; `write(sink)` emits it from `sink.position`.
+ */
+export interface IsoPlan extends ImagePlan<IsoResult> {
+  /** Bytes of the image, exact: appended partitions, padding and the backup GPT included. */
+  readonly sizeBytes: number;
+  /** Equal to `sizeBytes`. */
+  readonly minSizeBytes: number;
+  /** The ISO is written strictly in LBA order: any sink will do, standard output included. */
+  readonly needsSeekableSink: false;
+  /** The ISO compresses nothing: no codec for a pool. */
+  readonly codecs: readonly CodecName[];
+  /** ECMA-119 volume space size, in 2048-byte blocks (up to the appended partitions, if any). */
+  readonly volumeBlocks: number;
+  /** 16 digits of the volume modification date: the blkid UUID. */
+  readonly volumeDate: string;
+  /** The EFI image built from `efiDir`: the FAT plan and where it goes. */
+  readonly efiImage?: { readonly fat: FatPlan; readonly placement: 'file' | 'appended-partition'; readonly path?: string };
+  write(sink: ByteSink): Promise<IsoResult>;
+}
+
+/** What the ISO needs from its output and pool, from the options alone (no walk): never a seekable sink, no codec. */
+export function isoRequirements(_options: IsoOptions = {}): ImageRequirements {
+  return { needsSeekableSink: false, codecs: [] };
+}
+
+/**
+ * Plan the ISO: walk the tree (metadata only; file contents are read by `write`), build the EFI
+ * image's plan from `efiDir`, name and lay out every block, encode the system area.
+ */
+export async function planIso(source: SourceTree, options: IsoOptions = {}): Promise<IsoPlan> {
   const o = resolveOptions(options);
+  let fat: FatPlan | undefined;
+  if (o.efiDir) {
+    // The ESP's tree first (small): its errors come before the walk of a big ISO tree.
+    fat = await planFat(o.efiDir.tree, o.efiDir.fat);
+    const plan = fat;
+    o.efiDir.content.settle(plan.sizeBytes, (sink) => plan.write(sink));
+  }
   const plan = await buildTree(source, o);
   plan.now = volumeNow(plan, o);
   placeBootFiles(plan, o);
   planTree(plan, o);
   const layout = layOut(plan, o);
   const sa = systemArea(plan, o, layout);
-  await expectSinkSize(sink, sink.position + layout.totalBlocks * ISO_SECTOR_SIZE); // a device too small fails before the first byte
-  const w = new Writer(sink, plan, o, layout, sa);
+  const sizeBytes = layout.totalBlocks * ISO_SECTOR_SIZE;
+  const result: IsoPlan = {
+    sizeBytes,
+    minSizeBytes: sizeBytes,
+    needsSeekableSink: false,
+    codecs: [],
+    volumeBlocks: layout.volumeBlocks,
+    volumeDate: layout.dates.digits,
+    ...(fat && o.efiDir ? { efiImage: { fat, placement: o.efiDir.placement, ...(o.efiDir.path !== undefined ? { path: o.efiDir.path } : {}) } } : {}),
+    write: (sink) => writePlanned(sink, plan, o, layout, sa, sizeBytes),
+  };
+  return result;
+}
+
+/** Write `source` as an ISO at the sink's position: `planIso(source, options)` then `write(sink)`. */
+export async function writeIso(source: SourceTree, sink: ByteSink, options: IsoOptions = {}): Promise<IsoResult> {
+  return (await planIso(source, options)).write(sink);
+}
+
+async function writePlanned(sink: ByteSink, plan: IsoTree, o: ResolvedIsoOptions, layout: Layout, sa: SystemAreaBytes, sizeBytes: number): Promise<IsoResult> {
   const start = sink.position;
+  await expectSinkSize(sink, start + sizeBytes); // a device too small fails before the first byte
+  const w = new Writer(sink, plan, o, layout, sa);
   await w.writeAll();
+  const written = sink.position - start;
+  if (written !== sizeBytes) {
+    throw new ImgkitError(ErrorCodes.FIELD_RANGE, { format: 'iso9660', field: 'layout', detail: `wrote ${written} bytes of a ${sizeBytes}-byte plan (a layout bug; please report it)` });
+  }
   const images = w.bootImages();
   const r: IsoResult = {
-    sizeBytes: sink.position - start,
+    sizeBytes: written,
     volumeBlocks: layout.volumeBlocks,
     bootImages: images,
     appendedPartitions: layout.appended.map((a) => (a ? { startBlock: a.startBlock, blocks: a.blocks } : undefined)),
@@ -183,7 +249,7 @@ export async function writeIso(source: SourceTree, sink: ByteSink, options: IsoO
   return r;
 }
 
-function placeBootFiles(plan: IsoPlan, o: ResolvedIsoOptions): void {
+function placeBootFiles(plan: IsoTree, o: ResolvedIsoOptions): void {
   const bootFile = (path: string, what: string): FileData => {
     const n = plan.byPath.get(path);
     if (!n || n.kind !== 'file' || !n.data) {
@@ -197,7 +263,8 @@ function placeBootFiles(plan: IsoPlan, o: ResolvedIsoOptions): void {
       return;
     }
     const what = `${b.platform === 0 ? 'BIOS' : b.platform === 0xef ? 'EFI' : `platform 0x${b.platform.toString(16)}`} boot image`;
-    if (b.content && !plan.byPath.has(b.path)) addVirtualFile(plan, b.path, { size: b.content.size, lba: 0, content: b.content, path: b.path }, o, what);
+    // Content from outside the tree goes at its path, which the tree must not have already (NAME_COLLISION).
+    if (b.content) addVirtualFile(plan, b.path, { size: b.content.size, lba: 0, content: b.content, path: b.path }, o, what);
     const f = bootFile(b.path, what);
     if (f.size === 0) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'iso9660', path: b.path, detail: `the ${what} is empty`, hint: 'give the boot image file' });
     if (b.bootInfoTable || b.grub2BootInfo) {
@@ -247,7 +314,7 @@ function depthFirst(root: IsoDir, children: (d: IsoDir) => IsoNode[]): IsoDir[] 
 }
 
 /** --sort-weight rules (applied in order; one on a directory covers its subtree), boot images' default. */
-function applyWeights(plan: IsoPlan, o: ResolvedIsoOptions): void {
+function applyWeights(plan: IsoTree, o: ResolvedIsoOptions): void {
   if (o.sortWeights.length > 0) {
     for (const n of plan.byPath.values()) {
       if (!n.data || n.kind !== 'file') continue;
@@ -263,7 +330,7 @@ function applyWeights(plan: IsoPlan, o: ResolvedIsoOptions): void {
 }
 
 /** File contents in ISO tree order (depth first), then stably by weight, highest first. */
-function dataOrder(plan: IsoPlan, skip: FileData | undefined): FileData[] {
+function dataOrder(plan: IsoTree, skip: FileData | undefined): FileData[] {
   const seen = new Set<FileData>();
   const out: FileData[] = [];
   const visit = (d: IsoDir) => {
@@ -285,7 +352,7 @@ function dataOrder(plan: IsoPlan, skip: FileData | undefined): FileData[] {
 }
 
 /** The volume's base time: the caller's epoch, else the tree's newest time (a digest-derived one if it has none). */
-function baseTime(plan: IsoPlan, o: ResolvedIsoOptions): number {
+function baseTime(plan: IsoTree, o: ResolvedIsoOptions): number {
   if (o.epoch !== undefined) return o.epoch;
   // Reproducible and different for different trees: the newest time in the tree; a tree without
   // times gets one from a digest of its names and sizes (2000…2019).
@@ -303,7 +370,7 @@ function dateSeconds(digits: string): number {
  * (--modification-date), else the later of the creation and modification dates, else the base time.
  * The boot catalog and the directories the writer makes carry it.
  */
-function volumeNow(plan: IsoPlan, o: ResolvedIsoOptions): number {
+function volumeNow(plan: IsoTree, o: ResolvedIsoOptions): number {
   const d = o.volumeDates;
   if (d.uuid !== undefined) return dateSeconds(d.uuid);
   const t = (v: number | string | undefined) => (v === undefined ? undefined : typeof v === 'string' ? dateSeconds(v) : v);
@@ -313,7 +380,7 @@ function volumeNow(plan: IsoPlan, o: ResolvedIsoOptions): number {
   return baseTime(plan, o);
 }
 
-function volumeDates(plan: IsoPlan, o: ResolvedIsoOptions): Layout['dates'] {
+function volumeDates(plan: IsoTree, o: ResolvedIsoOptions): Layout['dates'] {
   const base = baseTime(plan, o);
   const d = o.volumeDates;
   const date = (v: number | string | undefined, def: number | undefined) => {
@@ -326,7 +393,7 @@ function volumeDates(plan: IsoPlan, o: ResolvedIsoOptions): Layout['dates'] {
   return { creation, modification, expiration: date(d.expiration, undefined), effective: date(d.effective, undefined), digits };
 }
 
-function layOut(plan: IsoPlan, o: ResolvedIsoOptions): Layout {
+function layOut(plan: IsoTree, o: ResolvedIsoOptions): Layout {
   const P = o.sa.partitionOffset;
   const dates = volumeDates(plan, o);
   let lba = 16;
@@ -470,7 +537,7 @@ function layOut(plan: IsoPlan, o: ResolvedIsoOptions): Layout {
   return l;
 }
 
-function systemArea(plan: IsoPlan, o: ResolvedIsoOptions, l: Layout): SystemAreaBytes {
+function systemArea(plan: IsoTree, o: ResolvedIsoOptions, l: Layout): SystemAreaBytes {
   return encodeSystemArea(o, {
     plan: l.tables,
     heads: l.heads,
@@ -506,7 +573,7 @@ class RecordBuilder {
   /** Where content-less records point (libisofs: the empty block at the data start). */
   emptyBlock = 0;
   constructor(
-    private readonly plan: IsoPlan,
+    private readonly plan: IsoTree,
     private readonly o: ResolvedIsoOptions,
     private readonly keepAreas: boolean,
     private readonly offset = 0,
@@ -613,7 +680,7 @@ class Writer {
   private readonly base: number;
   constructor(
     private readonly sink: ByteSink,
-    private readonly plan: IsoPlan,
+    private readonly plan: IsoTree,
     private readonly o: ResolvedIsoOptions,
     private readonly l: Layout,
     private readonly sa: SystemAreaBytes,
@@ -799,24 +866,30 @@ class Writer {
   }
 
   private async writeContent(content: IsoContent, what: string): Promise<void> {
-    const entry: SourceEntry = { path: what, kind: 'file', mode: 0o444, uid: 0, gid: 0, mtime: 0, size: content.size, read: () => content.read() };
-    for await (const c of readChecked(entry, 'iso9660', content.size)) await this.sink.write(c);
+    if (content.write) await this.writeImage(content, what);
+    else for await (const c of readChecked(contentEntry(content, what), 'iso9660', content.size)) await this.sink.write(c);
     const rem = content.size % ISO_SECTOR_SIZE;
     if (rem) await this.sink.write(this.zeros.subarray(0, ISO_SECTOR_SIZE - rem));
   }
 
+  /**
+   * Another image written straight into the ISO (an ImagePlan's write, e.g. the FAT image of
+   * efiDir): it gets a window of exactly its planned size at the current position; writing more or
+   * less than planned means its source changed since the plan.
+   */
+  private async writeImage(content: IsoContent, what: string): Promise<void> {
+    const window = imageWindow(this.sink, content.size, what);
+    await content.write!(window);
+    if (window.position !== content.size) throw changedSize(what, window.position, content.size);
+  }
+
   private async writeFile(f: FileData, readAhead?: SourceEntry): Promise<void> {
-    const entry: SourceEntry = readAhead ??
-      f.entry ?? {
-        path: f.path ?? '(given content)',
-        kind: 'file',
-        mode: 0o444,
-        uid: 0,
-        gid: 0,
-        mtime: 0,
-        size: f.size,
-        read: () => f.content!.read(),
-      };
+    const what = f.path ?? '(given content)';
+    if (!readAhead && !f.entry && f.content?.write && !f.bootInfoTable && !f.grub2BootInfo) {
+      await this.writeContent(f.content, what);
+      return;
+    }
+    const entry: SourceEntry = readAhead ?? f.entry ?? contentEntry(f.content!, what);
     if (f.bootInfoTable || f.grub2BootInfo) {
       const parts: Uint8Array[] = [];
       for await (const c of readChecked(entry, 'iso9660', f.size)) parts.push(copyBytes(c));
@@ -835,4 +908,65 @@ class Writer {
     const rem = f.size % ISO_SECTOR_SIZE;
     if (rem) await this.sink.write(this.zeros.subarray(0, ISO_SECTOR_SIZE - rem));
   }
+}
+
+/** Given content as a source entry (read() from its bytes, or from its writer into memory for patching). */
+function contentEntry(content: IsoContent, path: string): SourceEntry {
+  const read = content.read
+    ? () => content.read!()
+    : async function* () {
+        const m = new MemorySink();
+        await content.write!(m);
+        yield m.bytes();
+      };
+  return { path, kind: 'file', mode: 0o444, uid: 0, gid: 0, mtime: 0, size: content.size, read };
+}
+
+function changedSize(what: string, bytes: number, planned: number): ImgkitError {
+  return new ImgkitError(ErrorCodes.SOURCE_CHANGED, {
+    format: 'iso9660',
+    path: what,
+    detail: `${bytes > planned ? 'wrote more than' : `wrote ${bytes} bytes of`} the ${planned} bytes it was planned at`,
+    hint: 'do not change the input while the image is written',
+  });
+}
+
+/**
+ * The sink an image written into the ISO sees: positions from 0 at the current position of the
+ * ISO's sink, at most `size` bytes (more means its input changed since it was planned).
+ */
+function imageWindow(parent: ByteSink, size: number, what: string): ByteSink {
+  const base = parent.position;
+  let pos = 0;
+  const room = (end: number) => {
+    if (end > size) throw changedSize(what, end, size);
+  };
+  return {
+    get position() {
+      return pos;
+    },
+    get seekable() {
+      return parent.seekable;
+    },
+    async write(chunk) {
+      room(pos + chunk.byteLength);
+      await parent.write(chunk);
+      pos += chunk.byteLength;
+    },
+    async writeZeros(n) {
+      room(pos + n);
+      await writeZeros(parent, n);
+      pos += n;
+    },
+    async writeAt(at, chunk) {
+      room(at + chunk.byteLength);
+      await parent.writeAt(base + at, chunk);
+    },
+    async expectSize(end) {
+      room(end);
+    },
+    async close() {
+      /* the ISO owns the output */
+    },
+  };
 }

@@ -4,35 +4,30 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { crc32, fromHex, toHex } from '@imgkit/core';
+import { toHex } from '@imgkit/core';
 import {
   ApmEntry,
   BootEntry,
+  CHS_NONE,
   DirectoryRecordHeader,
-  GptEntry,
-  GptHeader,
-  MbrPartition,
   PrimaryVolumeDescriptor,
   ValidationEntry,
-  chs,
   decDateText,
   decDateTime,
   encodeBootCatalog,
   encodeDirectoryRecord,
-  encodeGpt,
   encodePathTable,
   fullLoadSectors,
   gptGuidBase,
   gptPartitionGuid,
-  guidBytes,
-  mbrEntry,
+  isohybridChs,
   parseGuid,
   patchBootInfoTable,
   patchGrub2BootInfo,
-  putMbrEntry,
   recordingTime,
   writeApm,
 } from '@imgkit/iso9660';
+import { chs, encodeMbrRecord, GPT_TYPES, ISOHYBRID_CHS_GEOMETRY, parseGuid as partitionGuid } from '@imgkit/partition';
 
 test('ECMA-119 §8.4 PVD field offsets', () => {
   const f = PrimaryVolumeDescriptor.fields;
@@ -140,48 +135,22 @@ test('boot info table: PVD LBA, file LBA, length, checksum of 32-bit words from 
   assert.ok(img.subarray(24, 64).every((b) => b === 0));
 });
 
-test('MBR partition entry (UEFI §5.2.1): offsets, CHS of start and end, clamping beyond cylinder 1023', () => {
-  const f = MbrPartition.fields as Record<string, { offset: number }>;
-  assert.deepEqual(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, v.offset])), { status: 0, chsStart: 1, type: 4, chsEnd: 5, startLba: 8, sectorCount: 12 });
-  const mbr = new Uint8Array(512);
-  putMbrEntry(mbr, 2, mbrEntry(0, 0xef, 12288, 16384, 64, 32));
-  // Bytes xorriso wrote for the same appended ESP (archiso MBR style, 64 heads × 32 sectors).
-  assert.equal(toHex(mbr.subarray(462, 478)), '00000106ef3f200d0030000000400000', 'entry 2');
-  assert.equal(toHex(mbr.subarray(510)), '55aa');
-  assert.deepEqual([...chs(5000 * 2048)], [63, 0xe0, 0xff], 'cylinder 1023, last head, last sector');
-  assert.deepEqual([...chs(5000 * 2048, 64, 32, 'isohybrid')], [64, 0xe0, 0xff], 'isohybrid clamps to head = heads');
-  assert.deepEqual([...chs(0)], [0, 1, 0]);
+test('MBR records of the system area (UEFI §5.2.1, encoded by @imgkit/partition): xorriso\'s bytes, and the two CHS clamps', () => {
+  // Bytes xorriso wrote for an appended ESP (archiso MBR style, 64 heads × 32 sectors), entry 2.
+  assert.equal(toHex(encodeMbrRecord({ type: 0xef, startLba: 12288, sectorCount: 16384 }, ISOHYBRID_CHS_GEOMETRY)), '00000106ef3f200d0030000000400000');
+  // Beyond cylinder 1023: the last head in ordinary entries, one past it in isohybrid partition 1 (syslinux, libisofs).
+  assert.deepEqual([...chs(5000 * 2048, ISOHYBRID_CHS_GEOMETRY)], [63, 0xe0, 0xff]);
+  assert.deepEqual([...isohybridChs(5000 * 2048, ISOHYBRID_CHS_GEOMETRY)], [64, 0xe0, 0xff]);
+  assert.deepEqual([...isohybridChs(1000, ISOHYBRID_CHS_GEOMETRY)], [...chs(1000, ISOHYBRID_CHS_GEOMETRY)], 'the same below cylinder 1024');
+  assert.deepEqual([...isohybridChs(0, ISOHYBRID_CHS_GEOMETRY)], [0, 1, 0]);
+  assert.equal(toHex(CHS_NONE), 'feffff');
 });
 
-test('GPT (UEFI §5.3): GUID byte order, xorriso geometry, CRC32s, backup header mirrors the primary', () => {
-  assert.equal(toHex(guidBytes('C12A7328-F81F-11D2-BA4B-00A0C93EC93B')), '28732ac11ff8d211ba4b00a0c93ec93b');
+test('GUID text: RFC 4122 form byte-swapped to UEFI order (Appendix A), or 32 hex digits as xorriso prints them', () => {
+  assert.equal(toHex(parseGuid('C12A7328-F81F-11D2-BA4B-00A0C93EC93B')!), '28732ac11ff8d211ba4b00a0c93ec93b');
+  assert.deepEqual(parseGuid(GPT_TYPES.esp), partitionGuid(GPT_TYPES.esp), 'the same bytes as @imgkit/partition');
   assert.equal(toHex(parseGuid('28732ac11ff8d211ba4b00a0c93ec93b')!), '28732ac11ff8d211ba4b00a0c93ec93b', 'xorriso prints on-disk order');
   assert.equal(parseGuid('not-a-guid'), undefined);
-  const { header, entries, backup } = encodeGpt({ backupHeaderLba: 8191, entriesLba: 2, entryCount: 248, diskGuid: new Uint8Array(16).fill(1) }, [
-    { typeGuid: guidBytes('C12A7328-F81F-11D2-BA4B-00A0C93EC93B'), uniqueGuid: new Uint8Array(16).fill(2), startLba: 2048, endLba: 4095, name: 'EFI' },
-  ]);
-  const h = GptHeader.decode(header);
-  assert.equal(new TextDecoder().decode(h.signature), 'EFI PART');
-  assert.equal(h.myLba, 1n);
-  assert.equal(h.alternateLba, 8191n);
-  assert.equal(h.firstUsableLba, 2n + 62n);
-  assert.equal(h.lastUsableLba, 8191n - 62n - 1n);
-  assert.equal(h.numberOfEntries, 248);
-  const hdr = header.slice(0, 92);
-  new DataView(hdr.buffer).setUint32(16, 0, true);
-  assert.equal(crc32(hdr), h.headerCrc32);
-  assert.equal(entries.byteLength, 248 * 128);
-  assert.equal(crc32(entries), h.entriesCrc32);
-  const e = GptEntry.decode(entries, 0);
-  assert.equal(e.startingLba, 2048n);
-  assert.equal(e.endingLba, 4095n);
-  assert.equal(toHex(e.name.subarray(0, 6)), '450046004900');
-  const b = GptHeader.decode(backup, 248 * 128);
-  assert.equal(b.myLba, 8191n);
-  assert.equal(b.alternateLba, 1n);
-  assert.equal(b.partitionEntryLba, 8191n - 62n);
-  assert.equal(b.entriesCrc32, h.entriesCrc32);
-  assert.deepEqual(fromHex(toHex(backup.subarray(0, 512))), entries.subarray(0, 512));
 });
 
 test('GUIDs from the volume date as xorriso derives them (volume_date_uuid), partition n XORed into bytes 9–12', () => {

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { applyOwnership, ErrorCodes, ImgkitError, withSink, type SourceTree } from '@imgkit/core';
 import { nodeSource } from '@imgkit/core/node';
-import { checkDateText, parseGuid, writeIso, type HybridPreset, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
+import { checkDateText, isoRequirements, parseGuid, planIso, type HybridPreset, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
 import {
   addSourceOptions,
   applySourceFlags,
@@ -22,6 +22,7 @@ import {
   type SourceFlags,
   printWarning,
 } from '../common.js';
+import { parseByteSize } from './fat.js';
 
 export interface IsoFlags extends SourceFlags {
   volid?: string;
@@ -39,6 +40,9 @@ export interface IsoFlags extends SourceFlags {
   bootInfoTable?: boolean;
   efiBoot?: string;
   efiImagePath?: string;
+  efiDir?: string;
+  efiLabel?: string;
+  efiSize?: number;
   hybrid?: HybridPreset;
   mbrTemplate?: string;
   appendPartition?: string;
@@ -109,6 +113,18 @@ export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number
     else if (existsSync(flags.efiBoot)) o.efiBoot = { path: flags.efiImagePath ?? 'boot/efiboot.img', content: hostContent(flags.efiBoot) };
     else throw new UsageError(`--efi-boot ${flags.efiBoot}: neither a file of the tree nor a host file`);
   }
+  if (flags.efiDir !== undefined) {
+    // The UEFI image built here from a directory: a FAT file of the ISO, or the appended ESP (per preset).
+    if (flags.efiBoot !== undefined) throw new UsageError('--efi-dir and --efi-boot both give the UEFI boot image; pass one of them');
+    if (flags.appendPartition !== undefined) throw new UsageError('--efi-dir builds the ESP that --append-partition would append; pass one of them (with --hybrid appended-esp or mbr-style, --efi-dir is appended)');
+    const fat: NonNullable<NonNullable<IsoOptions['efiDir']>['fat']> = {};
+    if (flags.efiLabel !== undefined) fat.label = flags.efiLabel;
+    if (flags.efiSize !== undefined) fat.size = flags.efiSize;
+    o.efiDir = { tree: nodeSource(checkSourceDir(flags.efiDir)), fat };
+    if (flags.efiImagePath !== undefined) o.efiDir.path = flags.efiImagePath;
+  } else if (flags.efiLabel !== undefined || flags.efiSize !== undefined) {
+    throw new UsageError('--efi-label and --efi-size describe the image --efi-dir builds; pass --efi-dir');
+  }
   if (flags.hybrid !== undefined) o.hybrid = flags.hybrid;
   if (flags.mbrTemplate !== undefined) {
     try {
@@ -143,7 +159,7 @@ export async function isoOptionsFrom(dir: string, flags: IsoFlags, epoch: number
 export async function writeIsoCommand(ctx: CliContext, dir: string, out: string, flags: IsoFlags, tree?: SourceTree): Promise<void> {
   const epoch = epochFromEnv(ctx);
   checkSourceDir(dir);
-  checkOutput(out, { dirs: [dir], manifest: flags.manifest, files: { 'MBR template': flags.mbrTemplate, 'appended partition image': flags.appendPartition, 'EFI boot image': flags.efiBoot } });
+  checkOutput(out, { dirs: flags.efiDir !== undefined ? [dir, flags.efiDir] : [dir], manifest: flags.manifest, files: { 'MBR template': flags.mbrTemplate, 'appended partition image': flags.appendPartition, 'EFI boot image': flags.efiBoot } });
   const options = await isoOptionsFrom(dir, flags, epoch);
   options.onWarning = printWarning(ctx);
   if (flags.strict) options.strict = true;
@@ -154,8 +170,9 @@ export async function writeIsoCommand(ctx: CliContext, dir: string, out: string,
     const base = await applySourceFlags(nodeSource(checkSourceDir(dir), exclude ? { exclude } : {}), flags, epoch);
     source = epoch !== undefined ? applyOwnership(base, { epoch }) : base;
   }
-  const sink = await openSink(ctx, out, { seekable: false });
-  await withSink(sink, (s) => writeIso(source, s, options));
+  // Seekability and codecs from the ISO's requirements (the plan's, known before the walk).
+  const sink = await openSink(ctx, out, { seekable: isoRequirements(options).needsSeekableSink, what: 'an ISO image' });
+  await withSink(sink, async (s) => (await planIso(source, options)).write(s));
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -178,7 +195,10 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option('--boot-load-size <sectors>', '512-byte sectors the BIOS loads').argParser(intOption(1, 65535)))
     .option('--boot-info-table', 'patch a boot info table into the BIOS image (isolinux, GRUB eltorito.img)')
     .option('--efi-boot <path>', "El Torito UEFI image: a FAT image in the tree, a host file, or 'appended-esp'")
-    .option('--efi-image-path <path>', 'where a host --efi-boot file goes in the image', 'boot/efiboot.img')
+    .option('--efi-image-path <path>', 'where a host --efi-boot file or the --efi-dir image goes in the image (default: boot/efiboot.img)')
+    .option('--efi-dir <dir>', 'build the UEFI boot image from this directory (FAT, sized to fit; EFI/BOOT/BOOTX64.EFI …): a file of the ISO, or the appended ESP with --hybrid appended-esp or mbr-style')
+    .option('--efi-label <label>', 'FAT volume label of the --efi-dir image (up to 11 characters; default: none)')
+    .addOption(new Option('--efi-size <bytes>', 'size of the --efi-dir image (K, M, G suffixes; default: the smallest that holds the directory)').argParser(parseByteSize))
     .option('--grub2-boot-info', "patch GRUB2's boot info into the BIOS image (GRUB eltorito.img; xorriso --grub2-boot-info)")
     .option('--catalog-hidden', 'write the boot catalog but list it in no directory')
     .addOption(

@@ -11,7 +11,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCodes, ImgkitError, applyOwnership, mapTree, withSink, type SourceEntry, type SourceTree } from '@imgkit/core';
-import { writeIso, type BootImageOptions, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
+import { isoRequirements, planIso, type BootImageOptions, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
 import { checkOutput, epochFromEnv, openSink, printWarning, runCommand, UsageError, type CliContext } from '../common.js';
 import { type HostBytes, type MkisofsArgs, nodeParseContext, parseMkisofsArgs } from './mkisofs-args.js';
 import { graftTree } from './mkisofs-tree.js';
@@ -298,8 +298,8 @@ export async function runMkisofs(ctx: CliContext, args: readonly string[], nativ
       tree = mapTree(tree, (e) => (e.kind === 'dir' && a.dirMode !== undefined ? { ...e, mode: a.dirMode } : e.kind === 'file' && a.fileMode !== undefined ? { ...e, mode: a.fileMode } : e));
     }
     if (epoch !== undefined) tree = applyOwnership(tree, { epoch });
-    const sink = await openSink(ctx, out, { seekable: false });
-    await withSink(sink, (s) => writeIso(tree, s, options));
+    const sink = await openSink(ctx, out, { seekable: isoRequirements(options).needsSeekableSink, what: 'an ISO image' });
+    await withSink(sink, async (s) => (await planIso(tree, options)).write(s));
   } catch (err) {
     throw mkisofsHint(err);
   }
