@@ -9,7 +9,7 @@
  */
 import { type ByteSink, ErrorCodes, ImgkitError, normalizeTreePath, resolveEpoch, type SourceTree, type WarningHandler } from '@imgkit/core';
 import type { FatOptions } from '@imgkit/fat';
-import type { ImagePlan } from './image-plan.js';
+import type { ImagePlan } from '@imgkit/core';
 import type { IsoLevel } from './names.js';
 
 /**

@@ -46,7 +46,7 @@ import { encodeDirectoryRecord, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, ID_PARENT, ID
 import { encodeBootCatalog, fullLoadSectors, GRUB2_BOOT_INFO_OFFSET, patchBootInfoTable, patchGrub2BootInfo, type BootImageEntry } from './el-torito.js';
 import { JOLIET_ESCAPE, ucs2be } from './joliet.js';
 import { asciiBytes } from './names.js';
-import type { ImagePlan, ImageRequirements } from './image-plan.js';
+import type { ImagePlan, ImageRequirements } from '@imgkit/core';
 import { type IsoContent, type IsoOptions, type ResolvedIsoOptions, resolveOptions } from './options.js';
 import { encodePathTable, pathTableSize, type PathTableDir } from './path-table.js';
 import { addVirtualFile, buildTree, directoryBytes, extentCount, type FileData, type IsoDir, type IsoNode, type IsoTree, MAX_EXTENT_BYTES, planTree, sectorsOf } from './plan.js';
