@@ -17,7 +17,7 @@ import { run, tempDir } from './lib/tools.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 
-const entries = ['@imgkit/core', '@imgkit/core/browser', '@imgkit/cpio', '@imgkit/squashfs', '@imgkit/iso9660', '@imgkit/partition', '@imgkit/fat', '@imgkit/vdisk', '@imgkit/disk'];
+const entries = ['@imgkit/core', '@imgkit/core/browser', '@imgkit/cpio', '@imgkit/squashfs', '@imgkit/iso9660', '@imgkit/partition', '@imgkit/fat', '@imgkit/vdisk', '@imgkit/disk', '@imgkit/inspect'];
 
 for (const entry of entries) {
   test(`${entry} bundles for the browser without Node built-ins`, async () => {

@@ -149,7 +149,7 @@ export async function inspectArchive(reader: RandomAccessReader, offset: number)
   const CHUNK = 1 << 20;
   while (pos < reader.size) {
     const head = await reader.read(pos, 512);
-    if (isAllZero(head)) {
+    if (isAllZero(head.subarray(0, 4))) {
       // zero padding between segments, in 4-byte steps
       let z = pos;
       for (;;) {
