@@ -81,20 +81,70 @@ export function decompressStream(reader: RandomAccessReader, offset: number, for
   };
 }
 
+/**
+ * RFC 1952 members through pako's zlib port (its `Inflate` class would go on decoding whatever
+ * follows a member as another member): a member that ends is followed by another only when the
+ * next bytes are a gzip magic; anything else ends the stream there.
+ */
 async function* gzipChunks(input: AsyncIterable<Uint8Array>, state: { consumed: number }): AsyncIterable<Uint8Array> {
-  const out: Uint8Array[] = [];
-  const inflate = new pako.Inflate();
-  inflate.onData = (c: Uint8Array) => void out.push(c.slice());
+  const OUT = 256 << 10;
+  const strm = new pako.ZStream();
+  if (pako.zlibInflateInit2(strm, 15 + 16) !== pako.Z_OK) throw fail('gzip', 'inflateInit2 failed');
+  strm.output = new Uint8Array(OUT);
   let pushed = 0;
-  for await (const chunk of input) {
-    inflate.push(chunk, false);
-    pushed += chunk.byteLength;
-    yield* out.splice(0);
-    if (inflate.ended) {
-      if (inflate.err !== 0) throw fail('gzip', `inflate failed: ${inflate.msg || `error ${inflate.err}`}`);
-      state.consumed = pushed - (inflate as unknown as { strm: { avail_in: number } }).strm.avail_in;
-      return;
+  let carry: Uint8Array | undefined; // a member ended and fewer than 2 bytes of this chunk are left
+  let members = 0;
+  for await (const piece of input) {
+    let chunk = piece;
+    if (carry) {
+      chunk = new Uint8Array(carry.byteLength + piece.byteLength);
+      chunk.set(carry);
+      chunk.set(piece, carry.byteLength);
+      pushed -= carry.byteLength;
+      carry = undefined;
+      // a member ended at the end of the last chunk: another follows only behind a gzip magic
+      if (!(chunk[0] === 0x1f && chunk[1] === 0x8b)) {
+        state.consumed = pushed;
+        return;
+      }
     }
+    strm.input = chunk;
+    strm.next_in = 0;
+    strm.avail_in = chunk.byteLength;
+    pushed += chunk.byteLength;
+    while (strm.avail_in > 0) {
+      strm.next_out = 0;
+      strm.avail_out = OUT;
+      const status = pako.zlibInflate(strm, pako.Z_NO_FLUSH);
+      if (strm.next_out > 0) yield strm.output.slice(0, strm.next_out);
+      if (status === pako.Z_STREAM_END) {
+        members++;
+        const at = strm.next_in;
+        if (strm.avail_in >= 2 && chunk[at] === 0x1f && chunk[at + 1] === 0x8b) {
+          pako.zlibInflateReset(strm);
+          continue;
+        }
+        if (strm.avail_in < 2 && strm.avail_in > 0 && chunk[at] === 0x1f) {
+          carry = chunk.slice(at);
+          pako.zlibInflateReset(strm);
+          break;
+        }
+        if (strm.avail_in === 0) {
+          carry = new Uint8Array(0);
+          pako.zlibInflateReset(strm);
+          break;
+        }
+        state.consumed = pushed - strm.avail_in;
+        return;
+      }
+      if (status !== pako.Z_OK && status !== pako.Z_BUF_ERROR) throw fail('gzip', `inflate failed: ${strm.msg || `status ${status}`} (member ${members + 1})`);
+      if (status === pako.Z_BUF_ERROR && strm.avail_in > 0 && strm.next_out === 0) throw fail('gzip', 'inflate made no progress');
+    }
+  }
+  // the input ended: cleanly only right after a member (carry holds 0 or 1 bytes then)
+  if (carry !== undefined && members > 0) {
+    state.consumed = pushed - carry.byteLength;
+    return;
   }
   throw fail('gzip', `the gzip stream is truncated after ${pushed} bytes (no end of stream)`);
 }
@@ -147,7 +197,7 @@ async function* xzChunks(input: AsyncIterable<Uint8Array>, state: { consumed: nu
 
 /** What a frame parser says about the bytes at the front of `buf`. */
 type FrameScan =
-  | { kind: 'frame'; length: number; contentSize?: number } // a whole frame of `length` bytes
+  | { kind: 'frame'; length: number; contentSize?: number; bound?: number } // a whole frame of `length` bytes
   | { kind: 'skip'; length: number } // bytes to skip (a skippable frame)
   | { kind: 'more'; need: number } // at least this many bytes are needed to decide
   | { kind: 'end' }; // the stream ended before this point
@@ -175,16 +225,19 @@ function zstdFrame(buf: Uint8Array, eof: boolean): FrameScan {
   else if (fcsBytes === 2) contentSize = v.getUint16(fcsAt, true) + 256;
   else if (fcsBytes === 4) contentSize = v.getUint32(fcsAt, true);
   else if (fcsBytes === 8) contentSize = Number(v.getBigUint64(fcsAt, true));
+  let blocks = 0;
   for (;;) {
     if (buf.byteLength < p + 3) return { kind: 'more', need: p + 3 };
     const bh = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16); // §3.1.1.2 Block_Header
     const type = (bh >> 1) & 3;
     p += 3 + (type === 1 ? 1 : bh >>> 3);
+    blocks++;
     if (bh & 1) break;
   }
   p += (fhd >> 2) & 1 ? 4 : 0;
   if (buf.byteLength < p) return { kind: 'more', need: p };
-  return contentSize === undefined ? { kind: 'frame', length: p } : { kind: 'frame', length: p, contentSize };
+  // §3.1.1.2.4: a block regenerates at most Block_Maximum_Size (128 KiB)
+  return contentSize === undefined ? { kind: 'frame', length: p, bound: blocks * (128 << 10) } : { kind: 'frame', length: p, contentSize };
 }
 
 /** lz4_Frame_format.md "General Structure of LZ4 Frame format". */
@@ -272,8 +325,9 @@ async function* framedChunks(
     }
     const frame = buf.subarray(0, r.length);
     if (z) {
-      if (r.contentSize !== undefined && r.contentSize > maxFrame) {
-        throw fail(format, `frame ${frames} at byte ${at} holds ${r.contentSize} bytes, more than the ${maxFrame}-byte bound for one frame`, 'raise maxFrameBytes');
+      const holds = r.contentSize ?? r.bound ?? 0;
+      if (holds > maxFrame) {
+        throw fail(format, `frame ${frames} at byte ${at} holds ${r.contentSize !== undefined ? '' : 'up to '}${holds} bytes, more than the ${maxFrame}-byte bound for one frame`, 'raise maxFrameBytes');
       }
       try {
         yield z.decompress(frame);
