@@ -159,6 +159,9 @@ test('ISO layouts from xorriso and from imgkit mkisofs: El Torito as xorriso -re
       if (Array.isArray(efi.fields.partitions)) {
         assert.ok(all(r.root, 'fat').length >= 1, `${name} (${maker}): the EFI partition's FAT is inspected`);
       }
+      // the MBR code's pointer to the first boot image was read and agrees (checkBootPointer)
+      const code = line.args.includes('--grub2-mbr') ? 'grub2' : line.args.includes('-isohybrid-mbr') ? 'isohybrid' : undefined;
+      if (code) assert.equal(one(r.root, 'mbr').fields.bootCode, code, `${name} (${maker}): MBR code`);
       const iso = all(r.root, 'iso9660')[0]!;
       assert.ok((iso.fields.files as number) > 5 || name === 'fedora', `${name} (${maker}): files counted`);
     }
@@ -198,6 +201,13 @@ test('damaged ISOs: volume size past the end, El Torito image outside the image,
   moved.writeUInt32LE(start + 1, 0);
   await patch(iso, join(dir, 'esp.iso'), rec + 8, moved);
   assert.match(await expectDefect(join(dir, 'esp.iso'), 'iso9660.elTorito.entry[1].loadRba'), /ESP partition 2/);
+  // the isohybrid MBR code's pointer to the BIOS boot image (byte 432: its LBA × 4), one block off
+  const mine = r.root.children.find((c) => c.type === 'mbr')!;
+  assert.equal(mine.fields.bootCode, 'isohybrid');
+  const ptr = Buffer.alloc(4);
+  ptr.writeUInt32LE(bytes.readUInt32LE(432) + 4, 0);
+  await patch(iso, join(dir, 'pointer.iso'), 432, ptr);
+  assert.match(await expectDefect(join(dir, 'pointer.iso'), 'mbr.bootCode[432]'), /first boot image/);
 });
 
 // ---- partitioned disks -----------------------------------------------------------------------

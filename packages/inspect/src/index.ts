@@ -136,7 +136,37 @@ async function inspectIsoImage(reader: RandomAccessReader, offset: number, ctx: 
   const pvd = 16 * 2048;
   await inspectPartitions(reader, t.partitions, ctx, depth, (p) => !(p.offset <= pvd && pvd < p.offset + p.size) && (bootStarts.has(p.offset) || p.offset >= iso.volumeBytes));
   crossCheckElTorito(iso, t.partitions);
+  const mbr = t.nodes.find((x) => x.type === 'mbr');
+  if (mbr) checkBootPointer(sector0, iso, mbr);
   return n;
+}
+
+/**
+ * The MBR code of a hybrid ISO finds its boot image through a number at byte 432: isohybrid's
+ * (isohdpfx, code starting 33 ED) holds the first El Torito image's LBA × 4, GRUB's boot_hybrid.img
+ * (EB 63) that plus 4 as a u64 (libisofs: "isohybrid" and "grub2_mbr"); behind an Apple Partition
+ * Map's driver descriptor ("ER") the isohybrid code starts at byte 32. A number that points
+ * elsewhere boots other bytes from USB than from CD.
+ */
+function checkBootPointer(sector0: Uint8Array, iso: IsoInfo, mbr: InspectNode): void {
+  const first = iso.boot[0];
+  if (!first) return;
+  const v = new DataView(sector0.buffer, sector0.byteOffset, 512);
+  // With an Apple Partition Map, block 0 starts with its driver descriptor ("ER") and the code at 32.
+  const apm = sector0[0] === 0x45 && sector0[1] === 0x52;
+  const code = apm ? 32 : 0;
+  if (sector0[code] === 0x33 && sector0[code + 1] === 0xed) {
+    const at = v.getUint32(432, true);
+    mbr.fields.bootCode = 'isohybrid';
+    mbr.fields.bootImageLba = at / 4;
+    if (at !== first.lba * 4) defect(mbr, 'mbr.bootCode[432]', `the isohybrid MBR code loads 512-byte sector ${at} (block ${at / 4}); El Torito's first boot image is at block ${first.lba} (sector ${first.lba * 4})`);
+  } else if (sector0[0] === 0xeb && sector0[1] === 0x63) {
+    const at = Number(v.getBigUint64(432, true));
+    if (at === 0) return; // GRUB's boot.img without the hybrid patch
+    mbr.fields.bootCode = 'grub2';
+    mbr.fields.bootImageLba = (at - 4) / 4;
+    if (at !== first.lba * 4 + 4) defect(mbr, 'mbr.bootCode[432]', `GRUB's hybrid MBR code loads 512-byte sector ${at}; El Torito's first boot image is at block ${first.lba} (its sector 4 is ${first.lba * 4 + 4})`);
+  }
 }
 
 const isEspType = (p: FoundPartition) => p.type === 0xef || p.type === ESP_GUID;
