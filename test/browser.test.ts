@@ -28,6 +28,8 @@ import { applyOwnership, MemorySink, withSink, type SourceTree } from '@imgkit/c
 import { nodeSource } from '@imgkit/core/node';
 import { writeSquashfs } from '@imgkit/squashfs';
 import { writeCpio } from '@imgkit/cpio';
+import { inspectImage } from '@imgkit/inspect';
+import { memoryReader } from '@imgkit/core';
 import { buildBrowserPage } from './browser/build.js';
 import { BROWSER_TEST, contentOf, treeSpec, type ImageName } from './browser/tree-spec.js';
 import { assertListingMatches as assertCpioListing, parseCpioListing, permString } from './lib/cpio-listing.js';
@@ -86,6 +88,8 @@ async function writeSpecTree(dir: string): Promise<void> {
 
 interface PageRun {
   images: Map<string, Buffer>;
+  /** Per image: the report of @imgkit/inspect run in the page. */
+  inspect: Map<string, unknown>;
   /** Per image: what each pool worker reported ('worker-stats' task of test/browser/worker.ts). */
   stats: Map<string, { name: string; seen: Record<string, number> }[]>;
   errors: string[];
@@ -107,6 +111,7 @@ function startServer(root: string, state: PageRun, onDone: () => void): Promise<
       const body = Buffer.concat(chunks);
       if (req.method === 'POST') {
         if (url.pathname.startsWith('/image/')) state.images.set(url.pathname.slice(7), body);
+        else if (url.pathname.startsWith('/inspect/')) state.inspect.set(url.pathname.slice(9), JSON.parse(body.toString('utf8')));
         else if (url.pathname.startsWith('/stats/')) state.stats.set(url.pathname.slice(7), JSON.parse(body.toString('utf8')));
         else if (url.pathname === '/error-paths') state.errorPaths = JSON.parse(body.toString('utf8'));
         else if (url.pathname === '/error') state.errors.push(`${url.searchParams.get('where')}: ${body.toString('utf8')}`);
@@ -167,7 +172,7 @@ async function runPage(): Promise<PageRun> {
   const dir = await tempDir('browser');
   const outdir = join(dir, 'site');
   await buildBrowserPage(outdir);
-  const state: PageRun = { images: new Map(), stats: new Map(), errors: [], errorPaths: undefined, requested: [], done: undefined, chromiumLog: '' };
+  const state: PageRun = { images: new Map(), inspect: new Map(), stats: new Map(), errors: [], errorPaths: undefined, requested: [], done: undefined, chromiumLog: '' };
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
   const { server, port } = await startServer(outdir, state, () => finish());
@@ -235,6 +240,22 @@ describe('browser: headless Chromium builds images from lightning-fs on a Web Wo
     const names = [...BROWSER_TEST.squashfs, ...BROWSER_TEST.cpio].map((j) => j.name);
     assert.deepEqual([...page.images.keys()].sort(), [...names].sort());
     for (const [name, bytes] of page.images) assert.ok(bytes.length > 0, `${name} is empty`);
+  });
+
+  it('@imgkit/inspect runs in the page: each image\'s report equals Node\'s on the same bytes, clean, with the spec tree\'s entry count', async () => {
+    const entries = treeSpec(BROWSER_TEST.seed).length; // below the root
+    for (const [name, bytes] of page.images) {
+      const browser = page.inspect.get(name) as { exitCode: number; root: { children: unknown[] } } | undefined;
+      assert.ok(browser, `${name}: the page sent an inspect report`);
+      const node = JSON.parse(JSON.stringify(await inspectImage(memoryReader(new Uint8Array(bytes)), { name }))) as typeof browser;
+      assert.deepEqual(browser, node, `${name}: the browser's report is Node's`);
+      assert.equal(browser.exitCode, 0, `${name}: no defect`);
+      const text = JSON.stringify(browser);
+      const count = /"entries":(\d+)/.exec(text);
+      assert.ok(count, `${name}: an entry count`);
+      // squashfs counts the root too; cpio holds "." (the root) as an entry of its own
+      assert.equal(Number(count[1]), entries + 1, `${name}: entries`);
+    }
   });
 
   it('the workers loaded their own bundle and liblzma.wasm beside it; the page used setWasmLoader; zstd fetched nothing', () => {

@@ -5,7 +5,8 @@
  * (or the error) back to the test's server. Ends with POST /done.
  */
 import LightningFS from '@isomorphic-git/lightning-fs';
-import { applyOwnership, setWasmLoader, withSink, type SourceTree, type WorkerPool } from '@imgkit/core';
+import { applyOwnership, blobReader, memoryReader, setWasmLoader, withSink, type SourceTree, type WorkerPool } from '@imgkit/core';
+import { inspectImage } from '@imgkit/inspect';
 import { createBrowserPool, lightningFsSource, MemorySink, WebStreamSink } from '@imgkit/core/browser';
 import { writeSquashfs } from '@imgkit/squashfs';
 import { writeCpio } from '@imgkit/cpio';
@@ -66,8 +67,11 @@ async function main(): Promise<void> {
     try {
       const sink = new MemorySink();
       await withSink(sink, (s) => writeSquashfs(source(), s, { compression: job.compression, epoch: BROWSER_TEST.epoch, pool }));
-      await post(`/image/${job.name}`, sink.bytes().slice());
+      const bytes = sink.bytes().slice();
+      await post(`/image/${job.name}`, bytes);
       await post(`/stats/${job.name}`, JSON.stringify(await workerStats(pool)));
+      // imgkit inspect in the browser, over the bytes in memory
+      await post(`/inspect/${job.name}`, JSON.stringify(await inspectImage(memoryReader(bytes), { name: job.name })));
     } catch (err) {
       await reportError(job.name, err);
     } finally {
@@ -81,8 +85,11 @@ async function main(): Promise<void> {
       const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
       const collected = new Response(readable).blob();
       await withSink(new WebStreamSink(writable), (s) => writeCpio(source(), s, { compression: job.compression, level: job.level, epoch: BROWSER_TEST.epoch, pool }));
-      await post(`/image/${job.name}`, await collected);
+      const blob = await collected;
+      await post(`/image/${job.name}`, blob);
       await post(`/stats/${job.name}`, JSON.stringify(await workerStats(pool)));
+      // imgkit inspect in the browser, reading the Blob by slices (decompressing the stream)
+      await post(`/inspect/${job.name}`, JSON.stringify(await inspectImage(blobReader(blob), { name: job.name })));
     } catch (err) {
       await reportError(job.name, err);
     } finally {

@@ -14,6 +14,7 @@ import { runXorriso } from './commands/mkisofs.js';
 import * as squashfs from './commands/squashfs.js';
 import * as convert from './commands/convert.js';
 import * as check from './commands/check.js';
+import * as inspect from './commands/inspect.js';
 
 export * from './common.js';
 
@@ -22,7 +23,7 @@ type Register = (program: Command, ctx: CliContext) => void;
 /** Signals that end a run early, leaving no temporary file. */
 const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Every command module, registered in this order. */
-const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat, disk, convert, check];
+const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat, disk, convert, check, inspect];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('imgkit')

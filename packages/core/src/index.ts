@@ -26,6 +26,8 @@ export {
 export { xzPresetDictSize, isXzDictSize } from './codec/xz.js';
 export { CODEC_LEVELS, XZ_MAX_DICT_SIZE, XZ_PRESET_LEVELS, checkLevel, codecLevel, formatLevelRange, narrowLevels } from './codec/levels.js';
 export type { LevelCheck, LevelRange } from './codec/levels.js';
+export { decompressStream, detectCompression } from './codec/decode-stream.js';
+export type { StreamCompression, DecompressStreamOptions, DecompressedStream } from './codec/decode-stream.js';
 export { compressStream, STREAM_BOUNDARY, ContentFill } from './codec/stream.js';
 export type { CompressStreamOptions, StreamInput } from './codec/stream.js';
 export { inlinePool, createPortPool } from './pool.js';

@@ -19,8 +19,20 @@ export {
   type AppendedPartitionOptions,
   type VolumeDates,
 } from './options.js';
-export { ISO_SECTOR_SIZE, PrimaryVolumeDescriptor, BootRecordDescriptor, encodeVolumeDescriptor, decDateTime, decDateText } from './volume-descriptor.js';
-export { DirectoryRecordHeader, encodeDirectoryRecord, recordingTime, FLAG_DIRECTORY, FLAG_MULTI_EXTENT } from './directory-record.js';
+export {
+  ISO_SECTOR_SIZE,
+  ISO_STANDARD_ID,
+  VD_BOOT_RECORD,
+  VD_PRIMARY,
+  VD_SUPPLEMENTARY,
+  VD_TERMINATOR,
+  PrimaryVolumeDescriptor,
+  BootRecordDescriptor,
+  encodeVolumeDescriptor,
+  decDateTime,
+  decDateText,
+} from './volume-descriptor.js';
+export { DirectoryRecordHeader, encodeDirectoryRecord, recordingTime, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, DIR_RECORD_FIXED } from './directory-record.js';
 export { encodePathTable, pathTableSize, type PathTableDir } from './path-table.js';
 export {
   encodeBootCatalog,
@@ -33,6 +45,9 @@ export {
   SectionHeader,
   PLATFORM_EFI,
   PLATFORM_X86,
+  BOOTABLE,
+  HEADER_MORE,
+  HEADER_FINAL,
 } from './el-torito.js';
 export { writeApm, ApmEntry, DriverDescriptor, APM_BLOCK_SIZE, type ApmPartition } from './apm.js';
 export {

@@ -18,7 +18,7 @@ type Wasm = typeof import('node-liblzma/wasm');
 type LzmaModule = Awaited<ReturnType<Wasm['initModule']>>;
 let ready: Promise<{ api: Wasm; mod: LzmaModule }> | undefined;
 
-function xzReady(): Promise<{ api: Wasm; mod: LzmaModule }> {
+export function xzReady(): Promise<{ api: Wasm; mod: LzmaModule }> {
   ready ??= (async () => {
     const api = await import('node-liblzma/wasm');
     const loader = getWasmLoader('xz');
