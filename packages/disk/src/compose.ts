@@ -44,7 +44,7 @@ import { dirOf, type LayoutFiles } from './files.js';
 import { NO_FILE, layoutError, locatorOf, relocate, validateLayout, type DiskLayoutSpec, type Locator } from './spec.js';
 import { parseLayoutText, type LayoutPath, type LayoutText } from './text.js';
 import { ContentWindow, TrackingSink, type ByteRange } from './window.js';
-import { RehearsalSink, ReplaySink, type Patch } from './rehearsal.js';
+import { HoldingTee, RehearsalSink, ReplaySink, type HeldPiece, type Patch } from './rehearsal.js';
 
 export interface ComposeOptions {
   /** Where the layout's paths lead. */
@@ -56,7 +56,16 @@ export interface ComposeOptions {
   onWarning?: WarningHandler;
   /** Warnings become errors. @default false */
   strict?: boolean;
+  /**
+   * Written to an output that cannot seek back, squashfs contents are rehearsed (rehearsal.ts);
+   * up to this many bytes of them (all together) are kept in memory from the rehearsal, so they
+   * are not compressed a second time. 0: always written again. @default 64 MiB
+   */
+  rehearsalMemoryBytes?: number;
 }
+
+/** `ComposeOptions.rehearsalMemoryBytes` by default. */
+export const DEFAULT_REHEARSAL_MEMORY_BYTES = 64 << 20;
 
 export interface ComposedPartition {
   /** Index in the layout's `partitions`. */
@@ -100,6 +109,8 @@ export interface PreparedLayout {
   allocation: ByteRange[] | undefined;
   /** Indexes (in the layout's `partitions`) of the contents written in the rehearsal. */
   rehearsed: number[];
+  /** Of those, the ones kept in memory: `write()` sends their bytes without writing them again. */
+  kept: number[];
 }
 
 export interface LayoutPlan {
@@ -156,6 +167,10 @@ export async function planLayoutFile(text: string, name: string | undefined, opt
 
 /** Plan a layout: parsed text (errors name its lines) or a spec object (errors name fields). */
 export async function planLayout(input: LayoutText | DiskLayoutSpec, options: ComposeOptions): Promise<LayoutPlan> {
+  const budget = options.rehearsalMemoryBytes;
+  if (budget !== undefined && !(Number.isSafeInteger(budget) && budget >= 0)) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'disk', field: 'rehearsalMemoryBytes', detail: `${budget} is not a whole number of bytes from 0 up`, hint: 'give a byte count, or 0 to write squashfs again instead of holding it' });
+  }
   return planInternal(input, { ...options, depth: 0 });
 }
 
@@ -329,12 +344,14 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
 
     const state: WriteState = { spec, loc, contents, raws, solve, provisional, unknown };
     const patches = (i: number) => contents[i]?.needsSeekableSink === true;
-    let rehearsal: { full: boolean; patches: Patch[]; result: DiskResult } | undefined;
+    let rehearsal: { full: boolean; patches: Patch[]; result: DiskResult; held: Map<number, HeldContent> } | undefined;
     const rehearse = async (full: boolean) => {
       if (rehearsal && (rehearsal.full || !full)) return rehearsal;
+      rehearsal = undefined;
       const sink = new RehearsalSink();
-      const result = await writeComposed(sink, state, full ? 'rehearse-all' : 'rehearse');
-      rehearsal = { full, patches: sink.patches, result };
+      const held = new Map<number, HeldContent>();
+      const result = await writeComposed(sink, state, full ? 'rehearse-all' : 'rehearse', { rehearsal: sink, budget: { left: o.rehearsalMemoryBytes ?? DEFAULT_REHEARSAL_MEMORY_BYTES }, held });
+      rehearsal = { full, patches: sink.patches, result, held };
       return rehearsal;
     };
     const compose = async (outer: ByteSink): Promise<DiskResult> => {
@@ -346,7 +363,7 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
       };
       const replay = new ReplaySink(outer, r.patches, (offset, detail) => new SourceChangedError({ format: 'disk', detail: `${where(offset)}: ${detail}; a source changed while the disk was written`, hint: 'keep the sources unchanged while the disk is written' }));
       const expected = new Map(r.result.partitions.filter((p) => patches(p.index)).map((p) => [p.index, p.contentBytes] as const));
-      const result = await writeComposed(replay, state, 'replay', expected);
+      const result = await writeComposed(replay, state, 'replay', { held: r.held, expected });
       replay.finish();
       if (result.sizeBytes !== r.result.sizeBytes) throw new SourceChangedError({ format: 'disk', detail: `the disk came out ${result.sizeBytes} bytes, ${r.result.sizeBytes} in its rehearsal`, hint: 'keep the sources unchanged while the disk is written' });
       return result;
@@ -367,13 +384,14 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
       async prepare(po = {}) {
         if (used) throw writesOnce();
         const full = po.allocation === true;
-        if (!needsSeekableSink && !full) return { sizeBytes: provisional.sizeBytes, layout: provisional, allocation: undefined, rehearsed: [] };
+        if (!needsSeekableSink && !full) return { sizeBytes: provisional.sizeBytes, layout: provisional, allocation: undefined, rehearsed: [], kept: [] };
         const r = await rehearse(full);
         return {
           sizeBytes: r.result.sizeBytes,
           layout: r.result.layout,
           allocation: full ? r.result.allocated.map((x) => ({ ...x })) : undefined,
           rehearsed: contents.flatMap((c, i) => (c && (r.full || patches(i)) ? [i] : [])),
+          kept: [...r.held.keys()].sort((a, b) => a - b),
         };
       },
       async write(outer) {
@@ -392,6 +410,16 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
     await closeAll();
     throw err;
   }
+}
+
+/** Held pieces that run without a gap from 0 to `n`: what the replay can send in place of the content. */
+function coversFromStart(pieces: readonly HeldPiece[], n: number): boolean {
+  let at = 0;
+  for (const p of pieces) {
+    if (p.offset !== at) return false;
+    at += 'bytes' in p ? p.bytes.byteLength : p.zeros;
+  }
+  return at === n;
 }
 
 /** Relocate an error into the layout unless it already points into a layout file (a nested one). */
@@ -481,6 +509,22 @@ function checkRaw(layout: DiskLayout, raws: readonly RawItem[], loc: Locator): v
  */
 type WriteMode = 'direct' | 'rehearse' | 'rehearse-all' | 'replay';
 
+/** A content kept from the rehearsal: its pieces in order from its start, and its size. */
+interface HeldContent {
+  pieces: readonly HeldPiece[];
+  bytes: number;
+}
+
+interface PassState {
+  /** Rehearsals: the sink (its patches), and the memory left for holding squashfs contents. */
+  rehearsal?: RehearsalSink;
+  budget?: { left: number };
+  /** Filled by the rehearsal, sent by the replay. */
+  held?: Map<number, HeldContent>;
+  /** The replay: each rehearsed content's size in the rehearsal. */
+  expected?: ReadonlyMap<number, number>;
+}
+
 interface WriteState {
   spec: DiskLayoutSpec;
   loc: Locator;
@@ -505,7 +549,7 @@ function itemsOf(layout: DiskLayout, raws: readonly RawItem[]): Item[] {
   return items.sort((a, b) => a.offset - b.offset || rank[a.kind] - rank[b.kind]);
 }
 
-async function writeComposed(outer: ByteSink, st: WriteState, mode: WriteMode, expected?: ReadonlyMap<number, number>): Promise<DiskResult> {
+async function writeComposed(outer: ByteSink, st: WriteState, mode: WriteMode, pass: PassState = {}): Promise<DiskResult> {
   if (mode === 'direct' && st.contents.some((c) => c?.needsSeekableSink)) {
     requireSeekable(outer, 'disk', st.unknown ? 'a squashfs partition without a size is measured as it is written and the partition table is written after it' : 'squashfs patches its superblock after writing the rest');
   }
@@ -547,30 +591,50 @@ async function writeComposed(outer: ByteSink, st: WriteState, mode: WriteMode, e
           continue;
         }
         const limit = sized ? p.sizeBytes : st.spec.size !== undefined ? layout.sizeBytes - p.offset : Number.POSITIVE_INFINITY;
-        const window = new ContentWindow(
-          sink,
-          base + p.offset,
-          limit,
-          (needed) => layoutError(st.loc, at(p), ErrorCodes.NO_SPACE, `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes`, 'raise the partition size, or leave size out to size it from its content'),
-          mode !== 'direct' && !c.needsSeekableSink,
-        );
+        const held = mode === 'replay' ? pass.held?.get(p.index) : undefined;
         let n: number;
-        try {
-          n = await c.write(window, p.sizeBytes);
-        } catch (err) {
-          throw located(st.loc, ['partitions', p.index, 'content'], err, `${who(p)}: `);
-        }
-        if (window.overflowed || n > limit) {
-          const needed = Math.max(n, window.extent);
-          throw layoutError(
-            st.loc,
-            at(p),
-            ErrorCodes.NO_SPACE,
-            sized ? `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes` : `${who(p)}: its ${c.kind} content needs ${needed} bytes; only ${limit} are left to the disk end`,
-            sized ? `raise the size to at least ${Math.ceil(needed / 1048576)}M, or leave it out to size the partition from its content` : 'raise the disk size',
+        if (held) {
+          // Kept from the rehearsal: its bytes as they ended up, not written (compressed) again.
+          for (const piece of held.pieces) {
+            if ('bytes' in piece) await sink.write(piece.bytes);
+            else await writeZeros(sink, piece.zeros);
+          }
+          n = held.bytes;
+        } else {
+          // A squashfs in a rehearsal is kept in memory while the budget lasts.
+          const tee = pass.rehearsal && pass.budget && pass.held && c.kind === 'squashfs' && pass.budget.left > 0 ? new HoldingTee(sink, base + p.offset, pass.budget.left) : undefined;
+          const window = new ContentWindow(
+            tee ?? sink,
+            base + p.offset,
+            limit,
+            (needed) => layoutError(st.loc, at(p), ErrorCodes.NO_SPACE, `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes`, 'raise the partition size, or leave size out to size it from its content'),
+            mode !== 'direct' && !c.needsSeekableSink,
           );
+          const mark = pass.rehearsal?.patches.length ?? 0;
+          try {
+            n = await c.write(window, p.sizeBytes);
+          } catch (err) {
+            throw located(st.loc, ['partitions', p.index, 'content'], err, `${who(p)}: `);
+          }
+          if (window.overflowed || n > limit) {
+            const needed = Math.max(n, window.extent);
+            throw layoutError(
+              st.loc,
+              at(p),
+              ErrorCodes.NO_SPACE,
+              sized ? `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes` : `${who(p)}: its ${c.kind} content needs ${needed} bytes; only ${limit} are left to the disk end`,
+              sized ? `raise the size to at least ${Math.ceil(needed / 1048576)}M, or leave it out to size the partition from its content` : 'raise the disk size',
+            );
+          }
+          const kept = tee?.kept;
+          if (kept && coversFromStart(kept, n)) {
+            pass.held!.set(p.index, { pieces: kept, bytes: n });
+            pass.budget!.left -= tee!.heldBytes;
+            // Its patches are in the kept bytes: the replay neither sends nor expects them.
+            pass.rehearsal!.patches.splice(mark);
+          }
         }
-        const rehearsed = expected?.get(p.index);
+        const rehearsed = pass.expected?.get(p.index);
         if (rehearsed !== undefined && rehearsed !== n) {
           throw new SourceChangedError({ format: 'disk', field: st.loc.fieldName(['partitions', p.index, 'content']), detail: `${who(p)}: its ${c.kind} content is ${n} bytes now and was ${rehearsed} in the rehearsal`, hint: 'keep the sources unchanged while the disk is written' });
         }

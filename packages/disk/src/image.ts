@@ -9,8 +9,9 @@
  * What it does (the same composition by hand: `plan.prepare()`, then
  * `plan.write(containerSink(out, prepared.sizeBytes, o, prepared.allocation))`):
  * - container sinks take the disk strictly in order, so a plan that patches (squashfs, sizes only
- *   writing tells) is rehearsed first (rehearsal.ts): squashfs is compressed twice, nothing is
- *   spooled. The rehearsal also gives the final size, the container's virtual size.
+ *   writing tells) is rehearsed first (rehearsal.ts): squashfs is held in memory from the
+ *   rehearsal up to `rehearsalMemoryBytes`, compressed again past it; no temporary file. The
+ *   rehearsal also gives the final size, the container's virtual size.
  * - a table-first container (uncompressed qcow2, dynamic VHD and VHDX, monolithicSparse VMDK) on
  *   an output that cannot seek back (a pipe) needs the allocation map before its first byte:
  *   every content is then rehearsed, and the map is the composer's exact one. On a seekable

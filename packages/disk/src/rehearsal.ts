@@ -16,8 +16,12 @@
  *    if a source changes between them the replay fails with E_SOURCE_CHANGED instead of writing
  *    a disk whose tables describe other bytes.
  *
- * The cost is a second pass over what patches (squashfs is compressed twice); nothing is spooled.
- * Memory: the patches (the table sectors and superblocks, a few KiB to a few dozen KiB).
+ * The cost is a second pass over what patches: squashfs is compressed twice, unless it is small.
+ * A `HoldingTee` keeps the bytes a squashfs writes in the rehearsal (patched, as they end up) while
+ * they fit in a memory budget (`rehearsalMemoryBytes`, 64 MiB for all contents by default); the
+ * replay then sends those bytes instead of writing the squashfs again. Past the budget the copy is
+ * dropped and the content is written again in the replay. Nothing goes to a temporary file.
+ * Memory: the patches (the table sectors and superblocks, a few KiB) and the held contents.
  */
 import { ErrorCodes, ImgkitError, SourceChangedError, copyBytes, writeZeros, type ByteSink } from '@imgkit/core';
 
@@ -164,5 +168,88 @@ export class ReplaySink implements ByteSink {
   }
   async abort(reason?: unknown): Promise<void> {
     await this.inner.abort?.(reason);
+  }
+}
+
+/** A piece of a held content, at an offset from the content's start: bytes, or a run of zeros. */
+export type HeldPiece = { offset: number; bytes: Uint8Array } | { offset: number; zeros: number };
+
+/**
+ * Passes a content's writes through to `parent` (the rehearsal) and keeps a copy of them — the
+ * final bytes, with the content's own patches applied — while the copy fits in `budget` bytes
+ * (zero runs cost nothing). Offsets are relative to `start` in the parent.
+ */
+export class HoldingTee implements ByteSink {
+  private pieces: HeldPiece[] | undefined = [];
+  /** Bytes held (zero runs not counted). */
+  heldBytes = 0;
+
+  constructor(
+    private readonly parent: ByteSink,
+    private readonly start: number,
+    private readonly budget: number,
+  ) {}
+
+  get position(): number {
+    return this.parent.position;
+  }
+  get seekable(): boolean {
+    return this.parent.seekable;
+  }
+  /** The content's pieces in order, covering it from its start; undefined once past the budget. */
+  get kept(): readonly HeldPiece[] | undefined {
+    return this.pieces;
+  }
+  private hold(n: number): boolean {
+    if (this.pieces && this.heldBytes + n > this.budget) this.pieces = undefined;
+    if (!this.pieces) return false;
+    this.heldBytes += n;
+    return true;
+  }
+  async write(chunk: Uint8Array): Promise<void> {
+    const at = this.parent.position - this.start;
+    await this.parent.write(chunk);
+    if (this.hold(chunk.byteLength)) this.pieces!.push({ offset: at, bytes: copyBytes(chunk) });
+  }
+  async writeZeros(length: number): Promise<void> {
+    if (length <= 0) return;
+    const at = this.parent.position - this.start;
+    await writeZeros(this.parent, length);
+    this.pieces?.push({ offset: at, zeros: length });
+  }
+  async writeAt(offset: number, chunk: Uint8Array): Promise<void> {
+    await this.parent.writeAt(offset, chunk);
+    if (this.pieces) this.patch(offset - this.start, chunk);
+  }
+  /** Lay `chunk` over the held pieces; a zero run it touches is split around the bytes. */
+  private patch(rel: number, chunk: Uint8Array): void {
+    const end = rel + chunk.byteLength;
+    const out: HeldPiece[] = [];
+    for (const p of this.pieces!) {
+      const len = 'bytes' in p ? p.bytes.byteLength : p.zeros;
+      const lo = Math.max(rel, p.offset);
+      const hi = Math.min(end, p.offset + len);
+      if (hi <= lo) {
+        out.push(p);
+      } else if ('bytes' in p) {
+        p.bytes.set(chunk.subarray(lo - rel, hi - rel), lo - p.offset);
+        out.push(p);
+      } else {
+        if (!this.hold(hi - lo)) return;
+        if (lo > p.offset) out.push({ offset: p.offset, zeros: lo - p.offset });
+        out.push({ offset: lo, bytes: chunk.slice(lo - rel, hi - rel) });
+        if (p.offset + len > hi) out.push({ offset: hi, zeros: p.offset + len - hi });
+      }
+    }
+    this.pieces = out;
+  }
+  async expectSize(end: number): Promise<void> {
+    await this.parent.expectSize?.(end);
+  }
+  async close(): Promise<void> {
+    /* the disk owns the output */
+  }
+  async abort(): Promise<void> {
+    /* the disk owns the output */
   }
 }

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ImgkitError, MemorySink, memoryTree, type ByteSink, type MemoryEntryInit } from '@imgkit/core';
+import { ImgkitError, MemorySink, memoryTree, type MemoryEntryInit } from '@imgkit/core';
 import { memoryLayoutFiles, planLayout, planLayoutFile, type DiskLayoutSpec } from '@imgkit/disk';
+import { Sequential } from './sequential.ts';
 
 const T = 1_600_000_000;
 const tree = (files: Record<string, string | Uint8Array>) => {
@@ -95,24 +96,6 @@ test('the same layout twice gives the same bytes; a second write of one plan is 
   assert.deepEqual(a.bytes(), b.bytes());
   await assert.rejects(() => p.write(new MemorySink()), /writes once/);
 });
-
-/** A sequential sink (no writeAt), like a pipe. */
-class Sequential implements ByteSink {
-  readonly seekable = false;
-  readonly mem = new MemorySink();
-  get position() {
-    return this.mem.position;
-  }
-  write(c: Uint8Array) {
-    return this.mem.write(c);
-  }
-  async writeAt(): Promise<void> {
-    throw new Error('cannot seek');
-  }
-  close() {
-    return Promise.resolve();
-  }
-}
 
 test('a sequential sink gets the same disk: tables written in order when every size is known and nothing patches, rehearsed otherwise', async () => {
   const spec: DiskLayoutSpec = { table: 'mbr', seed: 's', partitions: [{ type: 'fat16', size: '4M', content: { kind: 'fat', source: 'boot' } }, { type: 'linux', size: '1M' }] };

@@ -3,14 +3,17 @@
  * replay (every patched range sent in its final form when the stream reaches it). A sequential
  * sink gets the same bytes as a seekable one, for squashfs with and without a size, nested
  * layouts and raw images; `prepare()` gives the final size and the exact allocation map; a source
- * that changes between the passes is E_SOURCE_CHANGED; and writeLayoutImage streams the disk
- * into each vdisk container, read back with vdisk's readers.
+ * that changes between the passes is E_SOURCE_CHANGED; a squashfs held from the rehearsal within
+ * the memory budget is not written again; and writeLayoutImage streams the disk into each vdisk
+ * container, read back with vdisk's readers.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ImgkitError, MemorySink, memoryReader, memoryTree, type ByteSink, type MemoryEntryInit } from '@imgkit/core';
-import { ReplaySink, RehearsalSink, memoryLayoutFiles, planLayout, planLayoutFile, writeLayoutImage, type DiskLayoutSpec } from '@imgkit/disk';
+import { HoldingTee, ReplaySink, RehearsalSink, memoryLayoutFiles, planLayout, planLayoutFile, writeLayoutImage, type DiskLayoutSpec } from '@imgkit/disk';
 import { openImage, type ImageOptions } from '@imgkit/vdisk';
+import { xorshiftBytes } from '../../../test/lib/xorshift.ts';
+import { Sequential } from './sequential.ts';
 
 const T = 1_600_000_000;
 const tree = (files: Record<string, string | Uint8Array>) => {
@@ -18,18 +21,8 @@ const tree = (files: Record<string, string | Uint8Array>) => {
   for (const [p, c] of Object.entries(files)) inits.push({ path: p, kind: 'file', mode: 0o644, mtime: T, content: c });
   return memoryTree(inits, { mode: 0o755, mtime: T });
 };
-/** `n` bytes that do not compress (xorshift32). */
-const noise = (n: number, seed = 2463534242) => {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-};
+/** `n` bytes that do not compress. */
+const noise = (n: number, seed = 2463534242) => xorshiftBytes(n, seed, false);
 
 function files() {
   return memoryLayoutFiles({
@@ -39,24 +32,6 @@ function files() {
     'sub/inner.yaml': 'table: mbr\npartitions:\n  - { type: fat16, size: 2M, content: { fat: ../boot } }\n',
     'sub/sq.yaml': 'table: gpt\nseed: sq\npartitions:\n  - { label: r, content: { squashfs: ../rootfs } }\n',
   });
-}
-
-/** A sink that cannot seek back (a pipe), keeping what it gets. */
-class Sequential implements ByteSink {
-  readonly seekable = false;
-  readonly mem = new MemorySink();
-  get position() {
-    return this.mem.position;
-  }
-  write(c: Uint8Array) {
-    return this.mem.write(c);
-  }
-  async writeAt(): Promise<void> {
-    throw new Error('cannot seek');
-  }
-  close() {
-    return Promise.resolve();
-  }
 }
 
 const LAYOUT = `table: gpt
@@ -72,31 +47,42 @@ raw:
   - { offset: 20K, image: loader.bin }
 `;
 
-test('a sequential sink gets the same disk as a seekable one: squashfs with and without a size, nested layouts, raw images', async () => {
+test('a sequential sink gets the same disk as a seekable one: squashfs with and without a size, nested layouts, raw images; squashfs kept in memory within the budget', async () => {
   const seekable = new MemorySink();
   const r1 = await (await planLayoutFile(LAYOUT, 'unit.yaml', { files: files(), epoch: T })).write(seekable);
-  const plan = await planLayoutFile(LAYOUT, 'unit.yaml', { files: files(), epoch: T });
-  assert.equal(plan.sizeBytes, undefined);
-  const prepared = await plan.prepare();
-  assert.equal(prepared.sizeBytes, r1.sizeBytes, 'the rehearsal measured the final size');
-  assert.deepEqual(prepared.rehearsed, [1, 3, 4], 'the squashfs contents and the nested layout holding one');
-  assert.equal(prepared.allocation, undefined);
-  const seq = new Sequential();
-  const r2 = await plan.write(seq);
-  assert.equal(seq.mem.bytes().length, r1.sizeBytes);
-  assert.ok(Buffer.from(seq.mem.bytes()).equals(seekable.bytes()), 'same bytes');
-  assert.deepEqual(r2.allocated, r1.allocated, 'same allocation map');
-  assert.deepEqual(r2.layout.partitions.map((p) => p.offset), r1.layout.partitions.map((p) => p.offset));
+  const squashfsBytes = r1.partitions[1]!.contentBytes;
+  assert.equal(r1.partitions[4]!.contentBytes, squashfsBytes, 'the two squashfs partitions hold the same tree');
+  // default budget: both kept; none; room for one (the second is dropped past the budget)
+  for (const [budget, kept] of [[undefined, [1, 4]], [0, []], [squashfsBytes + 1000, [1]]] as [number | undefined, number[]][]) {
+    const plan = await planLayoutFile(LAYOUT, 'unit.yaml', { files: files(), epoch: T, ...(budget !== undefined ? { rehearsalMemoryBytes: budget } : {}) });
+    assert.equal(plan.sizeBytes, undefined);
+    const prepared = await plan.prepare();
+    assert.equal(prepared.sizeBytes, r1.sizeBytes, 'the rehearsal measured the final size');
+    assert.deepEqual(prepared.rehearsed, [1, 3, 4], 'the squashfs contents and the nested layout holding one');
+    assert.deepEqual(prepared.kept, kept, `budget ${budget}`);
+    assert.equal(prepared.allocation, undefined);
+    const seq = new Sequential();
+    const r2 = await plan.write(seq);
+    assert.equal(seq.mem.bytes().length, r1.sizeBytes);
+    assert.ok(Buffer.from(seq.mem.bytes()).equals(seekable.bytes()), `budget ${budget}: same bytes`);
+    assert.deepEqual(r2.allocated, r1.allocated, 'same allocation map');
+    assert.deepEqual(r2.layout.partitions.map((p) => p.offset), r1.layout.partitions.map((p) => p.offset));
+  }
 });
 
 test('prepare({ allocation: true }) gives the exact map write() then reports, before the first byte', async () => {
   const plan = await planLayoutFile(LAYOUT, 'unit.yaml', { files: files(), epoch: T });
+  await plan.prepare(); // a rehearsal of what patches first; the map asks for one of everything
   const prepared = await plan.prepare({ allocation: true });
   assert.deepEqual(prepared.rehearsed, [0, 1, 2, 3, 4], 'every content');
+  assert.deepEqual(prepared.kept, [1, 4], 'the squashfs contents held from the full rehearsal');
   const seq = new Sequential();
   const r = await plan.write(seq);
   assert.deepEqual(prepared.allocation, r.allocated);
   const bytes = seq.mem.bytes();
+  const seekable = new MemorySink();
+  await (await planLayoutFile(LAYOUT, 'unit.yaml', { files: files(), epoch: T })).write(seekable);
+  assert.ok(Buffer.from(bytes).equals(seekable.bytes()), 'the same bytes as on a seekable output');
   // Every non-zero byte lies in the map, and the map is not the whole disk.
   let k = 0;
   const map = prepared.allocation!;
@@ -117,7 +103,7 @@ test('a plan that patches nothing needs no rehearsal: prepare answers from the p
   assert.equal(p.sizeBytes, 6 << 20);
 });
 
-test('a source that changes between the rehearsal and the write is E_SOURCE_CHANGED naming the partition', async () => {
+test('a squashfs kept from the rehearsal is read once; written again, a source that changed in between is E_SOURCE_CHANGED naming the partition', async () => {
   let reads = 0;
   const changing = memoryTree(
     [
@@ -136,12 +122,21 @@ test('a source that changes between the rehearsal and the write is E_SOURCE_CHAN
     ],
     { mode: 0o755, mtime: T },
   );
-  const plan = await planLayout({ table: 'gpt', partitions: [{ label: 'sys', size: '4M', content: { kind: 'squashfs', source: 'x' } }] }, { files: memoryLayoutFiles({ x: changing }), epoch: T });
+  const spec: DiskLayoutSpec = { table: 'gpt', partitions: [{ label: 'sys', size: '4M', content: { kind: 'squashfs', source: 'x' } }] };
+  const once = await planLayout(spec, { files: memoryLayoutFiles({ x: changing }), epoch: T });
+  await once.write(new Sequential());
+  assert.equal(reads, 1, 'kept in memory: read and compressed once');
+  reads = 0;
+  const plan = await planLayout(spec, { files: memoryLayoutFiles({ x: changing }), epoch: T, rehearsalMemoryBytes: 0 });
   await assert.rejects(
     () => plan.write(new Sequential()),
     (e: unknown) => e instanceof ImgkitError && e.code === 'E_SOURCE_CHANGED' && /"sys" \(partition 1\)/.test(e.message),
   );
   assert.equal(reads, 2);
+  await assert.rejects(
+    () => planLayout(spec, { files: memoryLayoutFiles({ x: changing }), epoch: T, rehearsalMemoryBytes: -1 }),
+    (e: unknown) => e instanceof ImgkitError && e.code === 'E_BAD_OPTION' && e.field === 'rehearsalMemoryBytes',
+  );
 });
 
 test('ReplaySink: patched ranges go out in their final form inside writes and zero runs; holes stay holes; a different patch is refused', async () => {
@@ -183,6 +178,54 @@ test('ReplaySink: patched ranges go out in their final form inside writes and ze
   assert.deepEqual([...b.subarray(499, 503)], [0, 7, 7, 0]);
   assert.deepEqual([...b.subarray(1097, 1100)], [0, 9, 9]);
   assert.deepEqual(zeroRuns, [490, 508], 'the zero run around the patch stays zeros');
+});
+
+test('HoldingTee: keeps a content as it ends up (patches laid over bytes, zero runs split around them) while it fits the budget', async () => {
+  const holding = async (budget: number) => {
+    const parent = new RehearsalSink();
+    await parent.write(new Uint8Array(7)); // the content starts at byte 7 of the disk
+    return { parent, tee: new HoldingTee(parent, 7, budget) };
+  };
+  const { parent, tee } = await holding(10);
+  await tee.write(new Uint8Array([1, 2, 3, 4]));
+  await tee.writeZeros(100);
+  await tee.write(new Uint8Array([5, 6, 7, 8]));
+  await tee.writeAt(7 + 1, new Uint8Array([9]));
+  await tee.writeAt(7 + 50, new Uint8Array([7, 7]));
+  assert.equal(parent.position, 7 + 108, 'every byte went through to the rehearsal');
+  assert.deepEqual(
+    parent.patches.map((p) => [p.offset, [...p.bytes]]),
+    [
+      [8, [9]],
+      [57, [7, 7]],
+    ],
+  );
+  const kept = tee.kept!.map((p) => ('bytes' in p ? [p.offset, [...p.bytes]] : [p.offset, p.zeros]));
+  assert.deepEqual(kept, [
+    [0, [1, 9, 3, 4]],
+    [4, 46],
+    [50, [7, 7]],
+    [52, 52],
+    [104, [5, 6, 7, 8]],
+  ]);
+  assert.equal(tee.heldBytes, 10, 'zero runs cost nothing');
+
+  // Past the budget the copy is dropped; the writes still reach the rehearsal.
+  const over = await holding(5);
+  await over.tee.write(new Uint8Array(4));
+  assert.equal(over.tee.kept?.length, 1);
+  await over.tee.write(new Uint8Array(4));
+  assert.equal(over.tee.kept, undefined);
+  await over.tee.writeAt(7, new Uint8Array([1]));
+  assert.equal(over.parent.position, 7 + 8);
+  assert.equal(over.parent.patches.length, 1);
+
+  // A patch that turns zeros into bytes counts against the budget too.
+  const zeros = await holding(4);
+  await zeros.tee.write(new Uint8Array(4));
+  await zeros.tee.writeZeros(10);
+  await zeros.tee.writeAt(7 + 6, new Uint8Array([1]));
+  assert.equal(zeros.tee.kept, undefined);
 });
 
 const containers: [string, ImageOptions][] = [
