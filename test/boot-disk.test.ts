@@ -15,7 +15,7 @@
  * 3. The A/B disk of 1, written straight to qcow2, VMDK (streamOptimized), VHD (fixed) and VHDX by
  *    `imgkit disk … --format` (no raw file: the output directory holds only the container), each
  *    `qemu-img compare`-identical to the raw disk, boots the same way under OVMF to the same marker
- *    with the same listings. Four boots, two at a time, sharing the kit of 1.
+ *    with the same listings. Four boots, one after another, sharing the kit of 1.
  * The host kernel here has no vfat or squashfs driver, which is why the mounts happen in the guest.
  */
 import assert from 'node:assert/strict';
@@ -191,7 +191,7 @@ test('OVMF boots the A/B disk from its ESP; /init finds system-a by its GPT name
   await assertAbBooted(b, kit);
 });
 
-describe('the A/B disk written straight to VM images by imgkit disk --format (no raw file) boots under OVMF', { concurrency: 2 }, () => {
+describe('the A/B disk written straight to VM images by imgkit disk --format (no raw file) boots under OVMF', () => {
   const images: [name: string, file: string, args: string[], qemuFormat: string][] = [
     ['qcow2', 'ab.qcow2', ['--format', 'qcow2'], 'qcow2'],
     ['VMDK (streamOptimized)', 'ab.vmdk', ['--format', 'vmdk'], 'vmdk'],
