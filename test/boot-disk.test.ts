@@ -12,17 +12,22 @@
  * 2. The Raspberry Pi style card (MBR, FAT32 boot partition 0x0c at 4 MiB): OVMF boots it from the
  *    FAT32 partition through the removable-media path EFI/BOOT/BOOTX64.EFI (`(hd0,msdos1)`); /init
  *    mounts that FAT32 and lists it against its source.
+ * 3. The A/B disk of 1, written straight to qcow2, VMDK (streamOptimized), VHD (fixed) and VHDX by
+ *    `imgkit disk … --format` (no raw file: the output directory holds only the container), each
+ *    `qemu-img compare`-identical to the raw disk, boots the same way under OVMF to the same marker
+ *    with the same listings. Four boots, one after another, sharing the kit of 1.
  * The host kernel here has no vfat or squashfs driver, which is why the mounts happen in the guest.
  */
 import assert from 'node:assert/strict';
-import { copyFile, cp, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { before, describe, it, test } from 'node:test';
 import { applyOwnership } from '@imgkit/core';
 import { nodeSource } from '@imgkit/core/node';
 import { buildInitramfs } from './lib/initramfs.ts';
-import { boot, consoleTail, defaultKernel } from './lib/qemu.ts';
+import { boot, consoleTail, defaultKernel, type BootResult } from './lib/qemu.ts';
 import { REPO_ROOT, requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
+import { qemuImg } from './lib/vdisk.ts';
 import { snapshotTree, type Snapshot } from './lib/tree.ts';
 
 const EPOCH = 1_800_000_000;
@@ -115,51 +120,99 @@ function diffListing(got: Listing, snap: Snapshot, fat: boolean): string[] {
 
 const clamp = (dir: string, allRoot = false) => snapshotTree(applyOwnership(nodeSource(dir), { epoch: EPOCH, ...(allRoot ? { allRoot: true } : {}) }));
 
-test('OVMF boots the A/B disk from its ESP; /init finds system-a by its GPT name, mounts it and sees its slot; the kernel mounts both FATs and every tree equals its source', async () => {
-  const MARKER = 'IMGKIT-DISK-AB-SYSTEM-A-MOUNTED';
-  const init = [
-    'mount -t devtmpfs dev /dev; exec </dev/console >/dev/console 2>&1',
-    'mount -t proc proc /proc; mount -t sysfs sysfs /sys',
-    LIST_FN,
-    'for i in 1 2 3 4 5 6 7 8 9 10; do a=$(partdev system-a); [ -n "$a" ] && break; sleep 1; done',
-    'echo "system-a is /dev/$a"',
-    'mkdir -p /a /esp /config',
-    'mount -t squashfs -o ro /dev/$a /a || echo MOUNT-FAILED system-a',
-    'mount -t vfat -o ro,utf8,tz=UTC /dev/$(partdev esp) /esp || echo MOUNT-FAILED esp',
-    'mount -t vfat -o ro,utf8,tz=UTC /dev/$(partdev config) /config || echo MOUNT-FAILED config',
-    'list system-a /a; list esp /esp; list config /config',
-    `[ "$(cat /a/etc/imgkit-slot)" = system-a ] && echo ${MARKER}`,
-    'poweroff -f',
-  ].join('\n');
-  const initrd = await buildInitramfs({ initScript: init, modules: ['virtio_pci', 'virtio_blk', 'squashfs', 'vfat', 'nls_cp437', 'nls_utf8', 'nls_ascii', 'nls_iso8859-1'] });
-  const esp = await bootTree('ab-esp', initrd, join(AB, 'boot'));
-  const dir = join(work, 'ab');
-  await mkdir(dir);
-  await writeFile(
-    join(dir, 'layout.yaml'),
-    [
-      'table: gpt',
-      'size: 2G',
-      'seed: boot-ab',
-      'partitions:',
-      `  - { label: esp,      type: esp,   size: 100M, content: { fat: ${esp}, label: ESP } }`,
-      `  - { label: system-a, type: linux, size: 300M, content: { squashfs: ${join(AB, 'rootfs')}, compression: zstd, allRoot: true } }`,
-      '  - { label: system-b, type: linux, size: 300M }',
-      `  - { label: config,   type: linux, size: 100M, content: { fat: ${join(AB, 'config')}, fatBits: 16, label: CONFIG } }`,
-      '  - { label: data,     type: linux, size: fill }',
-      '',
-    ].join('\n'),
-  );
-  const image = join(dir, 'ab.img');
-  const r = await runImgkit(['disk', join(dir, 'layout.yaml'), image], { env: { SOURCE_DATE_EPOCH: String(EPOCH) } });
-  assert.equal(r.code, 0, r.stderr);
-  const b = await boot({ drives: [{ file: image, if: 'virtio', format: 'raw', readonly: true }], bootDisk: 'disk', firmware: 'ovmf', marker: MARKER, memoryMb: 1024, timeoutMs: 240_000 });
+const AB_MARKER = 'IMGKIT-DISK-AB-SYSTEM-A-MOUNTED';
+interface AbKit {
+  dir: string;
+  layout: string;
+  esp: string;
+  /** `imgkit disk layout.yaml ab.img`: the raw disk. */
+  raw: string;
+}
+let abKitBuilt: Promise<AbKit> | undefined;
+
+/** The A/B boot kit, built once: initramfs, ESP tree (GRUB, kernel), the layout, its raw disk. */
+function abKit(): Promise<AbKit> {
+  abKitBuilt ??= (async () => {
+    const init = [
+      'mount -t devtmpfs dev /dev; exec </dev/console >/dev/console 2>&1',
+      'mount -t proc proc /proc; mount -t sysfs sysfs /sys',
+      LIST_FN,
+      'for i in 1 2 3 4 5 6 7 8 9 10; do a=$(partdev system-a); [ -n "$a" ] && break; sleep 1; done',
+      'echo "system-a is /dev/$a"',
+      'mkdir -p /a /esp /config',
+      'mount -t squashfs -o ro /dev/$a /a || echo MOUNT-FAILED system-a',
+      'mount -t vfat -o ro,utf8,tz=UTC /dev/$(partdev esp) /esp || echo MOUNT-FAILED esp',
+      'mount -t vfat -o ro,utf8,tz=UTC /dev/$(partdev config) /config || echo MOUNT-FAILED config',
+      'list system-a /a; list esp /esp; list config /config',
+      `[ "$(cat /a/etc/imgkit-slot)" = system-a ] && echo ${AB_MARKER}`,
+      'poweroff -f',
+    ].join('\n');
+    const initrd = await buildInitramfs({ initScript: init, modules: ['virtio_pci', 'virtio_blk', 'squashfs', 'vfat', 'nls_cp437', 'nls_utf8', 'nls_ascii', 'nls_iso8859-1'] });
+    const esp = await bootTree('ab-esp', initrd, join(AB, 'boot'));
+    const dir = join(work, 'ab');
+    await mkdir(dir);
+    const layout = join(dir, 'layout.yaml');
+    await writeFile(
+      layout,
+      [
+        'table: gpt',
+        'size: 2G',
+        'seed: boot-ab',
+        'partitions:',
+        `  - { label: esp,      type: esp,   size: 100M, content: { fat: ${esp}, label: ESP } }`,
+        `  - { label: system-a, type: linux, size: 300M, content: { squashfs: ${join(AB, 'rootfs')}, compression: zstd, allRoot: true } }`,
+        '  - { label: system-b, type: linux, size: 300M }',
+        `  - { label: config,   type: linux, size: 100M, content: { fat: ${join(AB, 'config')}, fatBits: 16, label: CONFIG } }`,
+        '  - { label: data,     type: linux, size: fill }',
+        '',
+      ].join('\n'),
+    );
+    const raw = join(dir, 'ab.img');
+    const r = await runImgkit(['disk', layout, raw], { env: { SOURCE_DATE_EPOCH: String(EPOCH) } });
+    assert.equal(r.code, 0, r.stderr);
+    return { dir, layout, esp, raw };
+  })();
+  return abKitBuilt;
+}
+
+/** The A/B guest's verdict: GRUB from the ESP, the marker, clean mounts, every tree equal to its source. */
+async function assertAbBooted(b: BootResult, kit: AbKit): Promise<void> {
   assert.ok(b.passed, `${b.reason}\n${consoleTail(b.console)}`);
   assert.match(b.console, /imgkit-cmdpath=\(hd0,gpt1\)\/EFI\/BOOT/, consoleTail(b.console));
   assert.doesNotMatch(b.console, /MOUNT-FAILED|FAT-fs \(vd.\d\): (error|Invalid|bogus)|SQUASHFS error/i, consoleTail(b.console));
   assert.deepEqual(diffListing(parseListing(b.console, 'system-a'), await clamp(join(AB, 'rootfs'), true), false).slice(0, 20), [], 'system-a');
-  assert.deepEqual(diffListing(parseListing(b.console, 'esp'), await clamp(esp), true).slice(0, 20), [], 'esp');
+  assert.deepEqual(diffListing(parseListing(b.console, 'esp'), await clamp(kit.esp), true).slice(0, 20), [], 'esp');
   assert.deepEqual(diffListing(parseListing(b.console, 'config'), await clamp(join(AB, 'config')), true).slice(0, 20), [], 'config');
+}
+
+test('OVMF boots the A/B disk from its ESP; /init finds system-a by its GPT name, mounts it and sees its slot; the kernel mounts both FATs and every tree equals its source', async () => {
+  const kit = await abKit();
+  const b = await boot({ drives: [{ file: kit.raw, if: 'virtio', format: 'raw', readonly: true }], bootDisk: 'disk', firmware: 'ovmf', marker: AB_MARKER, memoryMb: 1024, timeoutMs: 240_000 });
+  await assertAbBooted(b, kit);
+});
+
+describe('the A/B disk written straight to VM images by imgkit disk --format (no raw file) boots under OVMF', () => {
+  const images: [name: string, file: string, args: string[], qemuFormat: string][] = [
+    ['qcow2', 'ab.qcow2', ['--format', 'qcow2'], 'qcow2'],
+    ['VMDK (streamOptimized)', 'ab.vmdk', ['--format', 'vmdk'], 'vmdk'],
+    ['VHD (fixed)', 'ab.vhd', ['--format', 'vpc', '-o', 'subformat=fixed'], 'vpc'],
+    ['VHDX', 'ab.vhdx', ['--format', 'vhdx'], 'vhdx'],
+  ];
+  for (const [name, file, args, qemuFormat] of images) {
+    it(`${name}: only the container in its directory, identical to the raw disk, boots to the marker with every tree equal to its source`, async () => {
+      const kit = await abKit();
+      const dir = join(kit.dir, qemuFormat);
+      await mkdir(dir);
+      const out = join(dir, file);
+      const r = await runImgkit(['disk', kit.layout, out, ...args], { env: { SOURCE_DATE_EPOCH: String(EPOCH) } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await readdir(dir), [file], 'the output directory holds only the container');
+      const c = await qemuImg(['compare', '-f', 'raw', '-F', qemuFormat, kit.raw, out]);
+      assert.equal(c.code, 0, c.stdout.toString() + c.stderr);
+      const b = await boot({ drives: [{ file: out, if: 'virtio', format: qemuFormat, readonly: true }], bootDisk: 'disk', firmware: 'ovmf', marker: AB_MARKER, memoryMb: 1024, timeoutMs: 240_000 });
+      await assertAbBooted(b, kit);
+    });
+  }
 });
 
 test('OVMF boots the Raspberry Pi style MBR card from its FAT32 partition (EFI/BOOT/BOOTX64.EFI); the kernel mounts that FAT32 and it equals its source', async () => {

@@ -6,8 +6,8 @@
  * each container sink over a file sink. GRUB prints `$cmdpath`, which must show it came from the
  * first GPT partition of the disk. One boot per format, one after another.
  *
- * The A/B disk of the layout issue (`imgkit disk layout.yaml --format qcow2`) waits for the disk
- * composer; this disk is built by the test with the partition package directly.
+ * This disk is built by the test with the partition package directly; the A/B disk of the layout
+ * issue, written by `imgkit disk … --format`, boots in test/boot-disk.test.ts.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

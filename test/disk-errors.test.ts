@@ -228,10 +228,15 @@ test('a squashfs without a size after the fill partition: refused (its place wou
     field: 'partitions[1].size',
   }));
 
-test("standard output is refused with the reason", async () => {
+test('standard output takes a raw disk in order (the same bytes as a file); a compressed qcow2 is refused with the reason', async () => {
   const dir = await tempDir('disk-stdout');
   await writeFile(join(dir, 'l.yaml'), 'table: gpt\npartitions:\n  - { size: 1M }\n');
-  const r = await runImgkit(['disk', join(dir, 'l.yaml'), '-']);
+  const piped = await runImgkit(['disk', join(dir, 'l.yaml'), '-'], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+  assert.equal(piped.code, 0, piped.stderr);
+  const file = join(dir, 'l.img');
+  assert.equal((await runImgkit(['disk', join(dir, 'l.yaml'), file], { env: { SOURCE_DATE_EPOCH: '1700000000' } })).code, 0);
+  assert.ok(piped.stdout.equals(await readFile(file)), 'standard output = the file');
+  const r = await runImgkit(['disk', join(dir, 'l.yaml'), '-', '--format', 'qcow2', '-c']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /cannot be written to standard output: imgkit writes the partition table last and squashfs patches its superblock/);
+  assert.match(r.stderr, /a compressed qcow2 image cannot be written to standard output/);
 });

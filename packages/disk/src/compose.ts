@@ -15,6 +15,13 @@
  * zeros in their place and are patched last, so a disk that fails half-way never carries a valid
  * table; on a sequential output (no squashfs, every size known) they are written in order.
  *
+ * An output that cannot seek back (a pipe, a VM-image container sink) and a plan that patches
+ * (squashfs, unknown sizes): the disk is rehearsed first — written once into a sink that stores
+ * nothing, which measures and keeps the patches — and then replayed into the output with every
+ * patched range sent in its final form when the stream reaches it (rehearsal.ts). `prepare()` runs
+ * the rehearsal ahead, to learn the final size (a container sink's virtual size) and, when every
+ * content is rehearsed, the exact allocation map a table-first container needs on a pipe.
+ *
  * Memory: one content at a time, each streaming (FAT: one 1 MiB buffer; squashfs: its pool's
  * blocks in flight; images: 1 MiB pieces); the composer itself keeps the layout and the list of
  * written ranges (the allocation map).
@@ -23,6 +30,7 @@ import {
   ErrorCodes,
   ImgkitError,
   NoSpaceError,
+  SourceChangedError,
   requireSeekable,
   writeZeros,
   type ByteSink,
@@ -36,6 +44,7 @@ import { dirOf, type LayoutFiles } from './files.js';
 import { NO_FILE, layoutError, locatorOf, relocate, validateLayout, type DiskLayoutSpec, type Locator } from './spec.js';
 import { parseLayoutText, type LayoutPath, type LayoutText } from './text.js';
 import { ContentWindow, TrackingSink, type ByteRange } from './window.js';
+import { HoldingTee, RehearsalSink, ReplaySink, type HeldPiece, type Patch } from './rehearsal.js';
 
 export interface ComposeOptions {
   /** Where the layout's paths lead. */
@@ -47,7 +56,16 @@ export interface ComposeOptions {
   onWarning?: WarningHandler;
   /** Warnings become errors. @default false */
   strict?: boolean;
+  /**
+   * Written to an output that cannot seek back, squashfs contents are rehearsed (rehearsal.ts);
+   * up to this many bytes of them (all together) are kept in memory from the rehearsal, so they
+   * are not compressed a second time. 0: always written again. @default 64 MiB
+   */
+  rehearsalMemoryBytes?: number;
 }
+
+/** `ComposeOptions.rehearsalMemoryBytes` by default. */
+export const DEFAULT_REHEARSAL_MEMORY_BYTES = 64 << 20;
 
 export interface ComposedPartition {
   /** Index in the layout's `partitions`. */
@@ -73,8 +91,32 @@ export interface DiskResult {
   allocated: ByteRange[];
 }
 
+export interface PrepareOptions {
+  /**
+   * Also compute the exact allocation map (every content is rehearsed: read, and squashfs
+   * compressed, once more). A table-first container (qcow2, dynamic VHD/VHDX, monolithicSparse
+   * VMDK) written to a pipe needs it before its first byte. @default false
+   */
+  allocation?: boolean;
+}
+
+export interface PreparedLayout {
+  /** The final disk size: a container sink's virtual size. */
+  sizeBytes: number;
+  /** The final layout (squashfs partitions without a size measured). */
+  layout: DiskLayout;
+  /** With `allocation: true`: the ranges `write()` will write with data (equal to its `allocated`). */
+  allocation: ByteRange[] | undefined;
+  /** Indexes (in the layout's `partitions`) of the contents written in the rehearsal. */
+  rehearsed: number[];
+  /** Of those, the ones kept in memory: `write()` sends their bytes without writing them again. */
+  kept: number[];
+}
+
 export interface LayoutPlan {
   spec: DiskLayoutSpec;
+  /** The epoch the plan was made with (seeds GUIDs, dates contents). */
+  epoch: number | undefined;
   /** Exact disk size when known before writing (no content of unknown size), else undefined. */
   sizeBytes: number | undefined;
   /** The disk at least this big (with unknown contents at one alignment unit). */
@@ -86,6 +128,19 @@ export interface LayoutPlan {
   layout: DiskLayout;
   /** Every file and directory the composition reads. */
   inputs: LayoutInput[];
+  /**
+   * Learn what an output that cannot seek back needs before the first byte: the final size and
+   * layout, and with `allocation: true` the exact allocation map (see rehearsal.ts). A plan that
+   * patches nothing and needs no map answers at once; otherwise the contents that patch (or, for
+   * the map, all of them) are written once into a sink that stores nothing. `write()` then reuses
+   * that rehearsal. Call it before `write()`.
+   */
+  prepare(options?: PrepareOptions): Promise<PreparedLayout>;
+  /**
+   * Write the disk at the sink's position. A seekable sink gets the table patched last; a sink
+   * that cannot seek back (a pipe, a container sink such as vdisk's qcow2Sink) gets every byte in
+   * order — rehearsed first (`prepare()`) when the plan patches (squashfs, unknown sizes).
+   */
   write(sink: ByteSink): Promise<DiskResult>;
   /** Release open files (readers) without writing. `write` releases them itself. */
   close(): Promise<void>;
@@ -93,6 +148,12 @@ export interface LayoutPlan {
 
 /** Layouts inside layouts: deeper than this is a loop. */
 const MAX_DEPTH = 8;
+
+/**
+ * A plan's composition without the write-once guard and without closing its files: a nested
+ * layout is written by its parent, once more when the parent is rehearsed.
+ */
+const composers = new WeakMap<LayoutPlan, (sink: ByteSink) => Promise<DiskResult>>();
 
 interface Internal extends ComposeOptions {
   depth: number;
@@ -106,6 +167,10 @@ export async function planLayoutFile(text: string, name: string | undefined, opt
 
 /** Plan a layout: parsed text (errors name its lines) or a spec object (errors name fields). */
 export async function planLayout(input: LayoutText | DiskLayoutSpec, options: ComposeOptions): Promise<LayoutPlan> {
+  const budget = options.rehearsalMemoryBytes;
+  if (budget !== undefined && !(Number.isSafeInteger(budget) && budget >= 0)) {
+    throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'disk', field: 'rehearsalMemoryBytes', detail: `${budget} is not a whole number of bytes from 0 up`, hint: 'give a byte count, or 0 to write squashfs again instead of holding it' });
+  }
   return planInternal(input, { ...options, depth: 0 });
 }
 
@@ -277,9 +342,38 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
     const needsSeekableSink = unknown || contents.some((c) => c?.needsSeekableSink);
     const codecs = [...new Set(contents.flatMap((c) => c?.codecs ?? []))];
 
+    const state: WriteState = { spec, loc, contents, raws, solve, provisional, unknown };
+    const patches = (i: number) => contents[i]?.needsSeekableSink === true;
+    let rehearsal: { full: boolean; patches: Patch[]; result: DiskResult; held: Map<number, HeldContent> } | undefined;
+    const rehearse = async (full: boolean) => {
+      if (rehearsal && (rehearsal.full || !full)) return rehearsal;
+      rehearsal = undefined;
+      const sink = new RehearsalSink();
+      const held = new Map<number, HeldContent>();
+      const result = await writeComposed(sink, state, full ? 'rehearse-all' : 'rehearse', { rehearsal: sink, budget: { left: o.rehearsalMemoryBytes ?? DEFAULT_REHEARSAL_MEMORY_BYTES }, held });
+      rehearsal = { full, patches: sink.patches, result, held };
+      return rehearsal;
+    };
+    const compose = async (outer: ByteSink): Promise<DiskResult> => {
+      if (outer.seekable || (!needsSeekableSink && !rehearsal)) return writeComposed(outer, state, 'direct');
+      const r = await rehearse(false);
+      const where = (offset: number) => {
+        const q = r.result.layout.partitions.find((x) => offset >= x.offset && offset < x.offset + x.sizeBytes);
+        return q ? `${partName(spec, q.index)} (partition ${q.number}), byte ${offset - q.offset}` : `byte ${offset} of the disk (the partition table)`;
+      };
+      const replay = new ReplaySink(outer, r.patches, (offset, detail) => new SourceChangedError({ format: 'disk', detail: `${where(offset)}: ${detail}; a source changed while the disk was written`, hint: 'keep the sources unchanged while the disk is written' }));
+      const expected = new Map(r.result.partitions.filter((p) => patches(p.index)).map((p) => [p.index, p.contentBytes] as const));
+      const result = await writeComposed(replay, state, 'replay', { held: r.held, expected });
+      replay.finish();
+      if (result.sizeBytes !== r.result.sizeBytes) throw new SourceChangedError({ format: 'disk', detail: `the disk came out ${result.sizeBytes} bytes, ${r.result.sizeBytes} in its rehearsal`, hint: 'keep the sources unchanged while the disk is written' });
+      return result;
+    };
+
     let used = false;
+    const writesOnce = () => new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'disk', detail: 'a layout plan writes once (its files are closed after writing)' });
     const plan: LayoutPlan = {
       spec,
+      epoch: o.epoch,
       sizeBytes: unknown ? undefined : provisional.sizeBytes,
       minSizeBytes: provisional.sizeBytes,
       needsSeekableSink,
@@ -287,22 +381,45 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
       layout: provisional,
       inputs,
       close: closeAll,
+      async prepare(po = {}) {
+        if (used) throw writesOnce();
+        const full = po.allocation === true;
+        if (!needsSeekableSink && !full) return { sizeBytes: provisional.sizeBytes, layout: provisional, allocation: undefined, rehearsed: [], kept: [] };
+        const r = await rehearse(full);
+        return {
+          sizeBytes: r.result.sizeBytes,
+          layout: r.result.layout,
+          allocation: full ? r.result.allocated.map((x) => ({ ...x })) : undefined,
+          rehearsed: contents.flatMap((c, i) => (c && (r.full || patches(i)) ? [i] : [])),
+          kept: [...r.held.keys()].sort((a, b) => a - b),
+        };
+      },
       async write(outer) {
-        if (used) throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'disk', detail: 'a layout plan writes once (its files are closed after writing)' });
+        if (used) throw writesOnce();
         used = true;
         try {
-          if (needsSeekableSink) requireSeekable(outer, 'disk', unknown ? 'a squashfs partition without a size is measured as it is written and the partition table is written after it' : 'squashfs patches its superblock after writing the rest');
-          return await writeComposed(outer, { spec, loc, contents, raws, solve, provisional, unknown });
+          return await compose(outer);
         } finally {
           await closeAll();
         }
       },
     };
+    composers.set(plan, compose);
     return plan;
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+/** Held pieces that run without a gap from 0 to `n`: what the replay can send in place of the content. */
+function coversFromStart(pieces: readonly HeldPiece[], n: number): boolean {
+  let at = 0;
+  for (const p of pieces) {
+    if (p.offset !== at) return false;
+    at += 'bytes' in p ? p.bytes.byteLength : p.zeros;
+  }
+  return at === n;
 }
 
 /** Relocate an error into the layout unless it already points into a layout file (a nested one). */
@@ -349,7 +466,7 @@ async function planNested(path: string, files: LayoutFiles, o: Internal, loc: Lo
     codecs: nested.codecs,
     inputs: [{ kind: 'file', path: files.resolve(path), field: loc.fieldName(at) }, ...nested.inputs],
     async write(window) {
-      const r = await nested.write(window);
+      const r = await composers.get(nested)!(window);
       return r.sizeBytes;
     },
     close: () => nested.close(),
@@ -384,6 +501,30 @@ function checkRaw(layout: DiskLayout, raws: readonly RawItem[], loc: Locator): v
   });
 }
 
+/**
+ * direct: the output as it is (seekable: tables patched last; otherwise tables in order, nothing
+ * may patch). rehearse: into a RehearsalSink, only the contents that patch (the rest are zeros).
+ * rehearse-all: every content (the exact allocation map). replay: into a ReplaySink.
+ * In the last three, contents that do not patch see a sequential window, in both passes alike.
+ */
+type WriteMode = 'direct' | 'rehearse' | 'rehearse-all' | 'replay';
+
+/** A content kept from the rehearsal: its pieces in order from its start, and its size. */
+interface HeldContent {
+  pieces: readonly HeldPiece[];
+  bytes: number;
+}
+
+interface PassState {
+  /** Rehearsals: the sink (its patches), and the memory left for holding squashfs contents. */
+  rehearsal?: RehearsalSink;
+  budget?: { left: number };
+  /** Filled by the rehearsal, sent by the replay. */
+  held?: Map<number, HeldContent>;
+  /** The replay: each rehearsed content's size in the rehearsal. */
+  expected?: ReadonlyMap<number, number>;
+}
+
 interface WriteState {
   spec: DiskLayoutSpec;
   loc: Locator;
@@ -408,7 +549,10 @@ function itemsOf(layout: DiskLayout, raws: readonly RawItem[]): Item[] {
   return items.sort((a, b) => a.offset - b.offset || rank[a.kind] - rank[b.kind]);
 }
 
-async function writeComposed(outer: ByteSink, st: WriteState): Promise<DiskResult> {
+async function writeComposed(outer: ByteSink, st: WriteState, mode: WriteMode, pass: PassState = {}): Promise<DiskResult> {
+  if (mode === 'direct' && st.contents.some((c) => c?.needsSeekableSink)) {
+    requireSeekable(outer, 'disk', st.unknown ? 'a squashfs partition without a size is measured as it is written and the partition table is written after it' : 'squashfs patches its superblock after writing the rest');
+  }
   const sink = new TrackingSink(outer);
   const base = sink.position;
   const rel = () => sink.position - base;
@@ -433,31 +577,66 @@ async function writeComposed(outer: ByteSink, st: WriteState): Promise<DiskResul
       if (patchTables) await writeZeros(sink, next.bytes.byteLength);
       else await sink.write(next.bytes);
     } else if (next.kind === 'raw') {
-      await copyImage(next.raw.reader, sink, next.raw.path);
+      if (mode === 'rehearse') await writeZeros(sink, next.raw.size);
+      else await copyImage(next.raw.reader, sink, next.raw.path);
     } else {
       const p = next.part;
       const c = st.contents[p.index];
       if (c) {
         const sized = !(c.sizeBytes === undefined && !c.followsPartition && st.spec.partitions[p.index]!.size === undefined);
-        const limit = sized ? p.sizeBytes : st.spec.size !== undefined ? layout.sizeBytes - p.offset : Number.POSITIVE_INFINITY;
-        const window = new ContentWindow(sink, base + p.offset, limit, (needed) =>
-          layoutError(st.loc, at(p), ErrorCodes.NO_SPACE, `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes`, 'raise the partition size, or leave size out to size it from its content'),
-        );
-        let n: number;
-        try {
-          n = await c.write(window, p.sizeBytes);
-        } catch (err) {
-          throw located(st.loc, ['partitions', p.index, 'content'], err, `${who(p)}: `);
+        if (mode === 'rehearse' && !c.needsSeekableSink && sized) {
+          // Not rehearsed: it patches nothing and its size is known.
+          await writeZeros(sink, p.sizeBytes);
+          written.set(next.key, { offset: next.offset, end: next.end });
+          continue;
         }
-        if (window.overflowed || n > limit) {
-          const needed = Math.max(n, window.extent);
-          throw layoutError(
-            st.loc,
-            at(p),
-            ErrorCodes.NO_SPACE,
-            sized ? `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes` : `${who(p)}: its ${c.kind} content needs ${needed} bytes; only ${limit} are left to the disk end`,
-            sized ? `raise the size to at least ${Math.ceil(needed / 1048576)}M, or leave it out to size the partition from its content` : 'raise the disk size',
+        const limit = sized ? p.sizeBytes : st.spec.size !== undefined ? layout.sizeBytes - p.offset : Number.POSITIVE_INFINITY;
+        const held = mode === 'replay' ? pass.held?.get(p.index) : undefined;
+        let n: number;
+        if (held) {
+          // Kept from the rehearsal: its bytes as they ended up, not written (compressed) again.
+          for (const piece of held.pieces) {
+            if ('bytes' in piece) await sink.write(piece.bytes);
+            else await writeZeros(sink, piece.zeros);
+          }
+          n = held.bytes;
+        } else {
+          // A squashfs in a rehearsal is kept in memory while the budget lasts.
+          const tee = pass.rehearsal && pass.budget && pass.held && c.kind === 'squashfs' && pass.budget.left > 0 ? new HoldingTee(sink, base + p.offset, pass.budget.left) : undefined;
+          const window = new ContentWindow(
+            tee ?? sink,
+            base + p.offset,
+            limit,
+            (needed) => layoutError(st.loc, at(p), ErrorCodes.NO_SPACE, `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes`, 'raise the partition size, or leave size out to size it from its content'),
+            mode !== 'direct' && !c.needsSeekableSink,
           );
+          const mark = pass.rehearsal?.patches.length ?? 0;
+          try {
+            n = await c.write(window, p.sizeBytes);
+          } catch (err) {
+            throw located(st.loc, ['partitions', p.index, 'content'], err, `${who(p)}: `);
+          }
+          if (window.overflowed || n > limit) {
+            const needed = Math.max(n, window.extent);
+            throw layoutError(
+              st.loc,
+              at(p),
+              ErrorCodes.NO_SPACE,
+              sized ? `${who(p)} is ${p.sizeBytes} bytes; its ${c.kind} content needs ${needed} bytes` : `${who(p)}: its ${c.kind} content needs ${needed} bytes; only ${limit} are left to the disk end`,
+              sized ? `raise the size to at least ${Math.ceil(needed / 1048576)}M, or leave it out to size the partition from its content` : 'raise the disk size',
+            );
+          }
+          const kept = tee?.kept;
+          if (kept && coversFromStart(kept, n)) {
+            pass.held!.set(p.index, { pieces: kept, bytes: n });
+            pass.budget!.left -= tee!.heldBytes;
+            // Its patches are in the kept bytes: the replay neither sends nor expects them.
+            pass.rehearsal!.patches.splice(mark);
+          }
+        }
+        const rehearsed = pass.expected?.get(p.index);
+        if (rehearsed !== undefined && rehearsed !== n) {
+          throw new SourceChangedError({ format: 'disk', field: st.loc.fieldName(['partitions', p.index, 'content']), detail: `${who(p)}: its ${c.kind} content is ${n} bytes now and was ${rehearsed} in the rehearsal`, hint: 'keep the sources unchanged while the disk is written' });
         }
         contentBytes.set(p.index, n);
         if (!sized) {

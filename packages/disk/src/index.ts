@@ -17,3 +17,5 @@ export * from './files.js';
 export { excludeMatcher, type ContentPlan, type LayoutInput } from './content.js';
 export * from './compose.js';
 export { ContentWindow, TrackingSink, type ByteRange } from './window.js';
+export { writeLayoutImage, layoutImageNeeds, type LayoutImageResult } from './image.js';
+export { HoldingTee, RehearsalSink, ReplaySink, type HeldPiece, type Patch } from './rehearsal.js';

@@ -29,13 +29,15 @@ export class ContentWindow implements ByteSink {
     /** Its length; `Infinity` for content measured as it is written. */
     readonly limit: number,
     private readonly onExpectTooBig?: (needed: number) => Error,
+    /** Present the window as not seekable (a content that must not patch: see rehearsal.ts). */
+    private readonly sequential = false,
   ) {}
 
   get position(): number {
     return this.pos;
   }
   get seekable(): boolean {
-    return this.parent.seekable;
+    return !this.sequential && this.parent.seekable;
   }
   private grow(end: number): boolean {
     if (end > this.extent) this.extent = end;
