@@ -159,7 +159,8 @@ export function computeGeometry(input: GeometryInput): Geometry {
   if (inodesParam * input.inodeSize >= paramBlocks * bs) {
     throw bad('inodes', `${inodesParam} inodes of ${input.inodeSize} bytes do not fit a filesystem of ${paramBlocks * bs} bytes`, 'raise the inode ratio or lower the inode count');
   }
-  let reservedBlocks = Math.floor((input.reservedRatio * paramBlocks) / 100.0);
+  const paramReserved = Math.floor((input.reservedRatio * paramBlocks) / 100.0);
+  let reservedBlocks = paramReserved;
 
   // initialize.c ext2fs_initialize
   let blocksPerGroup = Math.min(bs * 8, 65528);
@@ -218,7 +219,7 @@ export function computeGeometry(input: GeometryInput): Geometry {
     if (rem !== 0 && rem < overheadLast + 50) {
       // The last group is too small for its metadata: drop it, and scale the reserve with it.
       blocks -= rem;
-      const ratio = (100.0 * reservedBlocks) / paramBlocks;
+      const ratio = (100.0 * paramReserved) / paramBlocks;
       reservedBlocks = Math.floor((ratio * blocks) / 100.0);
       continue;
     }

@@ -241,9 +241,6 @@ async function walk(tree: SourceTree, o: ResolvedExt4Options): Promise<Walked> {
       node.entry = e;
       node.size = e.size;
       files++;
-      if (node.size > 0x7fffffff && !has(o.features, 'ro_compat', RO_COMPAT_LARGE_FILE)) {
-        throw new FieldRangeError({ format: FORMAT, path: e.path, field: 'ext4.inode.size', detail: `the file is ${node.size} bytes; without large_file the limit is 2 GiB − 1`, hint: 'turn large_file on' });
-      }
     } else if (e.kind === 'symlink') {
       node.target = encodeUtf8(e.linkTarget ?? '');
       node.size = node.target.byteLength;
@@ -610,6 +607,10 @@ export async function planExt4(tree: SourceTree, options: PlanExt4Options = {}):
       if (placed) break;
     }
   }
+
+  // large_file: set when an inode reaches 2 GiB (the resize inode always does), as
+  // ext2fs_inode_size_set does for mke2fs even when it was turned off.
+  if (placed.resize || inodesInOrder.some((n) => n.size >= 0x80000000) || g.journalBlocks * bs >= 0x80000000) g.features.ro_compat |= RO_COMPAT_LARGE_FILE;
 
   // Counts per group.
   const groupFree = new Uint32Array(g.groupCount);
