@@ -262,7 +262,7 @@ test('sync reads: chunks of small files are never overwritten while a consumer h
   }
 });
 
-test('sparse files: dataRanges() finds the data in 4 KiB granules (sync and async io); dense files have none', async () => {
+test('sparse files: dataRanges() finds the data in 1 KiB granules (sync and async io); dense files have none', async () => {
   const dir = await tempDir('imgkit-sparse-');
   const sparse = path.join(dir, 'sparse');
   const fd = fs.openSync(sparse, 'w');
@@ -281,9 +281,9 @@ test('sparse files: dataRanges() finds the data in 4 KiB granules (sync and asyn
     assert.equal(byPath.get('dense')!.dataRanges, undefined, 'a file with all its blocks allocated has no data ranges');
     const ranges = await byPath.get('sparse')!.dataRanges!();
     assert.deepEqual(ranges, [
-      { offset: 0, length: 4096 },
-      { offset: 65536, length: 12288 },
-      { offset: size - 1 - ((size - 1) % 4096), length: ((size - 1) % 4096) + 1 },
+      { offset: 0, length: 1024 },
+      { offset: 65536, length: 9216 }, // bytes 65636 … 73827: granules 64 … 72
+      { offset: size - 1 - ((size - 1) % 1024), length: ((size - 1) % 1024) + 1 },
     ], io);
   }
 });

@@ -393,7 +393,9 @@ export async function writePlanned(fs: PlannedFs, sink: ByteSink, sizeBytes: num
   for (let i = 0; i < g.groupCount; i++) {
     const gr = g.groups[i]!;
     if (gr.hasSuper) {
-      const sb = encodeSuperblock({ ...sbValues, blockGroupNr: i }, csum);
+      // Backups carry their group's number and, as ext2fs_flush writes them, a state without
+      // "cleanly unmounted" (only the primary's state counts).
+      const sb = encodeSuperblock(i === 0 ? sbValues : { ...sbValues, blockGroupNr: Math.min(i, 0xffff), state: sbValues.state & ~STATE_VALID }, csum);
       if (i === 0 && bs > 1024) {
         add(0, 1, async (w) => {
           await w.zeros(SUPERBLOCK_OFFSET);

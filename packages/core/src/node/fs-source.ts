@@ -18,7 +18,7 @@
  * - Hard links: the first name met in walk order (dev + ino) is the primary; later names get
  *   `hardLinkTo`, and keep size and `read()` so writers without hard links can still copy content.
  * - Sparse files: a file with fewer blocks allocated than its size gets `dataRanges()`, which
- *   finds its data by reading it (Node has no SEEK_DATA) in 4 KiB granules: all-zero granules are
+ *   finds its data by reading it (Node has no SEEK_DATA) in 1 KiB granules: all-zero granules are
  *   holes. Only formats that store holes (ext4) call it, while planning.
  * - Extended attributes: Node has no xattr API and library code may not spawn `getfattr`, so this
  *   source reports none; add them with manifest `xattr` lines or use a tar source.
@@ -285,14 +285,18 @@ async function* readFileChunksSync(abs: string, treePath: string, chunkSize: num
   }
 }
 
-/** Granule of `dataRanges()`: a run of this many zero bytes (aligned) is a hole. */
-export const HOLE_GRANULE_BYTES = 4096;
+/**
+ * Granule of `dataRanges()`: an aligned run of this many zero bytes is a hole. 1 KiB, the smallest
+ * ext4 block, so that a filesystem of any block size gets the holes mke2fs -d gets (it skips every
+ * all-zero block of a sparse file's data).
+ */
+export const HOLE_GRANULE_BYTES = 1024;
 const SCAN_CHUNK_BYTES = 1 << 20;
 let zeroChunk: Buffer | undefined;
 
 /**
  * The data ranges of a sparse file (SourceEntry.dataRanges): its content read in 1 MiB chunks,
- * each compared with zeros natively, then 4 KiB granule by granule where it is not all zero.
+ * each compared with zeros natively, then granule by granule where it is not all zero.
  */
 async function scanDataRanges(abs: string, treePath: string, plannedSize: number, pacer: Pacer, blocking: boolean): Promise<DataRange[]> {
   zeroChunk ??= Buffer.alloc(SCAN_CHUNK_BYTES);
