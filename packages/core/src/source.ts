@@ -78,6 +78,8 @@ export interface DataRange {
 export interface SyncContentReader {
   /** Reads up to `len` bytes into `dst` at `at`; fewer only at the end of the file. */
   read(dst: Uint8Array, at: number, len: number): number;
+  /** Moves past `bytes` bytes without reading them (a sparse file's holes; see `dataRanges`). */
+  skip?(bytes: number): void;
   close(): void;
 }
 

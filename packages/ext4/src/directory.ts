@@ -65,17 +65,37 @@ export function blockCapacity(blockSize: number, csum: boolean): number {
 export function packLinear(names: readonly DirName[], blockSize: number, csum: boolean): number[][] {
   const cap = blockCapacity(blockSize, csum);
   const blocks: number[][] = [];
-  const used: number[] = [];
-  names.forEach((n, i) => {
+  // A max-tree over the blocks' free bytes finds the first block with room in O(log n).
+  let size = 1;
+  let free = new Int32Array(2).fill(-1);
+  const set = (b: number, v: number) => {
+    let i = b + size;
+    free[i] = v;
+    for (i >>= 1; i >= 1; i >>= 1) free[i] = Math.max(free[2 * i]!, free[2 * i + 1]!);
+  };
+  const firstWith = (need: number): number => {
+    if (free[1]! < need) return -1;
+    let i = 1;
+    while (i < size) i = free[2 * i]! >= need ? 2 * i : 2 * i + 1;
+    return i - size;
+  };
+  names.forEach((n, idx) => {
     const need = recLen(n.name.byteLength);
-    let b = 0;
-    while (b < blocks.length && used[b]! + need > cap) b++;
-    if (b === blocks.length) {
+    let b = firstWith(need);
+    if (b < 0) {
+      b = blocks.length;
+      if (b >= size) {
+        const old = free;
+        size *= 2;
+        free = new Int32Array(2 * size).fill(-1);
+        for (let k = 0; k < blocks.length; k++) free[size + k] = old[size / 2 + k]!;
+        for (let i = size - 1; i >= 1; i--) free[i] = Math.max(free[2 * i]!, free[2 * i + 1]!);
+      }
       blocks.push([]);
-      used.push(0);
+      set(b, cap);
     }
-    blocks[b]!.push(i);
-    used[b]! += need;
+    blocks[b]!.push(idx);
+    set(b, free[size + b]! - need);
   });
   return blocks;
 }

@@ -295,8 +295,14 @@ function layoutDirectory(d: Ext4Node, o: ResolvedExt4Options, minBlocks: number,
     { name: DOTDOT, ino: (d.parent ?? d).ino, fileType: fileTypes ? FT_DIR : 0 },
   ];
   for (const k of kids) names.push({ name: k.name, ino: k.node.ino, fileType: fileTypes ? fileTypeOf(k.node.kind) : 0 });
-  const linear = packLinear(names, bs, csum);
-  if (linear.length > 1 && has(o.features, 'compat', COMPAT_DIR_INDEX)) {
+  // With dir_index, a directory that needs more than one block is hashed: its linear layout is only
+  // worked out when it fits one block (names are then simply in order).
+  const dirIndex = has(o.features, 'compat', COMPAT_DIR_INDEX);
+  let bytes = 0;
+  for (const n of names) bytes += recLen(n.name.byteLength);
+  const oneBlock = bytes <= dirBlockCapacity(bs, csum);
+  const linear = oneBlock ? [names.map((_, i) => i)] : dirIndex ? [] : packLinear(names, bs, csum);
+  if (!oneBlock && dirIndex) {
     const hashes = new Uint32Array(kids.length);
     const minors = new Uint32Array(kids.length);
     const unsigned = false; // s_flags: signed_directory_hash, as mke2fs sets on x86
@@ -545,6 +551,9 @@ export async function planExt4(tree: SourceTree, options: PlanExt4Options = {}):
         n.links = 1; // dir_nlink: "many"
       }
     } else if (n.kind === 'file') {
+      if (n.links > LINK_MAX) {
+        throw new FieldRangeError({ format: FORMAT, path: n.path, field: 'ext4.inode.linksCount', detail: `the file has ${n.links} names (hard links); ext4 allows ${LINK_MAX} (EXT4_LINK_MAX)`, hint: 'make some of them copies or symbolic links' });
+      }
       const ranges = n.entry!.dataRanges && n.size > 0 ? await n.entry!.dataRanges() : undefined;
       n.logicalRuns = dataRuns(ranges, n.size, bs);
       n.dataBlocks = n.logicalRuns.reduce((s, r) => s + r.count, 0);

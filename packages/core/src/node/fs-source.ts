@@ -354,14 +354,20 @@ function openSyncReader(abs: string, treePath: string, pacer: Pacer): SyncConten
     throw openError(err, treePath);
   }
   let open = true;
+  let pos = 0; // positional reads, so that skip() can pass over a sparse file's holes
   return {
     read(dst, at, len) {
       pacer.check(); // (a caller reading synchronously turns the event loop itself)
       try {
-        return fs.readSync(fd, dst, at, len, null);
+        const n = fs.readSync(fd, dst, at, len, pos);
+        pos += n;
+        return n;
       } catch (err) {
         throw readError(err, treePath);
       }
+    },
+    skip(bytes) {
+      pos += bytes;
     },
     close() {
       if (open) fs.closeSync(fd);
