@@ -155,8 +155,8 @@ export interface PlannedFs {
   onProgress: ((p: Ext4Progress) => void) | undefined;
 }
 
-function warn(o: ResolvedExt4Options, code: (typeof ErrorCodes)[keyof typeof ErrorCodes], path: string, detail: string): void {
-  warnOrThrow({ code, format: FORMAT, path, detail }, o.onWarning, o.strict);
+function warn(o: ResolvedExt4Options, code: (typeof ErrorCodes)[keyof typeof ErrorCodes], path: string | undefined, detail: string): void {
+  warnOrThrow({ code, format: FORMAT, ...(path !== undefined ? { path } : {}), detail }, o.onWarning, o.strict);
 }
 
 const has = (w: FeatureWords, set: keyof FeatureWords, bit: number) => (w[set] & bit) !== 0;
@@ -584,7 +584,7 @@ export async function planExt4(tree: SourceTree, options: PlanExt4Options = {}):
   }
   let g = computeGeometry(geometryInput(o, Math.floor(size / bs), autoInodes));
   if (g.journalDropped) {
-    warn(o, ErrorCodes.NO_SPACE, '', `a filesystem of ${g.blocks} blocks is too small for a journal (mke2fs needs 2048 blocks): written without one`);
+    warn(o, ErrorCodes.NO_SPACE, undefined, `a filesystem of ${g.blocks} blocks is too small for a journal (mke2fs needs 2048 blocks): written without one`);
   }
   if (w.lastIno > g.inodes) {
     throw new NoSpaceError({
