@@ -57,6 +57,13 @@ export class UsedBlocks {
     return undefined;
   }
 
+  /** The first used block at or after `block` (blockCount when none). */
+  nextUsed(block: number): number {
+    const i = this.find(block);
+    if (i >= this.starts.length) return this.blockCount;
+    return Math.max(block, this.starts[i]!);
+  }
+
   /** The first free block at or after `block` (blockCount when none). */
   nextFree(block: number): number {
     const i = this.find(block);

@@ -107,17 +107,26 @@ export function packLinear(names: readonly DirName[], blockSize: number, csum: b
  */
 export function encodeDirBlock(names: readonly DirName[], blockSize: number, csumSeed: number | undefined, into: Uint8Array): void {
   const cap = blockCapacity(blockSize, csumSeed !== undefined);
+  // The records are written through one view (DirEntry's layout; this runs for every name).
+  const v = new DataView(into.buffer, into.byteOffset, into.byteLength);
   let at = 0;
   if (names.length === 0) {
-    DirEntry.encode({ inode: 0, recLen: cap, nameLen: 0, fileType: 0 }, into, 0);
+    v.setUint32(0, 0, true);
+    v.setUint16(4, cap, true);
+    into[6] = 0;
+    into[7] = 0;
   }
-  names.forEach((n, k) => {
+  for (let k = 0; k < names.length; k++) {
+    const n = names[k]!;
     const len = k === names.length - 1 ? cap - at : recLen(n.name.byteLength);
-    if (at + len > cap) throw new Error('internal: directory block overflow');
-    DirEntry.encode({ inode: n.ino, recLen: len, nameLen: n.name.byteLength, fileType: n.fileType }, into, at);
+    if (at + len > cap || n.name.byteLength > NAME_MAX) throw new Error('internal: directory block overflow');
+    v.setUint32(at, n.ino, true);
+    v.setUint16(at + 4, len, true);
+    into[at + 6] = n.name.byteLength;
+    into[at + 7] = n.fileType;
     into.set(n.name, at + 8);
     at += len;
-  });
+  }
   if (csumSeed !== undefined) writeDirTail(into, blockSize, csumSeed);
 }
 

@@ -455,12 +455,8 @@ class Cursor {
         this.at = this.g.firstDataBlock;
         continue;
       }
-      let n = Math.min(left, this.g.blocks - this.at);
-      // stop where the next used run starts
-      for (const r of used.runsIn(this.at, this.at + n)) {
-        n = r.start - this.at;
-        break;
-      }
+      // up to where the next used run starts
+      const n = Math.min(left, used.nextUsed(this.at) - this.at);
       used.add(this.at, n);
       const last = out[out.length - 1];
       if (last && last.start + last.count === this.at) last.count += n;
