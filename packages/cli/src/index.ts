@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { clearProgress, interruptOutputs, resetOutputs, type CliContext } from './common.js';
 import * as cpio from './commands/cpio.js';
 import * as disk from './commands/disk.js';
+import * as ext4 from './commands/ext4.js';
 import * as fat from './commands/fat.js';
 import * as iso from './commands/iso.js';
 import * as mkisofs from './commands/mkisofs.js';
@@ -23,7 +24,7 @@ type Register = (program: Command, ctx: CliContext) => void;
 /** Signals that end a run early, leaving no temporary file. */
 const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Every command module, registered in this order. */
-const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat, disk, convert, check, inspect];
+const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat, ext4, disk, convert, check, inspect];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('imgkit')

@@ -55,16 +55,31 @@ export interface SourceEntry {
   /** Chunked content of a file; opened only when called. Non-files yield nothing. */
   read(): AsyncIterable<Uint8Array>;
   /**
+   * Where a sparse file's data lies: sorted, disjoint, non-empty byte ranges; the rest of the file
+   * reads as zeros (holes). A source that knows a file has holes provides it (nodeSource: a file
+   * with fewer blocks allocated than its size); a format that stores holes (ext4) asks while
+   * planning, before any content is read. Without it the whole file is data. @default undefined
+   */
+  dataRanges?(): Promise<readonly DataRange[]>;
+  /**
    * `read()` does blocking I/O on the calling thread (nodeSource's default): reading it ahead
    * gains nothing, so ReadAhead reads it only when its turn comes. @default false
    */
   syncRead?: boolean;
 }
 
+/** A run of a sparse file's data: `length` bytes from byte `offset` (see `SourceEntry.dataRanges`). */
+export interface DataRange {
+  offset: number;
+  length: number;
+}
+
 /** Blocking, sequential reads of one file's content (see `syncReaderOf`). */
 export interface SyncContentReader {
   /** Reads up to `len` bytes into `dst` at `at`; fewer only at the end of the file. */
   read(dst: Uint8Array, at: number, len: number): number;
+  /** Moves past `bytes` bytes without reading them (a sparse file's holes; see `dataRanges`). */
+  skip?(bytes: number): void;
   close(): void;
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { Sha256, crc32, crc32Combine, deterministicId, sha256, toHex } from '@imgkit/core';
+import { Sha256, crc32, crc32Combine, crc32c, crc32cUpdate, deterministicId, sha256, toHex } from '@imgkit/core';
 
 function pseudoRandom(n: number, seed = 1): Uint8Array {
   const b = new Uint8Array(n);
@@ -58,6 +58,35 @@ test('crc32: check value, zlib agreement, continuation and combine', () => {
       const b = d.subarray(at);
       assert.equal(crc32Combine(crc32(a), crc32(b), b.byteLength), crc32(d), `combine ${n} at ${at}`);
     }
+  }
+});
+
+/** CRC-32C one bit at a time (the definition), to check the table-driven code against. */
+function crc32cBitwise(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of data) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+test('crc32c: check value, RFC 3720 B.4 vectors, bitwise agreement, continuation, raw form', () => {
+  assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+  assert.equal(crc32c(new Uint8Array(0)), 0);
+  // RFC 3720 B.4 "CRC Examples": 32 bytes of zeros, of ones, ascending, descending
+  assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa);
+  assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
+  assert.equal(crc32c(Uint8Array.from({ length: 32 }, (_, i) => i)), 0x46dd794e);
+  assert.equal(crc32c(Uint8Array.from({ length: 32 }, (_, i) => 31 - i)), 0x113fdb5c);
+  for (const n of [1, 7, 8, 9, 63, 1000, 4096, 65537]) {
+    const d = pseudoRandom(n, n + 11);
+    assert.equal(crc32c(d), crc32cBitwise(d), `length ${n}`);
+    const cut = Math.floor(n / 3);
+    assert.equal(crc32c(d.subarray(cut), crc32c(d.subarray(0, cut))), crc32c(d), `continued at ${cut}`);
+    // the kernel's crc32c_le(seed, …): no inversions, so crc32c = ~crc32cUpdate(~0, …)
+    assert.equal(~crc32cUpdate(0xffffffff, d) >>> 0, crc32c(d));
+    assert.equal(crc32cUpdate(crc32cUpdate(0x12345678, d.subarray(0, cut)), d.subarray(cut)), crc32cUpdate(0x12345678, d));
   }
 });
 

@@ -261,3 +261,29 @@ test('sync reads: chunks of small files are never overwritten while a consumer h
     assert.equal(h.digest('hex'), expect.get(p), `${p}: content after all reads`);
   }
 });
+
+test('sparse files: dataRanges() finds the data in 1 KiB granules (sync and async io); dense files have none', async () => {
+  const dir = await tempDir('imgkit-sparse-');
+  const sparse = path.join(dir, 'sparse');
+  const fd = fs.openSync(sparse, 'w');
+  // data at 0 (10 bytes), across the 64 KiB … 64 KiB + 8 KiB boundary, and one byte at the end
+  fs.writeSync(fd, Buffer.alloc(10, 1), 0, 10, 0);
+  fs.writeSync(fd, Buffer.alloc(8192, 2), 0, 8192, 65536 + 100);
+  const size = 48 * 1024 * 1024 + 5;
+  fs.writeSync(fd, Buffer.from([3]), 0, 1, size - 1);
+  fs.closeSync(fd);
+  fs.writeFileSync(path.join(dir, 'dense'), Buffer.alloc(20000, 7));
+  const { blocks } = fs.statSync(sparse);
+  assert.ok(blocks * 512 < size, 'the test file is stored sparse on this file system');
+  for (const io of ['sync', 'async'] as const) {
+    const byPath = new Map<string, SourceEntry>();
+    for await (const e of nodeSource(dir, { io }).walk()) byPath.set(e.path, e);
+    assert.equal(byPath.get('dense')!.dataRanges, undefined, 'a file with all its blocks allocated has no data ranges');
+    const ranges = await byPath.get('sparse')!.dataRanges!();
+    assert.deepEqual(ranges, [
+      { offset: 0, length: 1024 },
+      { offset: 65536, length: 9216 }, // bytes 65636 … 73827: granules 64 … 72
+      { offset: size - 1 - ((size - 1) % 1024), length: ((size - 1) % 1024) + 1 },
+    ], io);
+  }
+});

@@ -17,6 +17,9 @@
  * - Memory: one directory's stats per level of the current path; no content is held.
  * - Hard links: the first name met in walk order (dev + ino) is the primary; later names get
  *   `hardLinkTo`, and keep size and `read()` so writers without hard links can still copy content.
+ * - Sparse files: a file with fewer blocks allocated than its size gets `dataRanges()`, which
+ *   finds its data by reading it (Node has no SEEK_DATA) in 1 KiB granules: all-zero granules are
+ *   holes. Only formats that store holes (ext4) call it, while planning.
  * - Extended attributes: Node has no xattr API and library code may not spawn `getfattr`, so this
  *   source reports none; add them with manifest `xattr` lines or use a tar source.
  */
@@ -32,6 +35,7 @@ import {
   SourceChangedError,
   emptyContent,
   joinPath,
+  type DataRange,
   type EntryKind,
   type SourceEntry,
   type SourceTree,
@@ -281,6 +285,65 @@ async function* readFileChunksSync(abs: string, treePath: string, chunkSize: num
   }
 }
 
+/**
+ * Granule of `dataRanges()`: an aligned run of this many zero bytes is a hole. 1 KiB, the smallest
+ * ext4 block, so that a filesystem of any block size gets the holes mke2fs -d gets (it skips every
+ * all-zero block of a sparse file's data).
+ */
+export const HOLE_GRANULE_BYTES = 1024;
+const SCAN_CHUNK_BYTES = 1 << 20;
+let zeroChunk: Buffer | undefined;
+
+/**
+ * The data ranges of a sparse file (SourceEntry.dataRanges): its content read in 1 MiB chunks,
+ * each compared with zeros natively, then granule by granule where it is not all zero.
+ */
+async function scanDataRanges(abs: string, treePath: string, plannedSize: number, pacer: Pacer, blocking: boolean): Promise<DataRange[]> {
+  zeroChunk ??= Buffer.alloc(SCAN_CHUNK_BYTES);
+  const zero = zeroChunk;
+  const buf = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+  const ranges: DataRange[] = [];
+  const note = (offset: number, length: number) => {
+    const last = ranges[ranges.length - 1];
+    if (last && last.offset + last.length === offset) last.length += length;
+    else ranges.push({ offset, length });
+  };
+  let fd: number | undefined;
+  let fh: fsp.FileHandle | undefined;
+  try {
+    if (blocking) fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    else fh = await fsp.open(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch (err) {
+    throw openError(err, treePath);
+  }
+  try {
+    let at = 0;
+    while (at < plannedSize) {
+      const want = Math.min(SCAN_CHUNK_BYTES, plannedSize - at);
+      let n: number;
+      try {
+        n = fd !== undefined ? fs.readSync(fd, buf, 0, want, at) : (await fh!.read(buf, 0, want, at)).bytesRead;
+      } catch (err) {
+        throw readError(err, treePath);
+      }
+      if (n === 0) break; // shorter than planned: the read at write time reports it
+      if (!buf.subarray(0, n).equals(zero.subarray(0, n))) {
+        for (let g = 0; g < n; g += HOLE_GRANULE_BYTES) {
+          const len = Math.min(HOLE_GRANULE_BYTES, n - g);
+          if (!buf.subarray(g, g + len).equals(zero.subarray(0, len))) note(at + g, len);
+        }
+      }
+      at += n;
+      const pause = pacer.bytes(n);
+      if (pause) await pause;
+    }
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+    await fh?.close();
+  }
+  return ranges;
+}
+
 /** Blocking sequential reads into the caller's buffers (see core's syncReaderOf). */
 function openSyncReader(abs: string, treePath: string, pacer: Pacer): SyncContentReader {
   pacer.check();
@@ -291,14 +354,20 @@ function openSyncReader(abs: string, treePath: string, pacer: Pacer): SyncConten
     throw openError(err, treePath);
   }
   let open = true;
+  let pos = 0; // positional reads, so that skip() can pass over a sparse file's holes
   return {
     read(dst, at, len) {
       pacer.check(); // (a caller reading synchronously turns the event loop itself)
       try {
-        return fs.readSync(fd, dst, at, len, null);
+        const n = fs.readSync(fd, dst, at, len, pos);
+        pos += n;
+        return n;
       } catch (err) {
         throw readError(err, treePath);
       }
+    },
+    skip(bytes) {
+      pos += bytes;
     },
     close() {
       if (open) fs.closeSync(fd);
@@ -334,6 +403,10 @@ export function nodeSource(root: string, opts: NodeSourceOptions = {}): SourceTr
       size: kind === 'file' ? Number(st.size) : 0,
       read: kind === 'file' ? () => calls.readFile(abs, path, chunkSize, Number(st.size), pacer) : emptyContent,
     };
+    if (kind === 'file' && st.blocks * 512n < st.size) {
+      const size = Number(st.size);
+      entry.dataRanges = () => scanDataRanges(abs, path, size, pacer, io === 'sync');
+    }
     if (kind === 'file' && io === 'sync') {
       entry.syncRead = true;
       (entry.read as { openSync?: () => SyncContentReader }).openSync = () => openSyncReader(abs, path, pacer);
