@@ -39,7 +39,7 @@ import {
   type WorkerPool,
 } from '@imgkit/core';
 import { DEFAULT_ALIGNMENT_BYTES, parseSize, planPartitionTable, type DiskLayout, type PartitionSpec, type PartitionTableSpec, type ResolvedPartition } from '@imgkit/partition';
-import { copyImage, planFatContent, planImageContent, planSquashfsContent, type ContentContext, type ContentPlan, type LayoutInput, type PartitionSizing } from './content.js';
+import { copyImage, planExt4Content, planFatContent, planImageContent, planSquashfsContent, type ContentContext, type ContentPlan, type LayoutInput, type PartitionSizing } from './content.js';
 import { dirOf, type LayoutFiles } from './files.js';
 import { NO_FILE, layoutError, locatorOf, relocate, validateLayout, type DiskLayoutSpec, type Locator } from './spec.js';
 import { parseLayoutText, type LayoutPath, type LayoutText } from './text.js';
@@ -228,6 +228,7 @@ async function planInternal(input: LayoutText | DiskLayoutSpec, o: Internal): Pr
       try {
         if (c.kind === 'fat') plan = await planFatContent(c, sizing, i, p.label ?? '', ctx);
         else if (c.kind === 'squashfs') plan = await planSquashfsContent(c, ctx);
+        else if (c.kind === 'ext4') plan = await planExt4Content(c, sizing, i, p.label ?? '', ctx);
         else if (c.kind === 'image') plan = await planImageContent(c.source, ctx);
         else plan = await planNested(c.source, files, o, loc, at);
       } catch (err) {

@@ -11,12 +11,18 @@
  *   are planned once the partition's size is known.
  * - squashfs: writeSquashfs straight into the partition (it patches its superblock last, through
  *   `writeAt`: the disk must be seekable). Its size is the bytes written, 4 KiB padding included.
+ * - ext4: planExt4. A partition size in bytes is the filesystem's size (too small: E_NO_SPACE with
+ *   the size the tree needs); without one (or `size: auto`) the partition is planExt4's automatic
+ *   size (the tree, a free margin and an inode reserve, in whole MiB), rounded up to the alignment,
+ *   and the filesystem is planned again to fill it, as for FAT. UUID and hash seed derive from the
+ *   epoch, the layout's seed, the partition's label and index unless given.
  * - image: the file's bytes; all-zero 1 MiB pieces are skipped (holes), so a sparse image stays sparse.
  * - layout: another layout, composed into the partition.
  */
 import {
   ErrorCodes,
   ImgkitError,
+  NoSpaceError,
   SourceChangedError,
   applyManifest,
   applyOwnership,
@@ -30,10 +36,11 @@ import {
   type WarningHandler,
   type WorkerPool,
 } from '@imgkit/core';
+import { deterministicUuid, formatUuid, planExt4, type Ext4Plan, type PlanExt4Options } from '@imgkit/ext4';
 import { planFat, type FatPlan, type PlanFatOptions } from '@imgkit/fat';
 import { writeSquashfs, type SquashfsOptions } from '@imgkit/squashfs';
 import type { LayoutFiles } from './files.js';
-import type { FatContentSpec, SourceSpec, SquashfsContentSpec } from './spec.js';
+import type { Ext4ContentSpec, FatContentSpec, SourceSpec, SquashfsContentSpec } from './spec.js';
 import type { ContentWindow } from './window.js';
 
 /** An input the composition reads (the CLI checks the output is none of them). */
@@ -46,7 +53,7 @@ export interface LayoutInput {
 }
 
 export interface ContentPlan {
-  kind: 'fat' | 'squashfs' | 'image' | 'layout';
+  kind: 'fat' | 'squashfs' | 'ext4' | 'image' | 'layout';
   /** Exact size known before writing; undefined when only writing tells (squashfs). */
   sizeBytes: number | undefined;
   /** What the partition must at least hold (0 when unknown before writing). */
@@ -87,7 +94,7 @@ export function excludeMatcher(patterns: readonly string[] | undefined): ((path:
 }
 
 /** A directory, or an uncompressed tar archive, with the source options applied. */
-async function openSource(spec: SourceSpec & { source: string; kind: 'fat' | 'squashfs' }, ctx: ContentContext): Promise<{ tree: SourceTree; inputs: LayoutInput[]; close(): Promise<void> }> {
+async function openSource(spec: SourceSpec & { source: string; kind: 'fat' | 'squashfs' | 'ext4' }, ctx: ContentContext): Promise<{ tree: SourceTree; inputs: LayoutInput[]; close(): Promise<void> }> {
   const { files } = ctx;
   const st = await files.stat(spec.source);
   const exclude = excludeMatcher(spec.exclude);
@@ -178,6 +185,60 @@ export async function planFatContent(spec: FatContentSpec, sizing: PartitionSizi
     await src.close();
     throw err;
   }
+}
+
+/** Open the content's source and plan on it; the source is closed again when planning fails. */
+async function planOnSource(spec: SourceSpec & { source: string; kind: 'fat' | 'squashfs' | 'ext4' }, ctx: ContentContext, make: (src: Awaited<ReturnType<typeof openSource>>) => Promise<ContentPlan>): Promise<ContentPlan> {
+  const src = await openSource(spec, ctx);
+  try {
+    return await make(src);
+  } catch (err) {
+    await src.close();
+    throw err;
+  }
+}
+
+export function planExt4Content(spec: Ext4ContentSpec, sizing: PartitionSizing, index: number, partitionLabel: string, ctx: ContentContext): Promise<ContentPlan> {
+  return planOnSource(spec, ctx, async (src) => {
+    // Two ext4 partitions of one disk must not share a UUID: the seed, label and index go in.
+    const who = `${ctx.seed}\u0000${partitionLabel}\u0000${index}`;
+    const base: PlanExt4Options = {
+      strict: ctx.strict,
+      uuid: spec.uuid ?? formatUuid(deterministicUuid('disk.ext4-uuid', ctx.epoch ?? 0, who)),
+      hashSeed: spec.hashSeed ?? formatUuid(deterministicUuid('disk.ext4-hash-seed', ctx.epoch ?? 0, who)),
+    };
+    for (const k of ['label', 'features', 'blockSize', 'inodeSize', 'inodeRatio', 'inodes', 'reservedPercent', 'margin', 'inodeReserve'] as const) {
+      if (spec[k] !== undefined) (base as Record<string, unknown>)[k] = spec[k];
+    }
+    if (ctx.epoch !== undefined) base.epoch = ctx.epoch;
+    if (ctx.onWarning) base.onWarning = ctx.onWarning;
+    const fixedSize = sizing.kind === 'bytes' ? sizing.bytes : undefined;
+    let first: Ext4Plan;
+    try {
+      first = await planExt4(src.tree, fixedSize !== undefined ? { ...base, size: fixedSize } : base);
+    } catch (err) {
+      // ext4's hints name its command line (--size, -N); here the partition's size is the filesystem's.
+      if (fixedSize === undefined || !(err instanceof ImgkitError) || err.code !== ErrorCodes.NO_SPACE) throw err;
+      const hint = err.field === 'inodes' ? "raise the partition's size, or give more inodes (inodes) or fewer bytes per inode (inodeRatio)" : "raise the partition's size, or give it size: auto to size it from the tree";
+      throw new NoSpaceError({ format: 'ext4', ...(err.field !== undefined ? { field: err.field } : {}), detail: err.detail, hint, cause: err });
+    }
+    return {
+      kind: 'ext4',
+      sizeBytes: fixedSize !== undefined ? first.sizeBytes : undefined,
+      minSizeBytes: first.sizeBytes,
+      followsPartition: fixedSize === undefined,
+      needsSeekableSink: false,
+      codecs: [],
+      inputs: src.inputs,
+      async write(window, partitionBytes) {
+        // The filesystem fills its partition (rounded up to the alignment, or fill / %).
+        const plan = fixedSize === undefined && partitionBytes !== first.sizeBytes ? await planExt4(src.tree, { ...base, size: partitionBytes }) : first;
+        await plan.write(window);
+        return plan.sizeBytes;
+      },
+      close: src.close,
+    };
+  });
 }
 
 const SQUASHFS_CODEC: Record<NonNullable<SquashfsContentSpec['compression']>, CodecName> = { gzip: 'zlib', zstd: 'zstd', lz4: 'lz4-block', xz: 'xz' };

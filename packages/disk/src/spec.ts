@@ -60,6 +60,35 @@ export interface SquashfsContentSpec extends SourceSpec {
   exportTable?: boolean;
 }
 
+/** ext4 (as `imgkit ext4` / mke2fs names the options); the partition's size is the filesystem's. */
+export interface Ext4ContentSpec extends SourceSpec {
+  kind: 'ext4';
+  /** A directory, or an uncompressed tar archive (a regular file), relative to the layout file. */
+  source: string;
+  /** Volume label (mke2fs -L), up to 16 bytes. @default none */
+  label?: string;
+  /** Filesystem UUID (mke2fs -U). @default derived from the epoch, the seed and the partition */
+  uuid?: string;
+  /** htree hash seed (mke2fs -E hash_seed=). @default derived from the epoch, the seed and the partition */
+  hashSeed?: string;
+  /** Feature switches as mke2fs -O takes them, e.g. "^metadata_csum,^64bit". @default Debian's ext4 set */
+  features?: string;
+  /** Block size (mke2fs -b). @default 4096 */
+  blockSize?: 1024 | 2048 | 4096;
+  /** Inode size (mke2fs -I). @default 256 */
+  inodeSize?: number;
+  /** Bytes per inode (mke2fs -i). @default 16384 */
+  inodeRatio?: number;
+  /** Inode count (mke2fs -N). @default from inodeRatio */
+  inodes?: number;
+  /** Blocks reserved for root, in percent (mke2fs -m). @default 5 */
+  reservedPercent?: number;
+  /** Free space when the partition is sized from the tree: bytes or "N%" of the tree. @default "10%" */
+  margin?: number | `${number}%`;
+  /** Free inodes when the partition is sized from the tree: a count or "N%" of the tree's. @default "10%" */
+  inodeReserve?: number | `${number}%`;
+}
+
 export interface ImageContentSpec {
   kind: 'image';
   /** A file copied into the partition as it is (zero runs stay holes). */
@@ -72,14 +101,14 @@ export interface LayoutContentSpec {
   source: string;
 }
 
-export type ContentSpec = FatContentSpec | SquashfsContentSpec | ImageContentSpec | LayoutContentSpec;
+export type ContentSpec = FatContentSpec | SquashfsContentSpec | Ext4ContentSpec | ImageContentSpec | LayoutContentSpec;
 
 export interface LayoutPartitionSpec {
   /** GPT partition name (≤ 36 UTF-16 units); in an MBR only used in messages. */
   label?: string;
   /** A type name or the table's own code: MBR byte, GPT GUID. @default 'linux' */
   type?: string | number;
-  /** @default the content's size, rounded up to the alignment */
+  /** @default the content's size, rounded up to the alignment (also what `auto` says) */
   size?: SizeSpec;
   /** Pin the start. @default after the previous partition, aligned */
   offset?: number | string;
@@ -180,6 +209,7 @@ const SOURCE_KEYS = ['manifest', 'allRoot', 'uid', 'gid', 'exclude'] as const;
 const CONTENT_KEYS = {
   fat: ['fat', 'fatBits', 'label', 'volumeId', 'size', 'margin', 'dereference', 'invalidNames', ...SOURCE_KEYS],
   squashfs: ['squashfs', 'compression', 'level', 'blockSize', 'fragments', 'duplicates', 'exportTable', ...SOURCE_KEYS],
+  ext4: ['ext4', 'label', 'uuid', 'hashSeed', 'features', 'blockSize', 'inodeSize', 'inodeRatio', 'inodes', 'reservedPercent', 'margin', 'inodeReserve', ...SOURCE_KEYS],
   image: ['image'],
   layout: ['layout'],
 } as const;
@@ -236,6 +266,15 @@ export function validateLayout(value: unknown, loc: Locator = NO_FILE): DiskLayo
     if (v === undefined) return undefined;
     const p = parseSize(v, k);
     return p.kind === 'bytes' ? p.bytes : undefined;
+  };
+  /** Bytes (a size) or a percentage like "10%". */
+  const bytesOrPercent = (o: Obj, k: string, at: LayoutPath): number | `${number}%` | undefined => {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string' && /^\d+(\.\d+)?%$/.test(v)) return v as `${number}%`;
+    const b = bytes(o, k, at);
+    if (b === undefined) throw bad([...at, k], 'is neither bytes nor a percentage');
+    return b;
   };
   const sourceOpts = (o: Obj, at: LayoutPath, into: SourceSpec) => {
     const manifest = str(o, 'manifest', at);
@@ -299,7 +338,8 @@ export function validateLayout(value: unknown, loc: Locator = NO_FILE): DiskLayo
       if (typeof type !== 'string' && typeof type !== 'number') throw bad([...at, 'type'], `${JSON.stringify(type)} is not a type name, MBR byte or GPT GUID`);
       p.type = type;
     }
-    const sz = size(raw, 'size', at, { percent: true, fill: true });
+    // `auto` says what leaving the size out says: the content's size.
+    const sz = typeof raw.size === 'string' && raw.size.trim().toLowerCase() === 'auto' ? undefined : size(raw, 'size', at, { percent: true, fill: true });
     if (sz !== undefined) p.size = sz;
     const off = size(raw, 'offset', at);
     if (off !== undefined) p.offset = off;
@@ -324,10 +364,10 @@ export function validateLayout(value: unknown, loc: Locator = NO_FILE): DiskLayo
     const c = raw.content;
     if (c !== undefined && c !== null) {
       const cat: LayoutPath = [...at, 'content'];
-      if (!isObj(c)) throw bad(cat, 'content is a mapping with one of fat, squashfs, image or layout');
-      const kinds = (['fat', 'squashfs', 'image', 'layout'] as const).filter((k) => c[k] !== undefined);
+      if (!isObj(c)) throw bad(cat, 'content is a mapping with one of fat, squashfs, ext4, image or layout');
+      const kinds = (['fat', 'squashfs', 'ext4', 'image', 'layout'] as const).filter((k) => c[k] !== undefined);
       if (kinds.length !== 1) {
-        throw bad(cat, kinds.length === 0 ? 'content names none of fat, squashfs, image, layout' : `content names ${kinds.join(' and ')}; give one`, 'e.g. content: { fat: boot/ } or content: { image: root.img }');
+        throw bad(cat, kinds.length === 0 ? 'content names none of fat, squashfs, ext4, image, layout' : `content names ${kinds.join(' and ')}; give one`, 'e.g. content: { fat: boot/ } or content: { image: root.img }');
       }
       const kind = kinds[0]!;
       keysOf(c, cat, CONTENT_KEYS[kind], `${kind} content`);
@@ -346,15 +386,8 @@ export function validateLayout(value: unknown, loc: Locator = NO_FILE): DiskLayo
         if (vid !== undefined) f.volumeId = vid;
         const fs = bytes(c, 'size', cat);
         if (fs !== undefined) f.size = fs;
-        const m = c.margin;
-        if (m !== undefined && m !== null) {
-          if (typeof m === 'string' && /^\d+(\.\d+)?%$/.test(m)) f.margin = m as `${number}%`;
-          else {
-            const mb = bytes(c, 'margin', cat);
-            if (mb === undefined) throw bad([...cat, 'margin'], 'is neither bytes nor a percentage');
-            f.margin = mb;
-          }
-        }
+        const m = bytesOrPercent(c, 'margin', cat);
+        if (m !== undefined) f.margin = m;
         const d = bool(c, 'dereference', cat);
         if (d !== undefined) f.dereference = d;
         const inv = oneOf(c, 'invalidNames', cat, ['error', 'replace'] as const);
@@ -375,6 +408,35 @@ export function validateLayout(value: unknown, loc: Locator = NO_FILE): DiskLayo
         }
         sourceOpts(c, cat, s);
         p.content = s;
+      } else if (kind === 'ext4') {
+        const e: Ext4ContentSpec = { kind, source };
+        for (const k of ['label', 'uuid', 'hashSeed', 'features'] as const) {
+          const v = c[k];
+          if (v === undefined || v === null) continue;
+          if (typeof v !== 'string' && typeof v !== 'number') throw bad([...cat, k], 'is not a string');
+          e[k] = String(v);
+        }
+        const bs = oneOf(c, 'blockSize', cat, [1024, 2048, 4096] as const);
+        if (bs !== undefined) e.blockSize = bs;
+        for (const [k, min, max] of [['inodeSize', 128, 4096], ['inodeRatio', 1024, 67108864], ['inodes', 1, 0xffffffff]] as const) {
+          const n = int(c, k, cat, min, max);
+          if (n !== undefined) e[k] = n;
+        }
+        const rp = c.reservedPercent;
+        if (rp !== undefined && rp !== null) {
+          if (typeof rp !== 'number' || !(rp >= 0 && rp <= 50)) throw bad([...cat, 'reservedPercent'], `${JSON.stringify(rp)} is not a percentage from 0 to 50`);
+          e.reservedPercent = rp;
+        }
+        const m = bytesOrPercent(c, 'margin', cat);
+        if (m !== undefined) e.margin = m;
+        const ir = c.inodeReserve;
+        if (typeof ir === 'string' && /^\d+(\.\d+)?%$/.test(ir)) e.inodeReserve = ir as `${number}%`;
+        else {
+          const count = int(c, 'inodeReserve', cat, 0, 0xffffffff);
+          if (count !== undefined) e.inodeReserve = count;
+        }
+        sourceOpts(c, cat, e);
+        p.content = e;
       } else p.content = { kind, source };
     }
     spec.partitions.push(p);
