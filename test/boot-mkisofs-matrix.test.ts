@@ -17,9 +17,13 @@
  * reader treats the sector as a boot record, so the catalog is never found, whatever its content;
  * `xorriso -report_el_torito` on the copy proves it (no boot image left).
  *
- * Each cell first boots xorriso's image, then imgkit's. Where xorriso's passes, imgkit's must pass.
- * Where xorriso's fails, the client's `xorrisoFails` names the cell and the reason, and the test
- * asserts that it does fail, so the expectation stays explicit. At most two QEMU run at a time.
+ * The claim is "every cell that passes with xorriso's image passes with imgkit's". Each cell boots
+ * imgkit's image first; when that passes, the claim holds for the cell whatever xorriso's image
+ * does, so xorriso's is booted only where it can matter: when imgkit's fails (the test then fails
+ * unless xorriso's fails too and the client's `xorrisoFails` names the cell and the reason), and
+ * in the cells `xorrisoFails` names (asserted to fail, so the expectation stays explicit). That
+ * halves the boots (64 → 32) against booting both everywhere; the summary line says which ran.
+ * At most two QEMU run at a time.
  */
 import assert from 'node:assert/strict';
 import { copyFile, open } from 'node:fs/promises';
@@ -163,24 +167,28 @@ describe('mkisofs boot matrix', { concurrency: 2 }, () => {
       const expectedFail = client.xorrisoFails?.[cell];
       const title = expectedFail
         ? `${client.name} / ${cell}: xorriso's image fails here too (${expectedFail}); imgkit's result is reported`
-        : `${client.name} / ${cell}: boots to the marker with xorriso's image, and with imgkit's`;
+        : `${client.name} / ${cell}: imgkit's image boots to the marker (xorriso's booted only if imgkit's fails)`;
       test(title, async () => {
-        const x = await bootCell(client, cell, 'xorriso');
         const line = (tool: string, r: BootResult) => `${client.name} ${cell} ${tool}: ${r.passed ? 'PASS' : 'FAIL'} (${r.passed ? bootPath(r) : r.reason})`;
-        results.push(line('xorriso', x));
-        if (expectedFail) {
-          assert.equal(x.passed, false, `xorriso's image was expected to fail ${cell} (${expectedFail}) but booted (${bootPath(x)}): update the client's xorrisoFails`);
-          const y = await bootCell(client, cell, 'imgkit');
-          results.push(line('imgkit', y));
-          return;
-        }
-        assert.ok(x.passed, `xorriso's own image does not boot in ${cell} (${x.reason}); if that is xorriso's behaviour, list the cell in the client's xorrisoFails\n${consoleTail(x.console)}`);
         const y = await bootCell(client, cell, 'imgkit');
         results.push(line('imgkit', y));
-        assert.ok(y.passed, `imgkit's image does not boot in ${cell} where xorriso's does (${bootPath(x)}): ${y.reason}\n${consoleTail(y.console)}`);
+        if (expectedFail) {
+          const x = await bootCell(client, cell, 'xorriso');
+          results.push(line('xorriso', x));
+          assert.equal(x.passed, false, `xorriso's image was expected to fail ${cell} (${expectedFail}) but booted (${bootPath(x)}): update the client's xorrisoFails`);
+          return;
+        }
+        if (!y.passed) {
+          // Only now does xorriso's result decide: the claim fails if xorriso's image boots here.
+          const x = await bootCell(client, cell, 'xorriso');
+          results.push(line('xorriso', x));
+          assert.ok(!x.passed, `imgkit's image does not boot in ${cell} where xorriso's does (${bootPath(x)}): ${y.reason}\n${consoleTail(y.console)}`);
+          assert.fail(`neither image boots in ${cell}: xorriso's fails too (${x.reason}); if that is xorriso's behaviour, list the cell in the client's xorrisoFails, else the kit is broken\n${consoleTail(x.console)}`);
+        }
+        results.push(`${client.name} ${cell} xorriso: not booted (imgkit's image passed, so the claim holds for this cell)`);
         if (cell === 'ovmf-disk-no-eltorito') {
           // With El Torito gone, the EFI loader must have come from an MBR or GPT partition.
-          for (const [tool, r] of [['xorriso', x], ['imgkit', y]] as const) assert.match(bootPath(r), /cmdpath=\(hd\d+,(gpt|msdos)\d+\)/, `${tool}: ${bootPath(r)}`);
+          assert.match(bootPath(y), /cmdpath=\(hd\d+,(gpt|msdos)\d+\)/, `imgkit: ${bootPath(y)}`);
         }
       });
     }
