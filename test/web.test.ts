@@ -123,7 +123,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     s = await openWebPage();
     // The service worker installs on the first load and takes the page: the streamed download and
     // the offline test need it.
-    await s.page.waitForSelector('body[data-offline=true]', { timeout: 60_000 });
+    await s.page.waitForSelector('body[data-offline=true]', { timeout: 180_000 });
   });
   after(async () => {
     if (s) {
@@ -157,7 +157,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     await chooseKind(s.page, 'cpio');
     await setFields(s.page, { '--compress': 'zstd' });
     await chooseTarget(s.page, 'stream');
-    const download = s.page.waitForEvent('download', { timeout: 120_000 });
+    const download = s.page.waitForEvent('download', { timeout: 300_000 });
     await built('cpio zstd stream');
     const d = await download;
     const saved = join(work, 'page.cpio.zst');
@@ -478,7 +478,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     await s.page.waitForSelector('body[data-state=running]');
     await s.page.click('#cancel-button');
     await s.page.evaluate(() => (globalThis as { __imgkitRelease?: () => void }).__imgkitRelease?.());
-    await s.page.waitForSelector('body[data-state=cancelled]', { timeout: 60_000 });
+    await s.page.waitForSelector('body[data-state=cancelled]', { timeout: 180_000 });
     const o = await outcome(s.page);
     assert.equal(o.error, 'Cancelled: nothing was saved.');
     assert.equal(o.downloadOffered, false);

@@ -6,7 +6,7 @@
  *   or oops ends qemu at once instead of hanging.
  * - qemu is killed as soon as the marker appears, or a dead-end string (`Shell> `, `grub> `,
  *   `grub rescue> `, `No bootable device`, isolinux's "Boot failed: please change disks"), or after
- *   `timeoutMs` (150 s by default).
+ *   `timeoutMs` (300 s by default: a guard against a hang, never a measure; the boot lane shares the cores with the other tests).
  * - qemu exits 0 when killed, so pass/fail comes from the marker and from who ended qemu, never
  *   from its exit status. Lines echoing the kernel command line are ignored when looking for the
  *   marker, so a marker passed in `append` cannot fake a pass.
@@ -103,7 +103,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
   if (opts.cdrom) args.push('-cdrom', opts.cdrom);
   if (opts.bootDisk) args.push('-boot', opts.bootDisk === 'cdrom' ? 'd' : opts.bootDisk === 'disk' ? 'c' : opts.bootDisk);
   args.push(...(opts.extraArgs ?? []));
-  const timeoutMs = opts.timeoutMs ?? 150_000;
+  const timeoutMs = opts.timeoutMs ?? 300_000;
 
   return new Promise((resolve, reject) => {
     const child = spawn(qemu, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -107,7 +107,7 @@ export interface BuildOutcome {
 }
 
 /** Click Build and wait until the page is done, failed or cancelled. */
-export async function clickBuild(page: Page, timeoutMs = 120_000): Promise<BuildOutcome> {
+export async function clickBuild(page: Page, timeoutMs = 300_000): Promise<BuildOutcome> {
   await page.click('#build-button');
   await page.waitForSelector('body:not([data-state=running]):not([data-state=idle])', { timeout: timeoutMs });
   return outcome(page);
