@@ -42,6 +42,19 @@ test('file sink writes a temporary name beside the target and renames it on clos
   await assert.rejects(sink.write(new Uint8Array(1)), { code: 'E_SINK_UNSUPPORTED' });
 });
 
+test('file sink: a patch outside the bytes written is an ImgkitError naming sink.writeAt, and changes nothing', async () => {
+  const d = await tempDir('sink');
+  const out = path.join(d, 'patch.img');
+  const sink = await fileSink(out);
+  await sink.write(new Uint8Array(100).fill(1));
+  for (const at of [-1, 99, 200]) {
+    await assert.rejects(sink.writeAt(at, new Uint8Array(2)), (e: unknown) => e instanceof ImgkitError && e.code === 'E_SINK_UNSUPPORTED' && e.field === 'sink.writeAt' && /outside the 100 bytes written/.test(e.message), `writeAt ${at}`);
+  }
+  await sink.writeAt(98, new Uint8Array(2).fill(9));
+  await sink.close();
+  assert.deepEqual([...(await fsp.readFile(out))], [...new Array(98).fill(1), 9, 9]);
+});
+
 test('file sink: abort (and withSink on failure) leaves no file behind', async () => {
   const d = await tempDir('abort');
   const sink = await fileSink(path.join(d, 'x.img'));
@@ -110,7 +123,7 @@ test('file sink: writeAt patches buffered and flushed bytes and holes; same byte
   }
   await sink.writeZeros!(100_000); // trailing hole: close() must extend the file
   await ref.write(new Uint8Array(100_000));
-  await assert.rejects(sink.writeAt(ref.position - 1, new Uint8Array(2)), RangeError);
+  await assert.rejects(sink.writeAt(ref.position - 1, new Uint8Array(2)), (e: unknown) => e instanceof ImgkitError && e.field === 'sink.writeAt');
   await sink.close();
   assert.ok(patchedFlushed > 5 && patchedBuffered > 0, `${patchedFlushed} flushed, ${patchedBuffered} buffered patches`);
   const got = await fsp.readFile(out);

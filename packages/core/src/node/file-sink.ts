@@ -328,7 +328,7 @@ function bufferedSink(fhIn: fsp.FileHandle, c: BufferedConfig): FileSink {
       if (!c.positioned) throw seekRefused();
       const end = offset + chunk.byteLength;
       if (!Number.isSafeInteger(offset) || offset < 0 || end > pos) {
-        throw new RangeError(`writeAt ${offset}+${chunk.byteLength} is outside the ${pos} bytes written`);
+        throw new ImgkitError(ErrorCodes.SINK_UNSUPPORTED, { format: 'core', field: 'sink.writeAt', detail: `writeAt ${offset}+${chunk.byteLength} is outside the ${pos} bytes written`, hint: 'a file sink patches only bytes already written' });
       }
       // The part inside the buffer is patched there; parts before it (flushed bytes or holes) on disk.
       const bufEnd = bufStart + bufLen;
