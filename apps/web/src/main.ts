@@ -41,8 +41,16 @@ function renderField(f: Field): HTMLElement {
   const label = document.createElement('label');
   const flag = document.createElement('code');
   flag.textContent = f.flag.startsWith('-') ? f.flag : f.flag === 'SOURCE_DATE_EPOCH' ? 'env' : 'page only';
-  let control: HTMLInputElement | HTMLSelectElement;
-  if (f.kind === 'select') {
+  let control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
+  if (f.kind === 'textarea') {
+    const t = document.createElement('textarea');
+    t.rows = 10;
+    t.spellcheck = false;
+    if (typeof f.initial === 'string') t.value = f.initial;
+    if (f.placeholder) t.placeholder = f.placeholder;
+    control = t;
+    label.className = 'wide';
+  } else if (f.kind === 'select') {
     const s = document.createElement('select');
     for (const c of f.choices ?? []) {
       const o = document.createElement('option');
@@ -128,7 +136,7 @@ function renderFormat(): void {
 
 function formValues(): Values {
   const v: Record<string, string | boolean | File | undefined> = {};
-  for (const c of document.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-flag]')) {
+  for (const c of document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>('[data-flag]')) {
     const flag = c.dataset['flag']!;
     if (c instanceof HTMLInputElement && c.type === 'checkbox') v[flag] = c.checked;
     else if (c instanceof HTMLInputElement && c.type === 'file') v[flag] = c.files?.[0];
@@ -141,11 +149,19 @@ function formValues(): Values {
 function updateCommand(): void {
   const def = outputDef(kind);
   const v = formValues();
-  const parts = [def.command, def.input === 'image' ? (image?.name ?? '<image>') : (input?.name ?? '<folder>'), '<out>'];
-  const fields = def.input === 'tree' ? [...def.fields, ...SOURCE_FIELDS] : def.fields;
+  const layoutFile = v['layout-file'];
+  const what = def.input === 'image' ? (image?.name ?? '<image>') : def.input === 'layout' ? `${input?.name ?? '<folder>'}/${layoutFile instanceof File ? layoutFile.name : 'layout.yaml'}` : (input?.name ?? '<folder>');
+  const parts = [def.command, what, '<out>'];
+  // A layout carries its own source options (manifest, owners, exclude) per partition.
+  const fields = def.input === 'tree' ? [...def.fields, ...SOURCE_FIELDS] : def.input === 'layout' ? [...def.fields, ...SOURCE_FIELDS.filter((f) => f.flag === '--strict')] : def.fields;
   const extra: string[] = [];
   for (const f of fields) {
     const x = v[f.flag];
+    if (f.flag === 'layout' || f.flag === 'layout-file') continue;
+    if (f.flag === '--exclude') {
+      if (typeof x === 'string') for (const p of x.split(/\s+/).filter((y) => y !== '')) parts.push(f.flag, p);
+      continue;
+    }
     if (!f.flag.startsWith('-')) {
       if (typeof x === 'string' && x !== '' && f.flag !== 'SOURCE_DATE_EPOCH') extra.push(`${f.flag}=${x}`);
       continue;
@@ -282,7 +298,8 @@ function poolFor(req: JobRequest): WorkerPool {
   if (req.kind === 'cpio') compress = CPIO_CODEC[String(req.values['--compress'] ?? 'gzip')] !== undefined;
   else if (req.kind === 'squashfs') compress = true;
   else if (req.kind === 'convert') compress = imageCodec(imageOptions(req.values)).compress;
-  else compress = false; // ISO and FAT compress nothing: no workers to start (as the CLI)
+  else if (req.kind === 'disk') compress = true; // squashfs partitions, compressed containers (as the CLI: a pool)
+  else compress = false; // ISO, FAT and ext4 compress nothing: no workers to start (as the CLI)
   return compress ? createBrowserPool({ workers, workerUrl: url }) : inlinePool();
 }
 
