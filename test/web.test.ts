@@ -32,7 +32,8 @@ import { assertListingMatches as assertSquashfsListing, parseLln } from './lib/s
 import { REPO_ROOT, requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
 import { assertSameTree, snapshotDir, snapshotTree, type Snapshot } from './lib/tree.ts';
 import { QEMU_IMG } from './lib/vdisk.ts';
-import { LIVE_MARKER, makeBadFatTree, makeBulkTree, makeDataTree, makeLiveTree, WEB_EPOCH } from './lib/web-fixture.ts';
+import { LIVE_MARKER, makeBadFatTree, makeBulkTree, makeDataTree, makeDiskTree, makeLiveTree, WEB_DISK_LAYOUT, WEB_EPOCH } from './lib/web-fixture.ts';
+import { assertFsckClean, withMount, withoutLostFound } from './ext4-lib.ts';
 import { chooseKind, chooseTarget, clickBuild, openWebPage, outcome, pickFile, pickFolder, saveDownload, setFields, type WebSession } from './lib/web.ts';
 
 const EPOCH = String(WEB_EPOCH);
@@ -333,10 +334,82 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     assertSameBytes(bytes, Buffer.from(node.bytes()), 'fat in gpt');
   });
 
+  it('ext4 (-L, -m, --exclude, manifest): e2fsck -fn finds nothing, the mounted tree is the source; bytes equal imgkit ext4', async () => {
+    await freshPage();
+    await chooseKind(s.page, 'ext4');
+    const flags = { '-m': '1', '-L': 'imgkit-web', '-O': '^metadata_csum', '--exclude': 'data/zeros' };
+    await setFields(s.page, flags);
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit ext4 tree <out> -m 1 -L imgkit-web -O \^metadata_csum --exclude data\/zeros --manifest web\.manifest --all-root$/);
+    await chooseTarget(s.page, 'memory');
+    await built('ext4');
+    const o = await outcome(s.page);
+    assert.match(o.report, /label\s+imgkit-web/);
+    const saved = join(work, 'page.ext4');
+    assert.equal(await saveDownload(s.page, saved), 'tree.ext4');
+    await assertFsckClean(saved, 'the page’s ext4');
+    const want = new Map([...expected].filter(([p]) => p !== 'data/zeros'));
+    await withMount(saved, { readOnly: true }, async (dir) => assertSameTree(withoutLostFound(await snapshotDir(dir)), want, { ignore: ['root'] }));
+    const cliArgs = ['ext4', data.root, ...Object.entries(flags).flat(), '--manifest', data.manifest, '--all-root'];
+    assertSameBytes(await readFile(saved), await cli(cliArgs, join(work, 'cli.ext4')), 'ext4');
+  });
+
+  it('disk from a layout (GPT: FAT ESP, squashfs root, ext4 home) over the picked folder: sfdisk, sgdisk, fsck.fat and mcopy on the ESP, unsquashfs, e2fsck; bytes equal imgkit disk; as compressed qcow2 too', async () => {
+    const { root, layout } = await makeDiskTree(join(work, 'appliance'));
+    await freshPage(root, null);
+    await chooseKind(s.page, 'disk');
+    await setFields(s.page, { layout: WEB_DISK_LAYOUT });
+    assert.match((await s.page.textContent('#command')) ?? '', /SOURCE_DATE_EPOCH=\d+ imgkit disk appliance\/layout\.yaml <out>/);
+    await chooseTarget(s.page, 'opfs');
+    await built('disk raw');
+    const o = await outcome(s.page);
+    assert.match(o.report, /GPT\s+1 esp\s+1048576\s/);
+    assert.match(o.report, /partition 3 home\s+\d+ bytes, ext4/);
+    const saved = join(work, 'page-disk.img');
+    assert.equal(await saveDownload(s.page, saved), 'appliance.img');
+    await run(requireTool('sgdisk', 'gdisk'), ['-v', saved]);
+    const table = JSON.parse((await run(requireTool('sfdisk', 'fdisk'), ['--json', saved])).stdout.toString()).partitiontable;
+    assert.equal(table.label, 'gpt');
+    assert.deepEqual(table.partitions.map((p: { name: string }) => p.name), ['esp', 'root', 'home']);
+    assert.equal(table.partitions[0].type, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
+    const bytes = await readFile(saved);
+    const part = async (i: number, name: string) => {
+      const p = table.partitions[i];
+      const f = join(work, name);
+      await writeFile(f, bytes.subarray(p.start * 512, (p.start + p.size) * 512));
+      return f;
+    };
+    const esp = await part(0, 'page-esp.img');
+    await fsckFat(esp);
+    const espOut = join(work, 'esp-x');
+    await mkdir(espOut);
+    await mcopyExtract(esp, espOut);
+    assertSameTree(fatView(await snapshotDir(espOut)), fatView(await snapshotTree(applyOwnership(nodeSource(join(root, 'boot')), { allRoot: true })), WEB_EPOCH), { ignore: [...FAT_IGNORED, 'dirMtime'] });
+    const lln = (await run(requireTool('unsquashfs', 'squashfs-tools'), ['-lln', await part(1, 'page-root.sqfs')], { env: { TZ: 'UTC' } })).stdout.toString();
+    for (const want of [/^-rwxr-xr-x 0\/0\s+3000 .* squashfs-root\/bin\/tool$/m, /^crw------- 0\/0\s+5,\s*1 .* squashfs-root\/dev\/console$/m, /^lrwxrwxrwx 0\/0 .* squashfs-root\/sbin\/init -> \/bin\/tool$/m, /squashfs-root\/usr\/lib\/big$/m]) assert.match(lln, want);
+    const home = await part(2, 'page-home.ext4');
+    await assertFsckClean(home, 'the page’s ext4 partition');
+    await withMount(home, { readOnly: true }, async (dir) => {
+      const got = withoutLostFound(await snapshotDir(dir));
+      assert.deepEqual([...got.keys()].filter((p) => p !== '').sort(), ['user', 'user/data.bin', 'user/notes.txt']);
+      assert.equal(got.get('user/notes.txt')?.mtime, WEB_EPOCH, 'a newer time is clamped to SOURCE_DATE_EPOCH');
+    });
+    assertSameBytes(bytes, await cli(['disk', layout], join(work, 'cli-disk.img')), 'disk raw');
+
+    // The same layout straight into a compressed qcow2 (zstd clusters): qemu-img compares it with the raw disk.
+    await setFields(s.page, { '--format': 'qcow2', '-c': true, '-o': 'compression_type=zstd' });
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit disk appliance\/layout\.yaml <out> --format qcow2 -c -o compression_type=zstd/);
+    await built('disk qcow2');
+    const qcow2 = join(work, 'page-disk.qcow2');
+    assert.equal(await saveDownload(s.page, qcow2), 'appliance.qcow2');
+    await run(QEMU_IMG(), ['check', '-f', 'qcow2', qcow2]);
+    await run(QEMU_IMG(), ['compare', '-f', 'raw', '-F', 'qcow2', saved, qcow2]);
+    assertSameBytes(await readFile(qcow2), await cli(['disk', layout, '--format', 'qcow2', '-c', '-o', 'compression_type=zstd'], join(work, 'cli-disk.qcow2')), 'disk qcow2');
+  });
+
   for (const [format, target, flags, qemuFormat] of [
     ['qcow2', 'opfs', { '-O': 'qcow2' }, 'qcow2'],
     ['vmdk', 'memory', { '-O': 'vmdk' }, 'vmdk'],
-    ['vhd', 'memory', { '-O': 'vpc' }, 'vpc'],
+    ['vhd', 'memory', { '-O': 'vpc', '-o': 'subformat=fixed' }, 'vpc'],
   ] as const) {
     it(`${format} from the page's raw disk (${target}): qemu-img check and compare accept it; bytes equal imgkit convert`, async () => {
       assert.ok(rawDisk, 'the FAT-in-GPT test made the raw disk');
@@ -353,7 +426,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
       const info = JSON.parse((await run(QEMU_IMG(), ['info', '--output=json', '-f', qemuFormat, saved])).stdout.toString());
       assert.equal(info.format, qemuFormat);
       await run(QEMU_IMG(), ['compare', '-f', 'raw', '-F', qemuFormat, rawDisk, saved]);
-      assertSameBytes(await readFile(saved), await cli(['convert', rawDisk, '-O', flags['-O']], join(work, `cli.${format}`)), format);
+      assertSameBytes(await readFile(saved), await cli(['convert', rawDisk, ...Object.entries(flags).flat()], join(work, `cli.${format}`)), format);
     });
   }
 
