@@ -32,7 +32,7 @@ import { assertListingMatches as assertSquashfsListing, parseLln } from './lib/s
 import { REPO_ROOT, requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
 import { assertSameTree, snapshotDir, snapshotTree, type Snapshot } from './lib/tree.ts';
 import { QEMU_IMG } from './lib/vdisk.ts';
-import { LIVE_MARKER, makeBadFatTree, makeBulkTree, makeDataTree, makeDiskTree, makeLiveTree, WEB_DISK_LAYOUT, WEB_EPOCH } from './lib/web-fixture.ts';
+import { contentOf, LIVE_MARKER, makeBadFatTree, makeBulkTree, makeDataTree, makeDiskTree, makeLiveTree, WEB_DISK_LAYOUT, WEB_EPOCH, writeTree } from './lib/web-fixture.ts';
 import { assertFsckClean, withMount, withoutLostFound } from './ext4-lib.ts';
 import { chooseKind, chooseTarget, clickBuild, openWebPage, outcome, pickFile, pickFolder, saveDownload, setFields, type WebSession } from './lib/web.ts';
 
@@ -351,6 +351,37 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     await withMount(saved, { readOnly: true }, async (dir) => assertSameTree(withoutLostFound(await snapshotDir(dir)), want, { ignore: ['root'] }));
     const cliArgs = ['ext4', data.root, ...Object.entries(flags).flat(), '--manifest', data.manifest, '--all-root'];
     assertSameBytes(await readFile(saved), await cli(cliArgs, join(work, 'cli.ext4')), 'ext4');
+  });
+
+  it('folders picked in a form: cpio --early (microcode in front) and iso --efi-dir (the UEFI image built from a folder) equal the CLI; cpio and xorriso read them', async () => {
+    const early = join(work, 'early');
+    const efi = join(work, 'efi');
+    await writeTree(early, [{ path: 'kernel/x86/microcode/GenuineIntel.bin', content: contentOf(10_000, 80), mtime: WEB_EPOCH - 100 }]);
+    await writeTree(efi, [{ path: 'EFI/BOOT/BOOTX64.EFI', content: contentOf(40_000, 81), mtime: WEB_EPOCH - 100 }]);
+    await freshPage();
+    await chooseKind(s.page, 'cpio');
+    await setFields(s.page, { '--compress': 'gzip', '--early': { file: early } });
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit cpio tree <out> --early early /);
+    await chooseTarget(s.page, 'memory');
+    await built('cpio --early');
+    const saved = join(work, 'page-early.cpio');
+    await saveDownload(s.page, saved);
+    const bytes = await readFile(saved);
+    // The early archive comes first, uncompressed: cpio reads it up to its trailer.
+    const first = (await run(requireTool('cpio', 'cpio'), ['-itn', '--quiet'], { input: bytes })).stdout.toString().trim().split('\n');
+    assert.ok(first.includes('kernel/x86/microcode/GenuineIntel.bin'), first.join(' '));
+    assertSameBytes(bytes, await cli(['cpio', data.root, '--compress', 'gzip', '--early', early, '--manifest', data.manifest, '--all-root'], join(work, 'cli-early.cpio')), 'cpio --early');
+
+    await freshPage(data.root, null);
+    await chooseKind(s.page, 'iso');
+    await setFields(s.page, { '--efi-dir': { file: efi }, '--efi-label': 'WEBESP' });
+    await chooseTarget(s.page, 'memory');
+    await built('iso --efi-dir');
+    const iso = join(work, 'page-efidir.iso');
+    await saveDownload(s.page, iso);
+    const el = (await run(requireTool('xorriso', 'xorriso'), ['-indev', iso, '-report_el_torito', 'plain'])).stdout.toString();
+    assert.match(el, /El Torito boot img :\s+1\s+UEFI\s+y\s+none/);
+    assertSameBytes(await readFile(iso), await cli(['iso', data.root, '--efi-dir', efi, '--efi-label', 'WEBESP', '--all-root'], join(work, 'cli-efidir.iso')), 'iso --efi-dir');
   });
 
   it('disk from a layout (GPT: FAT ESP, squashfs root, ext4 home) over the picked folder: sfdisk, sgdisk, fsck.fat and mcopy on the ESP, unsquashfs, e2fsck; bytes equal imgkit disk; as compressed qcow2 too', async () => {

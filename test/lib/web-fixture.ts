@@ -108,7 +108,7 @@ export async function normalizeForBrowser(root: string): Promise<{ files: number
   return { files: files.length, bytes };
 }
 
-async function writeTree(root: string, files: readonly { path: string; content: Uint8Array; mtime: number }[]): Promise<void> {
+export async function writeTree(root: string, files: readonly { path: string; content: Uint8Array; mtime: number }[]): Promise<void> {
   await mkdir(root, { recursive: true });
   for (const f of files) {
     const at = join(root, f.path);

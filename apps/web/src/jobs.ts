@@ -27,9 +27,9 @@ import { planDisk, type DiskLayout } from '@imgkit/partition';
 import { imageNeedsSeekable, openImage, writeImage, type ImageFormat } from '@imgkit/vdisk';
 import { featureNames, formatUuid, planExt4 } from '@imgkit/ext4';
 import { excludeMatcher, layoutImageNeeds, planLayoutFile, writeLayoutImage } from '@imgkit/disk';
-import { cpioOptions, epochOf, excludesOf, ext4Options, fatOptions, imageOptions, isoOptions, outputDef, ownersOf, squashfsOptions, type OutputKind, type Values } from './options.js';
+import { cpioOptions, epochOf, excludesOf, folder, ext4Options, fatOptions, imageOptions, isoOptions, outputDef, ownersOf, squashfsOptions, type OutputKind, type Values } from './options.js';
 import { pickedLayoutFiles } from './layout-files.js';
-import { pickedHostFiles, treeOf, type PickedInput } from './sources.js';
+import { fromFileList, pickedHostFiles, treeOf, type PickedInput } from './sources.js';
 import { trackTree, type Counters } from './track.js';
 
 export interface JobRequest {
@@ -141,12 +141,18 @@ export async function runJob(req: JobRequest, sink: ByteSink, env: JobEnv): Prom
     case 'cpio': {
       const o = cpioOptions(req.values);
       const tree = await sourceTree(req, env, { manifestMtime: epoch, clampTo: epoch });
+      const earlyFiles = folder(req.values, '--early');
+      if (earlyFiles) {
+        // The CLI's openSourceTree(early, { allRoot: true }, epoch).
+        const early = applyOwnership(treeOf(fromFileList(earlyFiles)), { allRoot: true });
+        o.early = epoch !== undefined ? applyOwnership(early, { epoch }) : early;
+      }
       const r = await writeCpio(tree, sink, { ...o, pool: env.pool, onWarning: env.onWarning, ...(epoch !== undefined ? { epoch } : {}) });
       return {
         kind: 'cpio',
         outputBytes: r.outputBytes,
         summary: [
-          ['format', `cpio ${o.format} (${o.format === 'crc' ? '070702' : '070701'})`],
+          ['format', `cpio ${o.format} (${o.format === 'crc' ? '070702' : '070701'})${o.early ? ', after an uncompressed early archive' : ''}`],
           ['compression', `${o.compression}${o.level !== undefined ? ` level ${o.level}` : ''}`],
           ['entries', String(r.entries)],
           ['archive (uncompressed)', String(r.archiveBytes)],

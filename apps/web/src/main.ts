@@ -62,7 +62,11 @@ function renderField(f: Field): HTMLElement {
     control = s;
   } else {
     const i = document.createElement('input');
-    i.type = f.kind === 'bool' ? 'checkbox' : f.kind === 'file' ? 'file' : f.kind === 'int' ? 'text' : 'text';
+    i.type = f.kind === 'bool' ? 'checkbox' : f.kind === 'file' || f.kind === 'folder' ? 'file' : 'text';
+    if (f.kind === 'folder') {
+      i.webkitdirectory = true;
+      i.multiple = true;
+    }
     if (f.kind === 'int') i.inputMode = 'numeric';
     if (f.kind === 'bool') i.checked = f.initial === true;
     else if (typeof f.initial === 'string') i.value = f.initial;
@@ -135,10 +139,11 @@ function renderFormat(): void {
 }
 
 function formValues(): Values {
-  const v: Record<string, string | boolean | File | undefined> = {};
+  const v: Record<string, string | boolean | File | readonly File[] | undefined> = {};
   for (const c of document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>('[data-flag]')) {
     const flag = c.dataset['flag']!;
     if (c instanceof HTMLInputElement && c.type === 'checkbox') v[flag] = c.checked;
+    else if (c instanceof HTMLInputElement && c.type === 'file' && c.webkitdirectory) v[flag] = Array.from(c.files ?? []);
     else if (c instanceof HTMLInputElement && c.type === 'file') v[flag] = c.files?.[0];
     else v[flag] = c.value;
   }
@@ -169,6 +174,10 @@ function updateCommand(): void {
     if (f.kind === 'bool') {
       if (x === true) parts.push(f.flag);
     } else if (x instanceof File) parts.push(f.flag, x.name);
+    else if (Array.isArray(x)) {
+      const first = x[0] as File | undefined;
+      if (first) parts.push(f.flag, (first.webkitRelativePath || first.name).split('/')[0]!);
+    }
     else if (typeof x === 'string' && x !== '' && x !== f.initial) parts.push(f.flag, /\s/.test(x) ? JSON.stringify(x) : x);
   }
   if (input?.kind === 'tar' && def.input === 'tree') parts.push('--tar');

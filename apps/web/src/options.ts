@@ -14,8 +14,9 @@ import { checkDateText, parseGuid, type HybridPreset, type IsoContent, type IsoO
 import type { FatBits, PlanFatOptions } from '@imgkit/fat';
 import type { ImageOptions, OutputFormat } from '@imgkit/vdisk';
 import type { PlanExt4Options } from '@imgkit/ext4';
+import { fromFileList, treeOf } from './sources.js';
 
-export type FieldKind = 'text' | 'textarea' | 'int' | 'bool' | 'select' | 'file' | 'size';
+export type FieldKind = 'text' | 'textarea' | 'int' | 'bool' | 'select' | 'file' | 'folder' | 'size';
 export interface Field {
   /** The CLI flag (`--volid`), or a page-only key without dashes. */
   flag: string;
@@ -28,8 +29,8 @@ export interface Field {
   placeholder?: string;
 }
 
-/** What a form holds: text, a checkbox, or a picked file; keyed by flag. */
-export type Values = Readonly<Record<string, string | boolean | File | undefined>>;
+/** What a form holds: text, a checkbox, a picked file, or a picked folder's files; keyed by flag. */
+export type Values = Readonly<Record<string, string | boolean | File | readonly File[] | undefined>>;
 
 export type OutputKind = 'cpio' | 'squashfs' | 'iso' | 'fat' | 'convert' | 'disk' | 'ext4';
 
@@ -86,6 +87,7 @@ export const OUTPUTS: readonly OutputDef[] = [
       { flag: '--compress', label: 'Compression', kind: 'select', choices: ['gzip', 'zstd', 'lz4', 'xz', 'none'], initial: 'gzip', help: 'lz4 = legacy format, xz = CRC32: what the kernel reads' },
       { flag: '--level', label: 'Level (gzip 0–9, zstd 1–19, xz 0–7)', kind: 'int', placeholder: 'default' },
       { flag: '--format', label: 'cpio format', kind: 'select', choices: ['newc', 'crc'], initial: 'newc' },
+      { flag: '--early', label: 'Early archive in front, uncompressed (a folder, e.g. CPU microcode: kernel/x86/microcode/…)', kind: 'folder' },
       EXCLUDE_FIELD,
     ],
   },
@@ -130,6 +132,10 @@ export const OUTPUTS: readonly OutputDef[] = [
       { flag: '--grub2-boot-info', label: "Patch GRUB2's boot info (eltorito.img)", kind: 'bool' },
       { flag: '--catalog-hidden', label: 'Boot catalog listed in no directory', kind: 'bool' },
       { flag: '--efi-boot', label: "UEFI boot image (FAT image in the tree, or 'appended-esp')", kind: 'text', placeholder: 'boot/efi.img' },
+      { flag: '--efi-dir', label: 'or build the UEFI image from a folder (EFI/BOOT/BOOTX64.EFI …)', kind: 'folder' },
+      { flag: '--efi-label', label: 'FAT label of the --efi-dir image', kind: 'text' },
+      { flag: '--efi-size', label: 'Size of the --efi-dir image', kind: 'size', placeholder: 'smallest that fits' },
+      { flag: '--efi-image-path', label: 'Path of the --efi-dir image in the ISO', kind: 'text', placeholder: 'boot/efiboot.img' },
       { flag: '--hybrid', label: 'Hybrid (bootable as a disk)', kind: 'select', choices: ['', 'isohybrid-mbr', 'grub2', 'appended-esp', 'mbr-style', 'uefi-only'], initial: '' },
       { flag: '--mbr-template', label: 'MBR boot code (isohdpfx.bin)', kind: 'file' },
       { flag: '--isohybrid-gpt', label: 'GPT beside the isohybrid MBR', kind: 'bool' },
@@ -229,7 +235,12 @@ const text = (v: Values, flag: string): string | undefined => {
 const bool = (v: Values, flag: string): boolean => v[flag] === true;
 const file = (v: Values, flag: string): File | undefined => {
   const x = v[flag];
-  return typeof x === 'object' && x !== null ? x : undefined;
+  return typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as File) : undefined;
+};
+/** A folder field's files (`<input webkitdirectory>`), or undefined when none was picked. */
+export const folder = (v: Values, flag: string): readonly File[] | undefined => {
+  const x = v[flag];
+  return Array.isArray(x) && x.length > 0 ? (x as readonly File[]) : undefined;
 };
 function int(v: Values, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const s = text(v, flag);
@@ -348,6 +359,22 @@ export async function isoOptions(v: Values): Promise<IsoOptions> {
   const efi = text(v, '--efi-boot');
   if (efi === 'appended-esp') o.efiBoot = 'appended-esp';
   else if (efi !== undefined) o.efiBoot = { path: efi };
+  const efiDir = folder(v, '--efi-dir');
+  if (efiDir) {
+    // The UEFI image built from a folder: a FAT file of the ISO, or the appended ESP (per preset).
+    if (efi !== undefined) throw usage('--efi-dir', '--efi-dir and --efi-boot both give the UEFI boot image; pass one of them');
+    if (file(v, '--append-partition')) throw usage('--efi-dir', '--efi-dir builds the ESP that --append-partition would append; pass one of them (with --hybrid appended-esp or mbr-style, --efi-dir is appended)');
+    const fat: NonNullable<NonNullable<IsoOptions['efiDir']>['fat']> = {};
+    const label = text(v, '--efi-label');
+    if (label !== undefined) fat.label = label;
+    const size = byteSize(v, '--efi-size');
+    if (size !== undefined) fat.size = size;
+    o.efiDir = { tree: treeOf(fromFileList(efiDir)), fat };
+    const at = text(v, '--efi-image-path');
+    if (at !== undefined) o.efiDir.path = at;
+  } else if (text(v, '--efi-label') !== undefined || text(v, '--efi-size') !== undefined) {
+    throw usage('--efi-dir', '--efi-label and --efi-size describe the image --efi-dir builds; pass --efi-dir');
+  }
   const hybrid = text(v, '--hybrid');
   if (hybrid !== undefined) o.hybrid = hybrid as HybridPreset;
   const mbr = file(v, '--mbr-template');
