@@ -552,6 +552,27 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     assert.equal(o.error, await cliError(['fat', bad, join(work, 'bad.img'), '--all-root']));
   });
 
+  it('bad input: a picked layout file whose FAT partition is too small shows the CLI’s message (the layout named by its file name) and offers no download', async () => {
+    const dir = join(work, 'small-esp');
+    await writeTree(join(dir, 'tree'), [{ path: 'boot/big.efi', content: contentOf(70_000, 82), mtime: WEB_EPOCH - 10 }]);
+    const layout = join(dir, 'bad.yaml');
+    await writeFile(layout, 'table: gpt\npartitions:\n  - { label: esp, type: esp, size: 64K, content: { fat: boot/ } }\n');
+    await freshPage(join(dir, 'tree'), null);
+    await chooseKind(s.page, 'disk');
+    await setFields(s.page, { 'layout-file': { file: layout } });
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit disk tree\/bad\.yaml <out>/);
+    await chooseTarget(s.page, 'memory');
+    const o = await clickBuild(s.page);
+    assert.equal(o.state, 'error');
+    assert.equal(o.code, 'E_NO_SPACE');
+    assert.equal(o.downloadOffered, false);
+    // The CLI runs with the layout beside the tree, as the page reads it.
+    await writeFile(join(dir, 'tree', 'bad.yaml'), await readFile(layout));
+    const cliLine = await cliError(['disk', join(dir, 'tree', 'bad.yaml'), join(work, 'bad-disk.img')]);
+    assert.equal(o.error, cliLine.replace(`${join(dir, 'tree')}/`, ''));
+    assert.match(o.error, /^imgkit: disk: bad\.yaml:3: partitions\[0\]\.content\.fat: .*the size given is 65536 bytes/);
+  });
+
   it('bad input: a tree too large for the chosen FAT size shows the CLI’s message and offers no download', async () => {
     await freshPage(data.root, null);
     await chooseKind(s.page, 'fat');
