@@ -173,7 +173,9 @@ describe('web page: images built in Chromium from a picked folder, checked by th
   it('squashfs zstd on the Web Worker pool, through OPFS: unsquashfs -lln lists the tree, -d extracts it; bytes equal imgkit squashfs', async () => {
     await freshPage();
     await chooseKind(s.page, 'squashfs');
-    await setFields(s.page, { '-comp': 'zstd' });
+    await setFields(s.page, { '-comp': 'zstd', '--uid': '0' });
+    // The command line in squashfs's own spelling (mksquashfs's -all-root, -force-uid).
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit squashfs tree <out> -comp zstd --manifest web\.manifest -all-root -force-uid 0$/);
     await chooseTarget(s.page, 'opfs');
     await built('squashfs');
     assert.deepEqual(await opfsFiles(), ['imgkit-images/tree.squashfs'], 'the image is in the private storage');
@@ -185,7 +187,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     const out = join(work, 'sq-x');
     await run(unsquashfs, ['-d', out, '-no-xattrs', saved]);
     assertSameTree(await snapshotDir(out), expected, { ignore: ['root', 'uid', 'gid', 'nlink', 'hardLinkGroup'] });
-    assertSameBytes(await readFile(saved), await cli(['squashfs', data.root, '-comp', 'zstd', '--manifest', data.manifest, '-all-root'], join(work, 'cli.squashfs')), 'squashfs zstd');
+    assertSameBytes(await readFile(saved), await cli(['squashfs', data.root, '-comp', 'zstd', '--manifest', data.manifest, '-all-root', '-force-uid', '0'], join(work, 'cli.squashfs')), 'squashfs zstd');
   });
 
   it('a tar file as the source (read by offset through a Blob reader): squashfs equals imgkit squashfs --tar, unsquashfs lists the tree', async () => {

@@ -171,14 +171,14 @@ function updateCommand(): void {
       if (typeof x === 'string' && x !== '' && f.flag !== 'SOURCE_DATE_EPOCH') extra.push(`${f.flag}=${x}`);
       continue;
     }
+    const flag = def.spelling?.[f.flag] ?? f.flag;
     if (f.kind === 'bool') {
-      if (x === true) parts.push(f.flag);
-    } else if (x instanceof File) parts.push(f.flag, x.name);
+      if (x === true) parts.push(flag);
+    } else if (x instanceof File) parts.push(flag, x.name);
     else if (Array.isArray(x)) {
       const first = x[0] as File | undefined;
-      if (first) parts.push(f.flag, (first.webkitRelativePath || first.name).split('/')[0]!);
-    }
-    else if (typeof x === 'string' && x !== '' && x !== f.initial) parts.push(f.flag, /\s/.test(x) ? JSON.stringify(x) : x);
+      if (first) parts.push(flag, (first.webkitRelativePath || first.name).split('/')[0]!);
+    } else if (typeof x === 'string' && x !== '' && x !== f.initial) parts.push(flag, /\s/.test(x) ? JSON.stringify(x) : x);
   }
   if (input?.kind === 'tar' && def.input === 'tree') parts.push('--tar');
   const epoch = v['SOURCE_DATE_EPOCH'];

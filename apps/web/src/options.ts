@@ -44,6 +44,8 @@ export interface OutputDef {
   fields: readonly Field[];
   /** Not available yet: the reason shown instead of the form. */
   pending?: string;
+  /** The command's own spelling of a shared source flag (squashfs: -force-uid for --uid). */
+  spelling?: Readonly<Record<string, string>>;
 }
 
 /** --manifest, --all-root, --uid, --gid, --strict: the CLI's addSourceOptions. */
@@ -96,6 +98,7 @@ export const OUTPUTS: readonly OutputDef[] = [
     title: 'squashfs',
     command: 'imgkit squashfs',
     input: 'tree',
+    spelling: { '--all-root': '-all-root', '--uid': '-force-uid', '--gid': '-force-gid' },
     fields: [
       { flag: '-comp', label: 'Compressor', kind: 'select', choices: ['gzip', 'zstd', 'lz4', 'xz'], initial: 'gzip' },
       { flag: '-b', label: 'Block size (4K … 1M)', kind: 'size', initial: '128K' },
