@@ -427,6 +427,9 @@ describe('web page: images built in Chromium from a picked folder, checked by th
       assert.equal(got.get('user/notes.txt')?.mtime, WEB_EPOCH, 'a newer time is clamped to SOURCE_DATE_EPOCH');
     });
     assertSameBytes(bytes, await cli(['disk', layout], join(work, 'cli-disk.img')), 'disk raw');
+    assert.equal(await s.page.locator('svg.layout rect.part').count(), 4, 'the protective MBR entry and three GPT partitions drawn');
+    await mkdir(ARTIFACTS, { recursive: true });
+    await s.page.screenshot({ path: join(ARTIFACTS, 'web-disk-report.png'), fullPage: true });
 
     // The same layout straight into a compressed qcow2 (zstd clusters): qemu-img compares it with the raw disk.
     await setFields(s.page, { '--format': 'qcow2', '-c': true, '-o': 'compression_type=zstd' });
@@ -573,6 +576,18 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     const cliLine = await cliError(['disk', join(dir, 'tree', 'bad.yaml'), join(work, 'bad-disk.img')]);
     assert.equal(o.error, cliLine.replace(`${join(dir, 'tree')}/`, ''));
     assert.match(o.error, /^imgkit: disk: bad\.yaml:3: partitions\[0\]\.content\.fat: .*the size given is 65536 bytes/);
+  });
+
+  it('bad input: a tree too large for the chosen ext4 size shows the CLI’s message and offers no download', async () => {
+    await freshPage(data.root, null);
+    await chooseKind(s.page, 'ext4');
+    await setFields(s.page, { '--size': '1M' });
+    await chooseTarget(s.page, 'memory');
+    const o = await clickBuild(s.page);
+    assert.equal(o.state, 'error');
+    assert.equal(o.code, 'E_NO_SPACE');
+    assert.equal(o.downloadOffered, false);
+    assert.equal(o.error, await cliError(['ext4', data.root, join(work, 'big.ext4'), '--size', '1M', '--all-root']));
   });
 
   it('bad input: a tree too large for the chosen FAT size shows the CLI’s message and offers no download', async () => {

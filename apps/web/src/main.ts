@@ -135,6 +135,9 @@ function renderFormat(): void {
     box.replaceChildren(p);
   } else box.replaceChildren(...def.fields.map(renderField));
   $('build-button').toggleAttribute('disabled', def.pending !== undefined);
+  // Source fields that the command takes: all for a tree; a layout has its own per partition.
+  const applies = (flag: string) => def.input === 'tree' || flag === 'SOURCE_DATE_EPOCH' || (def.input === 'layout' && flag === '--strict');
+  for (const c of $('source-fields').querySelectorAll<HTMLElement>('[data-flag]')) c.closest('label')!.hidden = !applies(c.dataset['flag']!);
   updateCommand();
 }
 
