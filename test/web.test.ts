@@ -578,30 +578,23 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     assert.match(o.error, /^imgkit: disk: bad\.yaml:3: partitions\[0\]\.content\.fat: .*the size given is 65536 bytes/);
   });
 
-  it('bad input: a tree too large for the chosen ext4 size shows the CLI’s message and offers no download', async () => {
-    await freshPage(data.root, null);
-    await chooseKind(s.page, 'ext4');
-    await setFields(s.page, { '--size': '1M' });
-    await chooseTarget(s.page, 'memory');
-    const o = await clickBuild(s.page);
-    assert.equal(o.state, 'error');
-    assert.equal(o.code, 'E_NO_SPACE');
-    assert.equal(o.downloadOffered, false);
-    assert.equal(o.error, await cliError(['ext4', data.root, join(work, 'big.ext4'), '--size', '1M', '--all-root']));
-  });
-
-  it('bad input: a tree too large for the chosen FAT size shows the CLI’s message and offers no download', async () => {
-    await freshPage(data.root, null);
-    await chooseKind(s.page, 'fat');
-    await setFields(s.page, { '--size': '512K' });
-    await chooseTarget(s.page, 'opfs');
-    const o = await clickBuild(s.page);
-    assert.equal(o.state, 'error');
-    assert.equal(o.code, 'E_NO_SPACE');
-    assert.equal(o.downloadOffered, false);
-    assert.deepEqual(await opfsFiles(), [], 'nothing left in the private storage');
-    assert.equal(o.error, await cliError(['fat', data.root, join(work, 'big.img'), '--size', '512K', '--all-root']));
-  });
+  for (const [kind, size, out] of [
+    ['fat', '512K', 'big.img'],
+    ['ext4', '1M', 'big.ext4'],
+  ] as const) {
+    it(`bad input: a tree too large for the chosen ${kind} size shows the CLI’s message, offers no download and leaves nothing in OPFS`, async () => {
+      await freshPage(data.root, null);
+      await chooseKind(s.page, kind);
+      await setFields(s.page, { '--size': size });
+      await chooseTarget(s.page, 'opfs');
+      const o = await clickBuild(s.page);
+      assert.equal(o.state, 'error');
+      assert.equal(o.code, 'E_NO_SPACE');
+      assert.equal(o.downloadOffered, false);
+      assert.deepEqual(await opfsFiles(), [], 'nothing left in the private storage');
+      assert.equal(o.error, await cliError([kind, data.root, join(work, out), '--size', size, '--all-root']));
+    });
+  }
 
   it('cancel: a long xz squashfs build into OPFS stops, says so, offers nothing and leaves nothing', async () => {
     const bulk = join(work, 'bulk');
