@@ -310,6 +310,23 @@ describe('the disk composer over picked File objects', () => {
     assert.deepEqual(page.r.partitions.map((p) => p.content), ['fat', 'squashfs', 'ext4']);
     assert.ok(page.bytes.length > 8 << 20);
     assert.ok(page.bytes.equals(node.bytes), 'the disks differ');
+    // Image files, raw images, a nested layout (paths relative to it), an MBR: the readers and at().
+    await mkdir(join(root, 'nested'));
+    await writeFile(join(root, 'nested/inner.yaml'), 'table: gpt\npartitions:\n  - { label: inner-esp, type: esp, content: { fat: ../boot/ } }\n');
+    await writeFile(join(root, 'blob.bin'), Buffer.alloc(300_000, 0x5a));
+    await writeFile(join(root, 'loader.bin'), Buffer.alloc(4096, 0xa5));
+    const mbr = 'table: mbr\npartitions:\n  - { type: linux, content: { image: blob.bin } }\n  - { type: linux, content: { layout: nested/inner.yaml } }\nraw:\n  - { offset: 8K, image: loader.bin }\n';
+    const more: File[] = [...files];
+    for (const p of ['nested/inner.yaml', 'blob.bin', 'loader.bin']) more.push(picked(`appliance/${p}`, await readFile(join(root, p)), 0));
+    const composed = async (files: Parameters<typeof planLayoutFile>[2]['files']) => {
+      const plan = await planLayoutFile(mbr, 'mbr.yaml', { files, epoch: WEB_EPOCH });
+      const sink = new MemorySink();
+      await withSink(sink, (s) => plan.write(s));
+      return Buffer.from(sink.bytes());
+    };
+    const a = await composed(pickedLayoutFiles(fromFileList(more)));
+    assert.ok(a.subarray(8192, 8192 + 4096).equals(Buffer.alloc(4096, 0xa5)), 'the raw image at 8K');
+    assert.ok(a.equals(await composed(nodeLayoutFiles(root))), 'the MBR disks differ');
     // A path the folder does not have is E_SOURCE_MISSING naming it.
     await assert.rejects(planLayoutFile('table: gpt\npartitions:\n  - { size: 1M, content: { fat: nowhere/ } }\n', 'layout.yaml', { files: pickedLayoutFiles(fromFileList(files)) }), (e: ImgkitError) => e.code === ErrorCodes.SOURCE_MISSING && /nowhere/.test(e.message));
   });

@@ -386,7 +386,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     assertSameBytes(await readFile(iso), await cli(['iso', data.root, '--efi-dir', efi, '--efi-label', 'WEBESP', '--all-root'], join(work, 'cli-efidir.iso')), 'iso --efi-dir');
   });
 
-  it('disk from a layout (GPT: FAT ESP, squashfs root, ext4 home) over the picked folder: sfdisk, sgdisk, fsck.fat and mcopy on the ESP, unsquashfs, e2fsck; bytes equal imgkit disk; as compressed qcow2 too', async () => {
+  it('disk from a layout (GPT: FAT ESP, squashfs root, ext4 home) over the picked folder: sfdisk, sgdisk, fsck.fat and mcopy on the ESP, unsquashfs, e2fsck; bytes equal imgkit disk; as compressed qcow2 and as a streamed download too', async () => {
     const { root, layout } = await makeDiskTree(join(work, 'appliance'));
     await freshPage(root, null);
     await chooseKind(s.page, 'disk');
@@ -440,6 +440,17 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     await run(QEMU_IMG(), ['check', '-f', 'qcow2', qcow2]);
     await run(QEMU_IMG(), ['compare', '-f', 'raw', '-F', 'qcow2', saved, qcow2]);
     assertSameBytes(await readFile(qcow2), await cli(['disk', layout, '--format', 'qcow2', '-c', '-o', 'compression_type=zstd'], join(work, 'cli-disk.qcow2')), 'disk qcow2');
+
+    // Raw again, as a streamed download (cannot seek back): the composer rehearses the squashfs
+    // and the tables first, then sends every byte in order — the same bytes.
+    await setFields(s.page, { '--format': 'raw', '-c': false, '-o': '' });
+    await chooseTarget(s.page, 'stream');
+    const download = s.page.waitForEvent('download', { timeout: 120_000 });
+    await built('disk raw stream');
+    assert.match((await outcome(s.page)).report, /rehearsed\s+partitions 2/);
+    const streamed = join(work, 'page-disk-stream.img');
+    await (await download).saveAs(streamed);
+    assertSameBytes(await readFile(streamed), bytes, 'disk raw, streamed');
   });
 
   for (const [format, target, flags, qemuFormat] of [
