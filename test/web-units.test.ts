@@ -9,6 +9,7 @@
  * - the ISO form → IsoOptions mapping equals the CLI's isoOptionsFrom for the same flags;
  * - the VM-image fields (-O/--format, -o, -c, --vhd-size-align) give what the CLI's
  *   parseImageOptions gives, and refuse what it refuses;
+ * - the ext4 form with every mke2fs letter gives the bytes `imgkit ext4` gives with those flags;
  * - the disk composer over picked File objects (pickedLayoutFiles) writes the bytes it writes over
  *   the same folder on disk (nodeLayoutFiles, what `imgkit disk` uses).
  */
@@ -27,13 +28,14 @@ import { planLayoutFile } from '@imgkit/disk';
 import { nodeLayoutFiles } from '@imgkit/disk/node';
 import type { OutputFormat } from '@imgkit/vdisk';
 import { parseImageOptions } from '../packages/cli/src/commands/convert.ts';
-import { imageOptions, isoOptions } from '../apps/web/src/options.ts';
+import { ext4Options, imageOptions, isoOptions } from '../apps/web/src/options.ts';
+import { planExt4 } from '@imgkit/ext4';
 import { pickedLayoutFiles } from '../apps/web/src/layout-files.ts';
 import { fromFileList } from '../apps/web/src/sources.ts';
 import { BlobSink } from '../apps/web/src/save.ts';
 import { decodeCaptured } from '../apps/web/src/report.ts';
 import { newCounters, trackSink } from '../apps/web/src/track.ts';
-import { tempDir } from './lib/tools.ts';
+import { runImgkit, tempDir } from './lib/tools.ts';
 import { snapshotDir } from './lib/tree.ts';
 import { makeDataTree, makeDiskTree, WEB_EPOCH } from './lib/web-fixture.ts';
 
@@ -329,5 +331,44 @@ describe('the disk composer over picked File objects', () => {
     assert.ok(a.equals(await composed(nodeLayoutFiles(root))), 'the MBR disks differ');
     // A path the folder does not have is E_SOURCE_MISSING naming it.
     await assert.rejects(planLayoutFile('table: gpt\npartitions:\n  - { size: 1M, content: { fat: nowhere/ } }\n', 'layout.yaml', { files: pickedLayoutFiles(fromFileList(files)) }), (e: ImgkitError) => e.code === ErrorCodes.SOURCE_MISSING && /nowhere/.test(e.message));
+  });
+});
+
+describe('the ext4 form gives the bytes imgkit ext4 gives for the same flags', () => {
+  it('-b -I -i -m -L -U -O -E (hash_seed and a no-op) -J -G --hash-alg --margin --inode-reserve', async () => {
+    const dir = await tempDir('web-units-ext4');
+    const { root } = await makeDataTree(join(dir, 'tree'));
+    const flags: Record<string, string> = {
+      '-b': '2048',
+      '-I': '512',
+      '-i': '8192',
+      '-m': '0.5',
+      '-L': 'web-units',
+      '-U': '0b7f3a52-7c1e-4d2a-9a43-2f6d1c0e9b11',
+      '-O': '^64bit,^metadata_csum',
+      '-E': 'hash_seed=5d3c2b1a-0f9e-4d8c-b7a6-958473625140,lazy_itable_init',
+      '-J': 'size=4',
+      '-G': '4',
+      '--hash-alg': 'tea',
+      '--margin': '16M',
+      '--inode-reserve': '50',
+    };
+    const out = join(dir, 'cli.ext4');
+    const r = await runImgkit(['ext4', root, out, ...Object.entries(flags).flat(), '--all-root'], { env: { SOURCE_DATE_EPOCH: String(WEB_EPOCH) } });
+    assert.equal(r.code, 0, r.stderr);
+    const plan = await planExt4(applyOwnership(nodeSource(root), { allRoot: true }), ext4Options(flags, WEB_EPOCH));
+    const sink = new MemorySink();
+    await withSink(sink, (s) => plan.write(s));
+    const page = Buffer.from(sink.bytes());
+    assert.equal(plan.blockSize, 2048);
+    assert.ok(page.equals(await readFile(out)), 'the page’s mapping and the CLI’s give different bytes');
+    assert.throws(() => ext4Options({ '-J': 'device=/dev/sdb' }, WEB_EPOCH), (e: ImgkitError) => e.code === ErrorCodes.BAD_OPTION && e.field === '-J');
+    assert.throws(() => ext4Options({ '-E': 'stride=4' }, WEB_EPOCH), (e: ImgkitError) => e.field === '-E');
+    assert.throws(() => ext4Options({ '-m': '60' }, WEB_EPOCH), (e: ImgkitError) => e.field === '-m');
+    // Without SOURCE_DATE_EPOCH: random identifiers, as the CLI and mke2fs.
+    const a = ext4Options({}, undefined);
+    const b = ext4Options({}, undefined);
+    assert.notEqual(a.uuid, b.uuid);
+    assert.notEqual(a.hashSeed, b.hashSeed);
   });
 });
