@@ -6,7 +6,12 @@
  * - the in-memory download (BlobSink): appends and patches across parts, its limit;
  * - trackSink + decodeCaptured: the report's partition layout and El Torito entries, decoded from
  *   the bytes of a hybrid ISO as they went by, agree with what writeIso says it wrote;
- * - the ISO form → IsoOptions mapping equals the CLI's isoOptionsFrom for the same flags.
+ * - the ISO form → IsoOptions mapping equals the CLI's isoOptionsFrom for the same flags;
+ * - the VM-image fields (-O/--format, -o, -c, --vhd-size-align) give what the CLI's
+ *   parseImageOptions gives, and refuse what it refuses;
+ * - the ext4 form with every mke2fs letter gives the bytes `imgkit ext4` gives with those flags;
+ * - the disk composer over picked File objects (pickedLayoutFiles) writes the bytes it writes over
+ *   the same folder on disk (nodeLayoutFiles, what `imgkit disk` uses).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -19,13 +24,20 @@ import { nodeSource } from '@imgkit/core/node';
 import { writeCpio } from '@imgkit/cpio';
 import { writeIso } from '@imgkit/iso9660';
 import { isoOptionsFrom } from '../packages/cli/src/commands/iso.ts';
-import { isoOptions } from '../apps/web/src/options.ts';
+import { planLayoutFile } from '@imgkit/disk';
+import { nodeLayoutFiles } from '@imgkit/disk/node';
+import type { OutputFormat } from '@imgkit/vdisk';
+import { parseImageOptions } from '../packages/cli/src/commands/convert.ts';
+import { ext4Options, imageOptions, isoOptions } from '../apps/web/src/options.ts';
+import { planExt4 } from '@imgkit/ext4';
+import { pickedLayoutFiles } from '../apps/web/src/layout-files.ts';
+import { fromFileList } from '../apps/web/src/sources.ts';
 import { BlobSink } from '../apps/web/src/save.ts';
 import { decodeCaptured } from '../apps/web/src/report.ts';
 import { newCounters, trackSink } from '../apps/web/src/track.ts';
-import { tempDir } from './lib/tools.ts';
+import { runImgkit, tempDir } from './lib/tools.ts';
 import { snapshotDir } from './lib/tree.ts';
-import { makeDataTree, WEB_EPOCH } from './lib/web-fixture.ts';
+import { makeDataTree, makeDiskTree, WEB_EPOCH } from './lib/web-fixture.ts';
 
 /** A File as `<input webkitdirectory>` gives it: with its path under the picked folder's name. */
 function picked(path: string, content: string | Uint8Array, lastModified: number): File {
@@ -216,5 +228,147 @@ describe('the ISO form gives the options the CLI gives for the same flags', () =
       '--pad-blocks': '0',
     });
     assert.deepEqual(page, cli);
+  });
+});
+
+describe('the ISO form: the flags added since (grub2 hybrid, system area, dates, Rock Ridge version)', () => {
+  it('imgkit iso … --hybrid grub2 --grub2-boot-info --catalog-hidden --rrip 1.10 --modification-date --mbr-force-bootable --iso-partition-type --cylinder-align', async () => {
+    const dir = await tempDir('web-units-iso2');
+    const cli = await isoOptionsFrom(
+      dir,
+      { rock: true, isoLevel: 3, biosBoot: 'boot/grub/i386-pc/eltorito.img', bootInfoTable: true, grub2BootInfo: true, catalogHidden: true, rrip: '1.10', modificationDate: '2023111422133200', hybrid: 'grub2', mbrForceBootable: true, isoPartitionType: '0x83', cylinderAlign: 'off' },
+      undefined,
+    );
+    const page = await isoOptions({
+      '--bios-boot': 'boot/grub/i386-pc/eltorito.img',
+      '--boot-info-table': true,
+      '--grub2-boot-info': true,
+      '--catalog-hidden': true,
+      '--rrip': '1.10',
+      '--modification-date': '2023111422133200',
+      '--hybrid': 'grub2',
+      '--mbr-force-bootable': true,
+      '--iso-partition-type': '0x83',
+      '--cylinder-align': 'off',
+    });
+    assert.deepEqual(page, cli);
+    await assert.rejects(isoOptions({ '--iso-partition-type': 'linux' }), (e: ImgkitError) => e.code === ErrorCodes.BAD_OPTION && e.field === '--iso-partition-type');
+    await assert.rejects(isoOptions({ '--grub2-boot-info': true }), (e: ImgkitError) => e.code === ErrorCodes.BAD_OPTION && e.field === '--bios-boot');
+  });
+});
+
+describe('the VM-image fields give the CLI’s ImageOptions (imgkit convert -O/-o/-c, imgkit disk --format)', () => {
+  const cases: [string, string, boolean][] = [
+    ['qcow2', '', false],
+    ['qcow2', 'compression_type=zstd,cluster_size=128k,compat=0.10', true],
+    ['qcow2', 'refcount_bits=16,preallocation=off,lazy_refcounts=off', false],
+    ['vmdk', 'subformat=monolithicSparse,adapter_type=lsilogic,hwversion=6', false],
+    ['vpc', 'subformat=fixed,block_size=2M,force_size=on', false],
+    ['vhdx', 'subformat=dynamic,block_size=8M,log_size=1M,block_state_zero=off,logical_sector_size=4096,physical_sector_size=4096', false],
+    ['ova', 'name=appliance,cpus=2,memory=2G,firmware=efi,controller=scsi,hwversion=14,network=nat', false],
+    ['raw', '', false],
+  ];
+  const NAMES: Record<string, OutputFormat> = { qcow2: 'qcow2', vmdk: 'vmdk', vpc: 'vhd', vhdx: 'vhdx', ova: 'ova', raw: 'raw' };
+  for (const [format, o, c] of cases) {
+    it(`-O ${format}${o ? ` -o ${o}` : ''}${c ? ' -c' : ''}`, () => {
+      const cli = parseImageOptions(NAMES[format]!, o ? [o] : [], c);
+      // The CLI makes an empty per-format object for keys that set nothing (force_size, refcount_bits…).
+      const strip = (x: object) => JSON.parse(JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0 ? undefined : v)));
+      assert.deepEqual(strip(imageOptions({ '-O': format, '-o': o, '-c': c })), strip(cli));
+      assert.deepEqual(strip(imageOptions({ '--format': format, '-o': o, '-c': c }, '--format')), strip(cli));
+    });
+  }
+  it('refuses what the CLI refuses: an unknown key, a bad value, -c on vmdk, --vhd-size-align on qcow2', () => {
+    for (const [format, o, c, field] of [
+      ['qcow2', 'subformat=fixed', false, '-o'],
+      ['qcow2', 'compression_type=lz4', false, '-o'],
+      ['vhdx', 'logical_sector_size=1024', false, '-o'],
+      ['vmdk', '', true, '-c'],
+    ] as const) {
+      assert.throws(() => parseImageOptions(NAMES[format]!, [o], c));
+      assert.throws(() => imageOptions({ '-O': format, '-o': o, '-c': c }), (e: ImgkitError) => e.code === ErrorCodes.BAD_OPTION && e.field === field, `${format} ${o}`);
+    }
+    assert.throws(() => imageOptions({ '-O': 'qcow2', '--vhd-size-align': 'mib' }), (e: ImgkitError) => e.field === '--vhd-size-align');
+    assert.deepEqual(imageOptions({ '-O': 'vpc', '--vhd-size-align': 'mib' }), { format: 'vhd', vhd: { sizeAlign: 'mib' } });
+  });
+});
+
+describe('the disk composer over picked File objects', () => {
+  it('pickedLayoutFiles writes the bytes nodeLayoutFiles writes for the same folder (FAT, squashfs with a manifest, ext4 with exclude)', async () => {
+    const dir = await tempDir('web-units-disk');
+    const { root, layout } = await makeDiskTree(join(dir, 'appliance'));
+    const snap = await snapshotDir(root);
+    const files: File[] = [];
+    for (const [p, e] of snap) if (e.kind === 'file') files.push(picked(`appliance/${p}`, await readFile(join(root, p)), e.mtime * 1000));
+    const text = await readFile(layout, 'utf8');
+    const disk = async (files: Parameters<typeof planLayoutFile>[2]['files']) => {
+      const plan = await planLayoutFile(text, 'layout.yaml', { files, epoch: WEB_EPOCH });
+      const sink = new MemorySink();
+      const r = await withSink(sink, (s) => plan.write(s));
+      return { bytes: Buffer.from(sink.bytes()), r };
+    };
+    const page = await disk(pickedLayoutFiles(fromFileList(files)));
+    const node = await disk(nodeLayoutFiles(root));
+    assert.deepEqual(page.r.partitions.map((p) => p.content), ['fat', 'squashfs', 'ext4']);
+    assert.ok(page.bytes.length > 8 << 20);
+    assert.ok(page.bytes.equals(node.bytes), 'the disks differ');
+    // Image files, raw images, a nested layout (paths relative to it), an MBR: the readers and at().
+    await mkdir(join(root, 'nested'));
+    await writeFile(join(root, 'nested/inner.yaml'), 'table: gpt\npartitions:\n  - { label: inner-esp, type: esp, content: { fat: ../boot/ } }\n');
+    await writeFile(join(root, 'blob.bin'), Buffer.alloc(300_000, 0x5a));
+    await writeFile(join(root, 'loader.bin'), Buffer.alloc(4096, 0xa5));
+    const mbr = 'table: mbr\npartitions:\n  - { type: linux, content: { image: blob.bin } }\n  - { type: linux, content: { layout: nested/inner.yaml } }\nraw:\n  - { offset: 8K, image: loader.bin }\n';
+    const more: File[] = [...files];
+    for (const p of ['nested/inner.yaml', 'blob.bin', 'loader.bin']) more.push(picked(`appliance/${p}`, await readFile(join(root, p)), 0));
+    const composed = async (files: Parameters<typeof planLayoutFile>[2]['files']) => {
+      const plan = await planLayoutFile(mbr, 'mbr.yaml', { files, epoch: WEB_EPOCH });
+      const sink = new MemorySink();
+      await withSink(sink, (s) => plan.write(s));
+      return Buffer.from(sink.bytes());
+    };
+    const a = await composed(pickedLayoutFiles(fromFileList(more)));
+    assert.ok(a.subarray(8192, 8192 + 4096).equals(Buffer.alloc(4096, 0xa5)), 'the raw image at 8K');
+    assert.ok(a.equals(await composed(nodeLayoutFiles(root))), 'the MBR disks differ');
+    // A path the folder does not have is E_SOURCE_MISSING naming it.
+    await assert.rejects(planLayoutFile('table: gpt\npartitions:\n  - { size: 1M, content: { fat: nowhere/ } }\n', 'layout.yaml', { files: pickedLayoutFiles(fromFileList(files)) }), (e: ImgkitError) => e.code === ErrorCodes.SOURCE_MISSING && /nowhere/.test(e.message));
+  });
+});
+
+describe('the ext4 form gives the bytes imgkit ext4 gives for the same flags', () => {
+  it('-b -I -i -m -L -U -O -E (hash_seed and a no-op) -J -G --hash-alg --margin --inode-reserve', async () => {
+    const dir = await tempDir('web-units-ext4');
+    const { root } = await makeDataTree(join(dir, 'tree'));
+    const flags: Record<string, string> = {
+      '-b': '2048',
+      '-I': '512',
+      '-i': '8192',
+      '-m': '0.5',
+      '-L': 'web-units',
+      '-U': '0b7f3a52-7c1e-4d2a-9a43-2f6d1c0e9b11',
+      '-O': '^64bit,^metadata_csum',
+      '-E': 'hash_seed=5d3c2b1a-0f9e-4d8c-b7a6-958473625140,lazy_itable_init',
+      '-J': 'size=4',
+      '-G': '4',
+      '--hash-alg': 'tea',
+      '--margin': '16M',
+      '--inode-reserve': '50',
+    };
+    const out = join(dir, 'cli.ext4');
+    const r = await runImgkit(['ext4', root, out, ...Object.entries(flags).flat(), '--all-root'], { env: { SOURCE_DATE_EPOCH: String(WEB_EPOCH) } });
+    assert.equal(r.code, 0, r.stderr);
+    const plan = await planExt4(applyOwnership(nodeSource(root), { allRoot: true }), ext4Options(flags, WEB_EPOCH));
+    const sink = new MemorySink();
+    await withSink(sink, (s) => plan.write(s));
+    const page = Buffer.from(sink.bytes());
+    assert.equal(plan.blockSize, 2048);
+    assert.ok(page.equals(await readFile(out)), 'the page’s mapping and the CLI’s give different bytes');
+    assert.throws(() => ext4Options({ '-J': 'device=/dev/sdb' }, WEB_EPOCH), (e: ImgkitError) => e.code === ErrorCodes.BAD_OPTION && e.field === '-J');
+    assert.throws(() => ext4Options({ '-E': 'stride=4' }, WEB_EPOCH), (e: ImgkitError) => e.field === '-E');
+    assert.throws(() => ext4Options({ '-m': '60' }, WEB_EPOCH), (e: ImgkitError) => e.field === '-m');
+    // Without SOURCE_DATE_EPOCH: random identifiers, as the CLI and mke2fs.
+    const a = ext4Options({}, undefined);
+    const b = ext4Options({}, undefined);
+    assert.notEqual(a.uuid, b.uuid);
+    assert.notEqual(a.hashSeed, b.hashSeed);
   });
 });

@@ -32,7 +32,8 @@ import { assertListingMatches as assertSquashfsListing, parseLln } from './lib/s
 import { REPO_ROOT, requireTool, run, runImgkit, tempDir } from './lib/tools.ts';
 import { assertSameTree, snapshotDir, snapshotTree, type Snapshot } from './lib/tree.ts';
 import { QEMU_IMG } from './lib/vdisk.ts';
-import { LIVE_MARKER, makeBadFatTree, makeBulkTree, makeDataTree, makeLiveTree, WEB_EPOCH } from './lib/web-fixture.ts';
+import { contentOf, LIVE_MARKER, makeBadFatTree, makeBulkTree, makeDataTree, makeDiskTree, makeLiveTree, WEB_DISK_LAYOUT, WEB_EPOCH, writeTree } from './lib/web-fixture.ts';
+import { assertFsckClean, withMount, withoutLostFound } from './ext4-lib.ts';
 import { chooseKind, chooseTarget, clickBuild, openWebPage, outcome, pickFile, pickFolder, saveDownload, setFields, type WebSession } from './lib/web.ts';
 
 const EPOCH = String(WEB_EPOCH);
@@ -172,7 +173,9 @@ describe('web page: images built in Chromium from a picked folder, checked by th
   it('squashfs zstd on the Web Worker pool, through OPFS: unsquashfs -lln lists the tree, -d extracts it; bytes equal imgkit squashfs', async () => {
     await freshPage();
     await chooseKind(s.page, 'squashfs');
-    await setFields(s.page, { '-comp': 'zstd' });
+    await setFields(s.page, { '-comp': 'zstd', '--uid': '0' });
+    // The command line in squashfs's own spelling (mksquashfs's -all-root, -force-uid).
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit squashfs tree <out> -comp zstd --manifest web\.manifest -all-root -force-uid 0$/);
     await chooseTarget(s.page, 'opfs');
     await built('squashfs');
     assert.deepEqual(await opfsFiles(), ['imgkit-images/tree.squashfs'], 'the image is in the private storage');
@@ -184,7 +187,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     const out = join(work, 'sq-x');
     await run(unsquashfs, ['-d', out, '-no-xattrs', saved]);
     assertSameTree(await snapshotDir(out), expected, { ignore: ['root', 'uid', 'gid', 'nlink', 'hardLinkGroup'] });
-    assertSameBytes(await readFile(saved), await cli(['squashfs', data.root, '-comp', 'zstd', '--manifest', data.manifest, '-all-root'], join(work, 'cli.squashfs')), 'squashfs zstd');
+    assertSameBytes(await readFile(saved), await cli(['squashfs', data.root, '-comp', 'zstd', '--manifest', data.manifest, '-all-root', '-force-uid', '0'], join(work, 'cli.squashfs')), 'squashfs zstd');
   });
 
   it('a tar file as the source (read by offset through a Blob reader): squashfs equals imgkit squashfs --tar, unsquashfs lists the tree', async () => {
@@ -333,10 +336,127 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     assertSameBytes(bytes, Buffer.from(node.bytes()), 'fat in gpt');
   });
 
+  it('ext4 (-L, -m, --exclude, manifest): e2fsck -fn finds nothing, the mounted tree is the source; bytes equal imgkit ext4', async () => {
+    await freshPage();
+    await chooseKind(s.page, 'ext4');
+    const flags = { '-m': '1', '-L': 'imgkit-web', '-O': '^metadata_csum', '--exclude': 'data/zeros' };
+    await setFields(s.page, flags);
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit ext4 tree <out> -m 1 -L imgkit-web -O \^metadata_csum --exclude data\/zeros --manifest web\.manifest --all-root$/);
+    await chooseTarget(s.page, 'memory');
+    await built('ext4');
+    const o = await outcome(s.page);
+    assert.match(o.report, /label\s+imgkit-web/);
+    const saved = join(work, 'page.ext4');
+    assert.equal(await saveDownload(s.page, saved), 'tree.ext4');
+    await assertFsckClean(saved, 'the page’s ext4');
+    const want = new Map([...expected].filter(([p]) => p !== 'data/zeros'));
+    await withMount(saved, { readOnly: true }, async (dir) => assertSameTree(withoutLostFound(await snapshotDir(dir)), want, { ignore: ['root'] }));
+    const cliArgs = ['ext4', data.root, ...Object.entries(flags).flat(), '--manifest', data.manifest, '--all-root'];
+    assertSameBytes(await readFile(saved), await cli(cliArgs, join(work, 'cli.ext4')), 'ext4');
+  });
+
+  it('folders picked in a form: cpio --early (microcode in front) and iso --efi-dir (the UEFI image built from a folder) equal the CLI; cpio and xorriso read them', async () => {
+    const early = join(work, 'early');
+    const efi = join(work, 'efi');
+    await writeTree(early, [{ path: 'kernel/x86/microcode/GenuineIntel.bin', content: contentOf(10_000, 80), mtime: WEB_EPOCH - 100 }]);
+    await writeTree(efi, [{ path: 'EFI/BOOT/BOOTX64.EFI', content: contentOf(40_000, 81), mtime: WEB_EPOCH - 100 }]);
+    await freshPage();
+    await chooseKind(s.page, 'cpio');
+    await setFields(s.page, { '--compress': 'gzip', '--early': { file: early } });
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit cpio tree <out> --early early /);
+    await chooseTarget(s.page, 'memory');
+    await built('cpio --early');
+    const saved = join(work, 'page-early.cpio');
+    await saveDownload(s.page, saved);
+    const bytes = await readFile(saved);
+    // The early archive comes first, uncompressed: cpio reads it up to its trailer.
+    const first = (await run(requireTool('cpio', 'cpio'), ['-itn', '--quiet'], { input: bytes })).stdout.toString().trim().split('\n');
+    assert.ok(first.includes('kernel/x86/microcode/GenuineIntel.bin'), first.join(' '));
+    assertSameBytes(bytes, await cli(['cpio', data.root, '--compress', 'gzip', '--early', early, '--manifest', data.manifest, '--all-root'], join(work, 'cli-early.cpio')), 'cpio --early');
+
+    await freshPage(data.root, null);
+    await chooseKind(s.page, 'iso');
+    await setFields(s.page, { '--efi-dir': { file: efi }, '--efi-label': 'WEBESP' });
+    await chooseTarget(s.page, 'memory');
+    await built('iso --efi-dir');
+    const iso = join(work, 'page-efidir.iso');
+    await saveDownload(s.page, iso);
+    const el = (await run(requireTool('xorriso', 'xorriso'), ['-indev', iso, '-report_el_torito', 'plain'])).stdout.toString();
+    assert.match(el, /El Torito boot img :\s+1\s+UEFI\s+y\s+none/);
+    assertSameBytes(await readFile(iso), await cli(['iso', data.root, '--efi-dir', efi, '--efi-label', 'WEBESP', '--all-root'], join(work, 'cli-efidir.iso')), 'iso --efi-dir');
+  });
+
+  it('disk from a layout (GPT: FAT ESP, squashfs root, ext4 home) over the picked folder: sfdisk, sgdisk, fsck.fat and mcopy on the ESP, unsquashfs, e2fsck; bytes equal imgkit disk; as compressed qcow2 and as a streamed download too', async () => {
+    const { root, layout } = await makeDiskTree(join(work, 'appliance'));
+    await freshPage(root, null);
+    await chooseKind(s.page, 'disk');
+    await setFields(s.page, { layout: WEB_DISK_LAYOUT });
+    assert.match((await s.page.textContent('#command')) ?? '', /SOURCE_DATE_EPOCH=\d+ imgkit disk appliance\/layout\.yaml <out>/);
+    await chooseTarget(s.page, 'opfs');
+    await built('disk raw');
+    const o = await outcome(s.page);
+    assert.match(o.report, /GPT\s+1 esp\s+1048576\s/);
+    assert.match(o.report, /partition 3 home\s+\d+ bytes, ext4/);
+    const saved = join(work, 'page-disk.img');
+    assert.equal(await saveDownload(s.page, saved), 'appliance.img');
+    await run(requireTool('sgdisk', 'gdisk'), ['-v', saved]);
+    const table = JSON.parse((await run(requireTool('sfdisk', 'fdisk'), ['--json', saved])).stdout.toString()).partitiontable;
+    assert.equal(table.label, 'gpt');
+    assert.deepEqual(table.partitions.map((p: { name: string }) => p.name), ['esp', 'root', 'home']);
+    assert.equal(table.partitions[0].type, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
+    const bytes = await readFile(saved);
+    const part = async (i: number, name: string) => {
+      const p = table.partitions[i];
+      const f = join(work, name);
+      await writeFile(f, bytes.subarray(p.start * 512, (p.start + p.size) * 512));
+      return f;
+    };
+    const esp = await part(0, 'page-esp.img');
+    await fsckFat(esp);
+    const espOut = join(work, 'esp-x');
+    await mkdir(espOut);
+    await mcopyExtract(esp, espOut);
+    assertSameTree(fatView(await snapshotDir(espOut)), fatView(await snapshotTree(applyOwnership(nodeSource(join(root, 'boot')), { allRoot: true })), WEB_EPOCH), { ignore: [...FAT_IGNORED, 'dirMtime'] });
+    const lln = (await run(requireTool('unsquashfs', 'squashfs-tools'), ['-lln', await part(1, 'page-root.sqfs')], { env: { TZ: 'UTC' } })).stdout.toString();
+    for (const want of [/^-rwxr-xr-x 0\/0\s+3000 .* squashfs-root\/bin\/tool$/m, /^crw------- 0\/0\s+5,\s*1 .* squashfs-root\/dev\/console$/m, /^lrwxrwxrwx 0\/0 .* squashfs-root\/sbin\/init -> \/bin\/tool$/m, /squashfs-root\/usr\/lib\/big$/m]) assert.match(lln, want);
+    const home = await part(2, 'page-home.ext4');
+    await assertFsckClean(home, 'the page’s ext4 partition');
+    await withMount(home, { readOnly: true }, async (dir) => {
+      const got = withoutLostFound(await snapshotDir(dir));
+      assert.deepEqual([...got.keys()].filter((p) => p !== '').sort(), ['user', 'user/data.bin', 'user/notes.txt']);
+      assert.equal(got.get('user/notes.txt')?.mtime, WEB_EPOCH, 'a newer time is clamped to SOURCE_DATE_EPOCH');
+    });
+    assertSameBytes(bytes, await cli(['disk', layout], join(work, 'cli-disk.img')), 'disk raw');
+    assert.equal(await s.page.locator('svg.layout rect.part').count(), 4, 'the protective MBR entry and three GPT partitions drawn');
+    await mkdir(ARTIFACTS, { recursive: true });
+    await s.page.screenshot({ path: join(ARTIFACTS, 'web-disk-report.png'), fullPage: true });
+
+    // The same layout straight into a compressed qcow2 (zstd clusters): qemu-img compares it with the raw disk.
+    await setFields(s.page, { '--format': 'qcow2', '-c': true, '-o': 'compression_type=zstd' });
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit disk appliance\/layout\.yaml <out> --format qcow2 -c -o compression_type=zstd/);
+    await built('disk qcow2');
+    const qcow2 = join(work, 'page-disk.qcow2');
+    assert.equal(await saveDownload(s.page, qcow2), 'appliance.qcow2');
+    await run(QEMU_IMG(), ['check', '-f', 'qcow2', qcow2]);
+    await run(QEMU_IMG(), ['compare', '-f', 'raw', '-F', 'qcow2', saved, qcow2]);
+    assertSameBytes(await readFile(qcow2), await cli(['disk', layout, '--format', 'qcow2', '-c', '-o', 'compression_type=zstd'], join(work, 'cli-disk.qcow2')), 'disk qcow2');
+
+    // Raw again, as a streamed download (cannot seek back): the composer rehearses the squashfs
+    // and the tables first, then sends every byte in order — the same bytes.
+    await setFields(s.page, { '--format': 'raw', '-c': false, '-o': '' });
+    await chooseTarget(s.page, 'stream');
+    const download = s.page.waitForEvent('download', { timeout: 120_000 });
+    await built('disk raw stream');
+    assert.match((await outcome(s.page)).report, /rehearsed\s+partitions 2/);
+    const streamed = join(work, 'page-disk-stream.img');
+    await (await download).saveAs(streamed);
+    assertSameBytes(await readFile(streamed), bytes, 'disk raw, streamed');
+  });
+
   for (const [format, target, flags, qemuFormat] of [
     ['qcow2', 'opfs', { '-O': 'qcow2' }, 'qcow2'],
     ['vmdk', 'memory', { '-O': 'vmdk' }, 'vmdk'],
-    ['vhd', 'memory', { '-O': 'vpc' }, 'vpc'],
+    ['vhd', 'memory', { '-O': 'vpc', '-o': 'subformat=fixed' }, 'vpc'],
   ] as const) {
     it(`${format} from the page's raw disk (${target}): qemu-img check and compare accept it; bytes equal imgkit convert`, async () => {
       assert.ok(rawDisk, 'the FAT-in-GPT test made the raw disk');
@@ -353,7 +473,7 @@ describe('web page: images built in Chromium from a picked folder, checked by th
       const info = JSON.parse((await run(QEMU_IMG(), ['info', '--output=json', '-f', qemuFormat, saved])).stdout.toString());
       assert.equal(info.format, qemuFormat);
       await run(QEMU_IMG(), ['compare', '-f', 'raw', '-F', qemuFormat, rawDisk, saved]);
-      assertSameBytes(await readFile(saved), await cli(['convert', rawDisk, '-O', flags['-O']], join(work, `cli.${format}`)), format);
+      assertSameBytes(await readFile(saved), await cli(['convert', rawDisk, ...Object.entries(flags).flat()], join(work, `cli.${format}`)), format);
     });
   }
 
@@ -448,18 +568,44 @@ describe('web page: images built in Chromium from a picked folder, checked by th
     assert.equal(o.error, await cliError(['fat', bad, join(work, 'bad.img'), '--all-root']));
   });
 
-  it('bad input: a tree too large for the chosen FAT size shows the CLI’s message and offers no download', async () => {
-    await freshPage(data.root, null);
-    await chooseKind(s.page, 'fat');
-    await setFields(s.page, { '--size': '512K' });
-    await chooseTarget(s.page, 'opfs');
+  it('bad input: a picked layout file whose FAT partition is too small shows the CLI’s message (the layout named by its file name) and offers no download', async () => {
+    const dir = join(work, 'small-esp');
+    await writeTree(join(dir, 'tree'), [{ path: 'boot/big.efi', content: contentOf(70_000, 82), mtime: WEB_EPOCH - 10 }]);
+    const layout = join(dir, 'bad.yaml');
+    await writeFile(layout, 'table: gpt\npartitions:\n  - { label: esp, type: esp, size: 64K, content: { fat: boot/ } }\n');
+    await freshPage(join(dir, 'tree'), null);
+    await chooseKind(s.page, 'disk');
+    await setFields(s.page, { 'layout-file': { file: layout } });
+    assert.match((await s.page.textContent('#command')) ?? '', /imgkit disk tree\/bad\.yaml <out>/);
+    await chooseTarget(s.page, 'memory');
     const o = await clickBuild(s.page);
     assert.equal(o.state, 'error');
     assert.equal(o.code, 'E_NO_SPACE');
     assert.equal(o.downloadOffered, false);
-    assert.deepEqual(await opfsFiles(), [], 'nothing left in the private storage');
-    assert.equal(o.error, await cliError(['fat', data.root, join(work, 'big.img'), '--size', '512K', '--all-root']));
+    // The CLI runs with the layout beside the tree, as the page reads it.
+    await writeFile(join(dir, 'tree', 'bad.yaml'), await readFile(layout));
+    const cliLine = await cliError(['disk', join(dir, 'tree', 'bad.yaml'), join(work, 'bad-disk.img')]);
+    assert.equal(o.error, cliLine.replace(`${join(dir, 'tree')}/`, ''));
+    assert.match(o.error, /^imgkit: disk: bad\.yaml:3: partitions\[0\]\.content\.fat: .*the size given is 65536 bytes/);
   });
+
+  for (const [kind, size, out] of [
+    ['fat', '512K', 'big.img'],
+    ['ext4', '1M', 'big.ext4'],
+  ] as const) {
+    it(`bad input: a tree too large for the chosen ${kind} size shows the CLI’s message, offers no download and leaves nothing in OPFS`, async () => {
+      await freshPage(data.root, null);
+      await chooseKind(s.page, kind);
+      await setFields(s.page, { '--size': size });
+      await chooseTarget(s.page, 'opfs');
+      const o = await clickBuild(s.page);
+      assert.equal(o.state, 'error');
+      assert.equal(o.code, 'E_NO_SPACE');
+      assert.equal(o.downloadOffered, false);
+      assert.deepEqual(await opfsFiles(), [], 'nothing left in the private storage');
+      assert.equal(o.error, await cliError([kind, data.root, join(work, out), '--size', size, '--all-root']));
+    });
+  }
 
   it('cancel: a long xz squashfs build into OPFS stops, says so, offers nothing and leaves nothing', async () => {
     const bulk = join(work, 'bulk');

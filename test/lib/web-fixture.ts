@@ -108,7 +108,7 @@ export async function normalizeForBrowser(root: string): Promise<{ files: number
   return { files: files.length, bytes };
 }
 
-async function writeTree(root: string, files: readonly { path: string; content: Uint8Array; mtime: number }[]): Promise<void> {
+export async function writeTree(root: string, files: readonly { path: string; content: Uint8Array; mtime: number }[]): Promise<void> {
   await mkdir(root, { recursive: true });
   for (const f of files) {
     const at = join(root, f.path);
@@ -184,4 +184,41 @@ export async function makeLiveTree(root: string, work: string): Promise<{ root: 
     { path: 'isolinux/isolinux.cfg', content: enc(`SERIAL 0 115200\nDEFAULT imgkit\nPROMPT 0\nTIMEOUT 0\nLABEL imgkit\n  KERNEL /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND ${KARGS}\n`), mtime: t },
   ]);
   return { root, mbrTemplate: requireFile('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux') };
+}
+
+/** The layout of the disk-composer fixture (at the top of its folder, as layout.yaml). */
+export const WEB_DISK_LAYOUT = [
+  '# a small appliance: FAT ESP, squashfs root (manifest beside the layout), ext4 home',
+  'table: gpt',
+  'seed: web-disk',
+  'partitions:',
+  '  - { label: esp, type: esp, size: 8M, content: { fat: boot/, label: ESP } }',
+  '  - { label: root, type: linux, content: { squashfs: rootfs/, compression: zstd, manifest: rootfs.manifest, allRoot: true } }',
+  '  - { label: home, type: linux, content: { ext4: home/, label: home, exclude: [cache] } }',
+  '',
+].join('\n');
+
+/** rootfs.manifest: modes and nodes for the squashfs partition; its `file` line is relative to it. */
+const WEB_DISK_MANIFEST = ['dir /dev 0755 0 0', 'nod /dev/console 0600 0 0 c 5 1', 'dir /sbin 0755 0 0', 'slink /sbin/init /bin/tool 0777 0 0', 'file /bin/tool rootfs/bin/tool 0755 0 0', ''].join('\n');
+
+/**
+ * A folder for the disk composer as a browser sees it: layout.yaml and rootfs.manifest at the
+ * top, boot/ (the ESP), rootfs/ (squashfs), home/ (ext4; home/cache is excluded by the layout).
+ */
+export async function makeDiskTree(root: string): Promise<{ root: string; layout: string }> {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const t = WEB_EPOCH - 7200;
+  await writeTree(root, [
+    { path: 'layout.yaml', content: enc(WEB_DISK_LAYOUT), mtime: t },
+    { path: 'rootfs.manifest', content: enc(WEB_DISK_MANIFEST), mtime: t },
+    { path: 'boot/EFI/BOOT/BOOTX64.EFI', content: contentOf(70_000, 71), mtime: t },
+    { path: 'boot/loader/loader.conf', content: enc('default imgkit\ntimeout 0\n'), mtime: t },
+    { path: 'rootfs/bin/tool', content: contentOf(3000, 72), mtime: t },
+    { path: 'rootfs/etc/os-release', content: enc('ID=imgkit\n'), mtime: t },
+    { path: 'rootfs/usr/lib/big', content: contentOf(300_000, 73), mtime: t - 60 },
+    { path: 'home/user/notes.txt', content: enc('hello from the page\n'), mtime: WEB_EPOCH + 1000 }, // newer: clamped
+    { path: 'home/user/data.bin', content: contentOf(50_000, 74), mtime: t },
+    { path: 'home/cache/skip.bin', content: contentOf(1000, 75), mtime: t },
+  ]);
+  return { root, layout: join(root, 'layout.yaml') };
 }

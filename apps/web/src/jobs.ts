@@ -24,9 +24,12 @@ import { writeSquashfs } from '@imgkit/squashfs';
 import { writeIso, type IsoResult } from '@imgkit/iso9660';
 import { planFat } from '@imgkit/fat';
 import { planDisk, type DiskLayout } from '@imgkit/partition';
-import { imageNeedsSeekable, openImage, writeImage } from '@imgkit/vdisk';
-import { cpioOptions, epochOf, fatOptions, imageOptions, isoOptions, outputDef, ownersOf, squashfsOptions, type OutputKind, type Values } from './options.js';
-import { pickedHostFiles, treeOf, type PickedInput } from './sources.js';
+import { imageNeedsSeekable, openImage, writeImage, type ImageFormat } from '@imgkit/vdisk';
+import { featureNames, formatUuid, planExt4 } from '@imgkit/ext4';
+import { excludeMatcher, layoutImageNeeds, planLayoutFile, writeLayoutImage } from '@imgkit/disk';
+import { cpioOptions, epochOf, excludesOf, folder, ext4Options, fatOptions, imageOptions, isoOptions, outputDef, ownersOf, squashfsOptions, type OutputKind, type Values } from './options.js';
+import { pickedLayoutFiles } from './layout-files.js';
+import { fromFileList, pickedHostFiles, treeOf, type PickedInput } from './sources.js';
 import { trackTree, type Counters } from './track.js';
 
 export interface JobRequest {
@@ -75,6 +78,10 @@ export function outputName(req: JobRequest): string {
       return `${base}.${v['table'] ? 'disk.img' : 'fat.img'}`;
     case 'convert':
       return `${base}${IMAGE_EXT[String(v['-O'] ?? 'qcow2')] ?? '.img'}`;
+    case 'disk':
+      return `${base}${IMAGE_EXT[String(v['--format'] ?? 'raw')] ?? '.img'}`;
+    case 'ext4':
+      return `${base}.ext4`;
     default:
       return `${base}.img`;
   }
@@ -91,6 +98,11 @@ export function seekableReason(req: JobRequest): string | undefined {
     // The input file can be read twice, so table-first layouts stream (as the CLI's convert).
     if (imageNeedsSeekable(o, true)) return `${o.format === 'ova' ? 'OVA' : 'compressed qcow2'} patches earlier bytes (it needs an output that can seek)`;
   }
+  if (req.kind === 'disk') {
+    // The composer rehearses what patches (squashfs, the tables) and streams the rest in order.
+    const o = imageOptions(req.values, '--format');
+    if (layoutImageNeeds(o).seekableOutput) return `${o.format === 'ova' ? 'OVA' : 'compressed qcow2'} patches earlier bytes (it needs an output that can seek)`;
+  }
   return undefined;
 }
 
@@ -102,7 +114,7 @@ function needInput(req: JobRequest): PickedInput {
 /** The source tree of a tree output, with the CLI's source flags applied (see the file comment). */
 async function sourceTree(req: JobRequest, env: JobEnv, opts: { manifestMtime: number | undefined; clampTo: number | undefined }): Promise<SourceTree> {
   const input = needInput(req);
-  let tree = applyOwnership(treeOf(input), ownersOf(req.values));
+  let tree = applyOwnership(treeOf(input, excludeMatcher(excludesOf(req.values))), ownersOf(req.values));
   const manifestFile = req.values['--manifest'];
   if (manifestFile instanceof File) {
     const manifest = parseManifest(await manifestFile.text(), manifestFile.name, { onWarning: env.onWarning, strict: req.values['--strict'] === true });
@@ -111,6 +123,9 @@ async function sourceTree(req: JobRequest, env: JobEnv, opts: { manifestMtime: n
   if (opts.clampTo !== undefined) tree = applyOwnership(tree, { epoch: opts.clampTo });
   return trackTree(tree, env.counters, env.signal);
 }
+
+/** `-f` names (qemu-img's `vpc` is VHD). */
+const INPUT_FORMATS: Record<string, ImageFormat> = { raw: 'raw', qcow2: 'qcow2', vmdk: 'vmdk', vpc: 'vhd', vhdx: 'vhdx' };
 
 const hex = (n: number, digits = 8) => n.toString(16).toUpperCase().padStart(digits, '0');
 
@@ -126,12 +141,18 @@ export async function runJob(req: JobRequest, sink: ByteSink, env: JobEnv): Prom
     case 'cpio': {
       const o = cpioOptions(req.values);
       const tree = await sourceTree(req, env, { manifestMtime: epoch, clampTo: epoch });
+      const earlyFiles = folder(req.values, '--early');
+      if (earlyFiles) {
+        // The CLI's openSourceTree(early, { allRoot: true }, epoch).
+        const early = applyOwnership(treeOf(fromFileList(earlyFiles)), { allRoot: true });
+        o.early = epoch !== undefined ? applyOwnership(early, { epoch }) : early;
+      }
       const r = await writeCpio(tree, sink, { ...o, pool: env.pool, onWarning: env.onWarning, ...(epoch !== undefined ? { epoch } : {}) });
       return {
         kind: 'cpio',
         outputBytes: r.outputBytes,
         summary: [
-          ['format', `cpio ${o.format} (${o.format === 'crc' ? '070702' : '070701'})`],
+          ['format', `cpio ${o.format} (${o.format === 'crc' ? '070702' : '070701'})${o.early ? ', after an uncompressed early archive' : ''}`],
           ['compression', `${o.compression}${o.level !== undefined ? ` level ${o.level}` : ''}`],
           ['entries', String(r.entries)],
           ['archive (uncompressed)', String(r.archiveBytes)],
@@ -205,7 +226,8 @@ export async function runJob(req: JobRequest, sink: ByteSink, env: JobEnv): Prom
       const o = imageOptions(req.values);
       if (epoch !== undefined) o.epoch = epoch;
       const reader = countingReader(blobReader(file), env);
-      const source = await openImage(reader, { path: file.name });
+      const given = req.values['-f'];
+      const source = await openImage(reader, { path: file.name, ...(typeof given === 'string' && given !== '' ? { format: INPUT_FORMATS[given]! } : {}) });
       await writeImage(source, sink, { ...o, pool: env.pool });
       return {
         kind: 'convert',
@@ -217,9 +239,62 @@ export async function runJob(req: JobRequest, sink: ByteSink, env: JobEnv): Prom
         ],
       };
     }
+    case 'ext4': {
+      const o = ext4Options(req.values, epoch);
+      // The CLI: the manifest's entries dated SOURCE_DATE_EPOCH (else 0); the writer clamps.
+      const tree = await sourceTree(req, env, { manifestMtime: epoch, clampTo: undefined });
+      const plan = await planExt4(tree, { ...o, onWarning: env.onWarning });
+      await plan.write(sink);
+      const g = plan.geometry;
+      return {
+        kind: 'ext4',
+        outputBytes: written(),
+        summary: [
+          ['format', 'ext4'],
+          ['blocks', `${plan.blocks} of ${plan.blockSize} bytes (${plan.freeBlocks} free, ${g.reservedBlocks} reserved)`],
+          ['groups', String(g.groupCount)],
+          ['inodes', `${plan.inodes} (${plan.freeInodes} free)`],
+          ['journal', `${g.journalBlocks} blocks`],
+          ['UUID', formatUuid(plan.uuid)],
+          ['label', o.label ?? '(none)'],
+          ['features', featureNames(plan.features).join(' ')],
+        ],
+      };
+    }
+    case 'disk': {
+      const input = needInput(req);
+      const { text, name } = await layoutText(req.values);
+      const image = imageOptions(req.values, '--format');
+      if (epoch !== undefined) image.epoch = epoch;
+      const files = pickedLayoutFiles(input, { tree: (t) => trackTree(t, env.counters, env.signal), reader: (r) => countingReader(r, env) });
+      const plan = await planLayoutFile(text, name, { files, pool: env.pool, onWarning: env.onWarning, strict: req.values['--strict'] === true, ...(epoch !== undefined ? { epoch } : {}) });
+      let r;
+      try {
+        r = await writeLayoutImage(plan, sink, { ...image, pool: env.pool });
+      } finally {
+        await plan.close();
+      }
+      const l = r.layout;
+      const summary: [string, string][] = [
+        ['disk', `${l.table.toUpperCase()}, ${l.sizeBytes} bytes, ${l.sectorSize}-byte sectors${l.diskGuid ? `, GUID ${l.diskGuid}` : ''}`],
+        ['image', `${r.format}${image.qcow2?.compress ? ' (compressed)' : ''}`],
+      ];
+      for (const p of r.partitions) summary.push([`partition ${p.number}${p.label ? ` ${p.label}` : ''}`, `${p.sizeBytes} bytes, ${p.content}${p.content !== 'none' ? ` (${p.contentBytes} bytes)` : ''}`]);
+      if (r.rehearsed.length > 0) summary.push(['rehearsed', `partitions ${r.rehearsed.map((i) => i + 1).join(', ')} (the output takes the disk in order)`]);
+      return { kind: 'disk', outputBytes: written(), summary, layout: l };
+    }
     default:
       throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'web', field: req.kind, detail: `unknown output ${req.kind}` });
   }
+}
+
+/** The layout's text and name: a picked layout file, else the text area (JSON when it starts with "{"). */
+async function layoutText(v: Values): Promise<{ text: string; name: string }> {
+  const f = v['layout-file'];
+  if (f instanceof File) return { text: await f.text(), name: f.name };
+  const text = typeof v['layout'] === 'string' ? v['layout'] : '';
+  if (text.trim() === '') throw new ImgkitError(ErrorCodes.BAD_OPTION, { format: 'web', field: 'layout', detail: 'no layout given', hint: 'write a layout (YAML or JSON) in the text area or pick a layout file' });
+  return { text, name: text.trimStart().startsWith('{') ? 'layout.json' : 'layout.yaml' };
 }
 
 /** Progress and cancel for a disk image read by offset. */

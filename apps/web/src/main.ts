@@ -41,8 +41,16 @@ function renderField(f: Field): HTMLElement {
   const label = document.createElement('label');
   const flag = document.createElement('code');
   flag.textContent = f.flag.startsWith('-') ? f.flag : f.flag === 'SOURCE_DATE_EPOCH' ? 'env' : 'page only';
-  let control: HTMLInputElement | HTMLSelectElement;
-  if (f.kind === 'select') {
+  let control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
+  if (f.kind === 'textarea') {
+    const t = document.createElement('textarea');
+    t.rows = 10;
+    t.spellcheck = false;
+    if (typeof f.initial === 'string') t.value = f.initial;
+    if (f.placeholder) t.placeholder = f.placeholder;
+    control = t;
+    label.className = 'wide';
+  } else if (f.kind === 'select') {
     const s = document.createElement('select');
     for (const c of f.choices ?? []) {
       const o = document.createElement('option');
@@ -54,7 +62,11 @@ function renderField(f: Field): HTMLElement {
     control = s;
   } else {
     const i = document.createElement('input');
-    i.type = f.kind === 'bool' ? 'checkbox' : f.kind === 'file' ? 'file' : f.kind === 'int' ? 'text' : 'text';
+    i.type = f.kind === 'bool' ? 'checkbox' : f.kind === 'file' || f.kind === 'folder' ? 'file' : 'text';
+    if (f.kind === 'folder') {
+      i.webkitdirectory = true;
+      i.multiple = true;
+    }
     if (f.kind === 'int') i.inputMode = 'numeric';
     if (f.kind === 'bool') i.checked = f.initial === true;
     else if (typeof f.initial === 'string') i.value = f.initial;
@@ -123,14 +135,18 @@ function renderFormat(): void {
     box.replaceChildren(p);
   } else box.replaceChildren(...def.fields.map(renderField));
   $('build-button').toggleAttribute('disabled', def.pending !== undefined);
+  // Source fields that the command takes: all for a tree; a layout has its own per partition.
+  const applies = (flag: string) => def.input === 'tree' || flag === 'SOURCE_DATE_EPOCH' || (def.input === 'layout' && flag === '--strict');
+  for (const c of $('source-fields').querySelectorAll<HTMLElement>('[data-flag]')) c.closest('label')!.hidden = !applies(c.dataset['flag']!);
   updateCommand();
 }
 
 function formValues(): Values {
-  const v: Record<string, string | boolean | File | undefined> = {};
-  for (const c of document.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-flag]')) {
+  const v: Record<string, string | boolean | File | readonly File[] | undefined> = {};
+  for (const c of document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>('[data-flag]')) {
     const flag = c.dataset['flag']!;
     if (c instanceof HTMLInputElement && c.type === 'checkbox') v[flag] = c.checked;
+    else if (c instanceof HTMLInputElement && c.type === 'file' && c.webkitdirectory) v[flag] = Array.from(c.files ?? []);
     else if (c instanceof HTMLInputElement && c.type === 'file') v[flag] = c.files?.[0];
     else v[flag] = c.value;
   }
@@ -141,19 +157,31 @@ function formValues(): Values {
 function updateCommand(): void {
   const def = outputDef(kind);
   const v = formValues();
-  const parts = [def.command, def.input === 'image' ? (image?.name ?? '<image>') : (input?.name ?? '<folder>'), '<out>'];
-  const fields = def.input === 'tree' ? [...def.fields, ...SOURCE_FIELDS] : def.fields;
+  const layoutFile = v['layout-file'];
+  const what = def.input === 'image' ? (image?.name ?? '<image>') : def.input === 'layout' ? `${input?.name ?? '<folder>'}/${layoutFile instanceof File ? layoutFile.name : 'layout.yaml'}` : (input?.name ?? '<folder>');
+  const parts = [def.command, what, '<out>'];
+  // A layout carries its own source options (manifest, owners, exclude) per partition.
+  const fields = def.input === 'tree' ? [...def.fields, ...SOURCE_FIELDS] : def.input === 'layout' ? [...def.fields, ...SOURCE_FIELDS.filter((f) => f.flag === '--strict')] : def.fields;
   const extra: string[] = [];
   for (const f of fields) {
     const x = v[f.flag];
+    if (f.flag === 'layout' || f.flag === 'layout-file') continue;
+    if (f.flag === '--exclude') {
+      if (typeof x === 'string') for (const p of x.split(/\s+/).filter((y) => y !== '')) parts.push(f.flag, p);
+      continue;
+    }
     if (!f.flag.startsWith('-')) {
       if (typeof x === 'string' && x !== '' && f.flag !== 'SOURCE_DATE_EPOCH') extra.push(`${f.flag}=${x}`);
       continue;
     }
+    const flag = def.spelling?.[f.flag] ?? f.flag;
     if (f.kind === 'bool') {
-      if (x === true) parts.push(f.flag);
-    } else if (x instanceof File) parts.push(f.flag, x.name);
-    else if (typeof x === 'string' && x !== '' && x !== f.initial) parts.push(f.flag, /\s/.test(x) ? JSON.stringify(x) : x);
+      if (x === true) parts.push(flag);
+    } else if (x instanceof File) parts.push(flag, x.name);
+    else if (Array.isArray(x)) {
+      const first = x[0] as File | undefined;
+      if (first) parts.push(flag, (first.webkitRelativePath || first.name).split('/')[0]!);
+    } else if (typeof x === 'string' && x !== '' && x !== f.initial) parts.push(flag, /\s/.test(x) ? JSON.stringify(x) : x);
   }
   if (input?.kind === 'tar' && def.input === 'tree') parts.push('--tar');
   const epoch = v['SOURCE_DATE_EPOCH'];
@@ -282,7 +310,8 @@ function poolFor(req: JobRequest): WorkerPool {
   if (req.kind === 'cpio') compress = CPIO_CODEC[String(req.values['--compress'] ?? 'gzip')] !== undefined;
   else if (req.kind === 'squashfs') compress = true;
   else if (req.kind === 'convert') compress = imageCodec(imageOptions(req.values)).compress;
-  else compress = false; // ISO and FAT compress nothing: no workers to start (as the CLI)
+  else if (req.kind === 'disk') compress = true; // squashfs partitions, compressed containers (as the CLI: a pool)
+  else compress = false; // ISO, FAT and ext4 compress nothing: no workers to start (as the CLI)
   return compress ? createBrowserPool({ workers, workerUrl: url }) : inlinePool();
 }
 

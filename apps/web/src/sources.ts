@@ -7,6 +7,7 @@
 import { blobReader, tarSource, type HostFileReader, type SourceTree } from '@imgkit/core';
 import { fileSource, type FileTreeItem } from '@imgkit/core/browser';
 import { ErrorCodes, ImgkitError } from '@imgkit/core';
+import { excludeFrom } from './layout-files.js';
 
 export interface PickedInput {
   kind: 'folder' | 'tar';
@@ -99,10 +100,10 @@ export function fromTarFile(file: File): PickedInput {
   return { kind: 'tar', name: file.name, tar: file, files: 0, bytes: file.size };
 }
 
-/** The picked input as a source tree (a fresh walk each time). */
-export function treeOf(input: PickedInput): SourceTree {
-  if (input.kind === 'tar') return tarSource(blobReader(input.tar!), { name: input.name });
-  return fileSource(input.items!, { stripTopDirectory: false });
+/** The picked input as a source tree (a fresh walk each time), without what `exclude` names (--exclude). */
+export function treeOf(input: PickedInput, exclude?: (path: string) => boolean): SourceTree {
+  if (input.kind === 'tar') return tarSource(blobReader(input.tar!), { name: input.name, ...(exclude ? { exclude } : {}) });
+  return excludeFrom(fileSource(input.items!, { stripTopDirectory: false }), exclude);
 }
 
 /**
