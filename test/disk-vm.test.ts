@@ -52,7 +52,26 @@ async function traced(args: readonly string[]): Promise<Traced> {
   const created: string[] = [];
   const renamed: [string, string][] = [];
   const linked: string[] = [];
-  for (const line of (await readFile(trace, 'utf8')).split('\n')) {
+  // Under strace -f a call that another thread interrupts is split in two lines,
+  // `PID call(args <unfinished ...>` and later `PID <... call resumed>rest) = N` (seen under load):
+  // join them so every call is one line with its result.
+  const pending = new Map<string, string>();
+  const lines: string[] = [];
+  for (const raw of (await readFile(trace, 'utf8')).split('\n')) {
+    const cut = /^(\d+) +(.*) <unfinished \.\.\.>$/.exec(raw);
+    if (cut) {
+      pending.set(cut[1]!, cut[2]!);
+      continue;
+    }
+    const resumed = /^(\d+) +<\.\.\. \w+ resumed>(.*)$/.exec(raw);
+    if (resumed && pending.has(resumed[1]!)) {
+      lines.push(`${resumed[1]} ${pending.get(resumed[1]!)}${resumed[2]}`);
+      pending.delete(resumed[1]!);
+      continue;
+    }
+    lines.push(raw);
+  }
+  for (const line of lines) {
     const ok = / = \d+$/.test(line);
     const open = /^\d+ +(?:open|openat|openat2|creat)\((?:[^,]+, )?"([^"]+)", ([^,)]+)/.exec(line);
     if (open && ok && (/creat\(/.test(line) || /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(open[2]!)) && !open[1]!.startsWith('/dev/') && !open[1]!.startsWith('/proc/')) created.push(open[1]!);
