@@ -1,6 +1,8 @@
 /**
- * Shared benchmark helpers: run a command under GNU time (`/usr/bin/time -f '%e %M'`) for its wall
- * seconds and peak RSS, repeat it with tinybench, and print markdown tables.
+ * Shared benchmark helpers: run a command under GNU time (`/usr/bin/time -f '%e %M %U %S'`) for its
+ * wall seconds, peak RSS and CPU seconds, repeat it with tinybench, and print markdown tables.
+ * CPU seconds (user + system of the whole command tree, every thread) are the figure to compare
+ * on a loaded machine: wall time there measures the other work as much as this.
  *
  * Peak RSS is the largest resident set of any single process in the command's tree (getrusage
  * RUSAGE_CHILDREN ru_maxrss, which is what GNU time's %M reports); for a shell pipeline that is its
@@ -19,6 +21,8 @@ export interface Measurement {
   seconds: number;
   /** Peak resident set, KiB. */
   maxRssKiB: number;
+  /** User + system CPU seconds of the command and its children, all threads. */
+  cpuSeconds: number;
 }
 
 export interface CommandSpec {
@@ -36,7 +40,7 @@ export function timeCommand(spec: CommandSpec): Promise<Measurement> {
   const report = join(dir, 'time');
   const argv = spec.shell !== undefined ? ['sh', '-c', spec.shell] : spec.argv!;
   return new Promise((resolve, reject) => {
-    const child = spawn(GNU_TIME, ['-f', '%e %M', '-o', report, ...argv], {
+    const child = spawn(GNU_TIME, ['-f', '%e %M %U %S', '-o', report, ...argv], {
       cwd: spec.cwd,
       env: { ...process.env, ...(spec.env ?? {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -47,8 +51,8 @@ export function timeCommand(spec: CommandSpec): Promise<Measurement> {
     child.on('close', (code) => {
       try {
         if (code !== 0) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${err.slice(-2000)}`));
-        const [s, m] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(/\s+/);
-        resolve({ seconds: Number(s), maxRssKiB: Number(m) });
+        const [s, m, u, sys] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(/\s+/);
+        resolve({ seconds: Number(s), maxRssKiB: Number(m), cpuSeconds: Number(u) + Number(sys) });
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -67,13 +71,14 @@ export interface Case extends CommandSpec {
 export interface CaseResult {
   name: string;
   runs: Measurement[];
-  /** Median wall seconds and peak RSS over the runs. */
+  /** Median wall seconds, median CPU seconds and peak RSS over the runs. */
   seconds: number;
+  cpuSeconds: number;
   maxRssKiB: number;
   outputBytes?: number;
 }
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -99,7 +104,13 @@ export async function runCases(cases: readonly Case[], iterations: number): Prom
   }
   return cases.map((c) => {
     const rs = runs.get(c.name)!;
-    const out: CaseResult = { name: c.name, runs: rs, seconds: median(rs.map((r) => r.seconds)), maxRssKiB: Math.max(...rs.map((r) => r.maxRssKiB)) };
+    const out: CaseResult = {
+      name: c.name,
+      runs: rs,
+      seconds: median(rs.map((r) => r.seconds)),
+      cpuSeconds: median(rs.map((r) => r.cpuSeconds)),
+      maxRssKiB: Math.max(...rs.map((r) => r.maxRssKiB)),
+    };
     if (c.output && existsSync(c.output)) out.outputBytes = statSync(c.output).size;
     return out;
   });

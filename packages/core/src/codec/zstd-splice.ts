@@ -305,13 +305,18 @@ class BackwardReader {
       const high = this.read(n - 16);
       return high * 65536 + this.read(16);
     }
-    this.pos -= n;
-    if (this.pos < 0) throw corrupt('sequence bitstream too short');
+    const pos = this.pos - n;
+    if (pos < 0) throw corrupt('sequence bitstream too short');
+    this.pos = pos;
     const b = this.buf;
-    const i = this.start + (this.pos >> 3);
-    // 4 bytes cover any 24 bits after a shift of up to 7 (bytes past the stream are masked off)
-    const w = (b[i]! | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>> 0;
-    return (w >>> (this.pos & 7)) & ((1 << n) - 1);
+    const i = this.start + (pos >> 3);
+    // 4 bytes cover any 24 bits after a shift of up to 7 (bytes past the stream are masked off);
+    // the bounds test keeps reads past the buffer (undefined) off the hot path
+    const w =
+      i + 3 < b.length
+        ? b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)
+        : b[i]! | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24);
+    return (w >>> (pos & 7)) & ((1 << n) - 1);
   }
   get done(): boolean {
     return this.pos === 0;
@@ -330,21 +335,34 @@ class ForwardWriter {
       this.add(Math.floor(value / 65536), n - 16);
       return;
     }
-    // bits < 8 before, ≤ 31 after: fits the 32-bit accumulator
-    this.acc = (this.acc | ((value & ((1 << n) - 1)) << this.bits)) >>> 0;
-    this.bits += n;
-    while (this.bits >= 8) {
-      this.push(this.acc & 0xff);
-      this.acc >>>= 8;
-      this.bits -= 8;
+    // bits < 8 before, ≤ 31 after: fits the 32-bit accumulator, and at most 3 bytes come out
+    let acc = (this.acc | ((value & ((1 << n) - 1)) << this.bits)) >>> 0;
+    let bits = this.bits + n;
+    if (bits >= 8) {
+      if (this.len + 4 > this.out.byteLength) this.grow();
+      const out = this.out;
+      do {
+        out[this.len++] = acc & 0xff;
+        acc >>>= 8;
+        bits -= 8;
+      } while (bits >= 8);
     }
+    this.acc = acc;
+    this.bits = bits;
+  }
+  private grow(): void {
+    const g = new Uint8Array(this.out.byteLength * 2);
+    g.set(this.out);
+    this.out = g;
+  }
+  /** Start again (keeping the buffer: what `close()` returned is overwritten). */
+  reset(): void {
+    this.len = 0;
+    this.acc = 0;
+    this.bits = 0;
   }
   private push(b: number): void {
-    if (this.len === this.out.byteLength) {
-      const g = new Uint8Array(this.out.byteLength * 2);
-      g.set(this.out);
-      this.out = g;
-    }
+    if (this.len === this.out.byteLength) this.grow();
     this.out[this.len++] = b;
   }
   /** What was written, padded with zero bits to the byte (no end mark: table descriptions). */
@@ -354,7 +372,7 @@ class ForwardWriter {
     this.bits = 0;
     return this.out.slice(0, this.len);
   }
-  /** End mark (a 1 bit), then zero padding to the byte. */
+  /** End mark (a 1 bit), then zero padding to the byte. A view of the writer's buffer, valid until `reset()`. */
   close(): Uint8Array {
     this.add(1, 1);
     if (this.bits > 0) this.push(this.acc & 0xff);
@@ -366,22 +384,59 @@ class ForwardWriter {
 
 class Encoder {
   state = 0;
-  constructor(private readonly t: FseTable) {}
+  private readonly log: number;
+  private readonly stateTable: Uint16Array;
+  private readonly deltaNbBits: Int32Array;
+  private readonly deltaFind: Int32Array;
+  constructor(t: FseTable) {
+    this.log = t.log;
+    this.stateTable = t.stateTable;
+    this.deltaNbBits = t.deltaNbBits;
+    this.deltaFind = t.deltaFind;
+  }
   init(sym: number): void {
-    if (this.t.log === 0) return;
-    const d = this.t.deltaNbBits[sym]!;
+    if (this.log === 0) return;
+    const d = this.deltaNbBits[sym]!;
     const nb = (d + (1 << 15)) >> 16;
     const value = (nb << 16) - d;
-    this.state = this.t.stateTable[(value >> nb) + this.t.deltaFind[sym]!]!;
+    this.state = this.stateTable[(value >> nb) + this.deltaFind[sym]!]!;
   }
   encode(w: ForwardWriter, sym: number): void {
-    if (this.t.log === 0) return;
-    const nb = (this.state + this.t.deltaNbBits[sym]!) >> 16;
+    if (this.log === 0) return;
+    const nb = (this.state + this.deltaNbBits[sym]!) >> 16;
     w.add(this.state, nb);
-    this.state = this.t.stateTable[(this.state >> nb) + this.t.deltaFind[sym]!]!;
+    this.state = this.stateTable[(this.state >> nb) + this.deltaFind[sym]!]!;
   }
   flush(w: ForwardWriter): void {
-    if (this.t.log !== 0) w.add(this.state, this.t.log);
+    if (this.log !== 0) w.add(this.state, this.log);
+  }
+}
+
+/** 2 ** n for the offset codes 0…31 (a table: `2 ** n` with a variable n is a float pow call). */
+const POW2 = Float64Array.from({ length: 32 }, (_, n) => 2 ** n);
+
+/**
+ * One block's decoded sequences, in arrays a transcoder reuses from block to block (a block holds
+ * at most 128 KiB / 3 sequences; they grow when a bigger count is read).
+ */
+class SequenceArrays {
+  ll = new Int32Array(0);
+  ml = new Int32Array(0);
+  offsets = new Float64Array(0); // actual offsets may exceed 2^31 − 1 in principle
+  ofValues = new Float64Array(0);
+  llCode = new Uint8Array(0);
+  mlCode = new Uint8Array(0);
+  ofCode = new Uint8Array(0);
+  ensure(n: number): void {
+    if (this.ll.length >= n) return;
+    const k = Math.max(n, 2 * this.ll.length, 1024);
+    this.ll = new Int32Array(k);
+    this.ml = new Int32Array(k);
+    this.offsets = new Float64Array(k);
+    this.ofValues = new Float64Array(k);
+    this.llCode = new Uint8Array(k);
+    this.mlCode = new Uint8Array(k);
+    this.ofCode = new Uint8Array(k);
   }
 }
 
@@ -458,6 +513,8 @@ class PieceTranscoder {
   /** Tables and Huffman state the decoder holds because of this piece's own blocks. */
   private dec: TableSet = {};
   private huffmanValid = false;
+  private readonly seq = new SequenceArrays();
+  private readonly writer = new ForwardWriter();
 
   /** `maxBlock`: largest re-encoded block kept (Block_Maximum_Size; tests lower it to force raw blocks). */
   constructor(private readonly maxBlock: number) {}
@@ -578,28 +635,36 @@ class PieceTranscoder {
       return { body: buf.subarray(start, end), decodedSize, literalsType: litType, decTables: this.dec };
     }
     // Re-encode: offsets against this frame's history, predefined offset table.
-    const ofValues = d.offsets.map((o, i) => this.offsetValue(o, d.ll[i]!));
-    const w = new ForwardWriter();
+    const n = d.nbSeq;
+    const { ll: lls, ml: mls, llCode, mlCode, offsets, ofValues, ofCode } = this.seq;
+    for (let i = 0; i < n; i++) {
+      const v = this.offsetValue(offsets[i]!, lls[i]!);
+      ofValues[i] = v;
+      ofCode[i] = highbit(v);
+    }
+    const w = this.writer;
+    w.reset();
     const ll = new Encoder(d.llTable);
     const ml = new Encoder(d.mlTable);
-    const n = d.nbSeq;
-    const ofCode = ofValues.map((x) => highbit(x));
     const ofTable = offsetTableFor(ofCode, n);
     const of = new Encoder(ofTable);
     const last = n - 1;
-    ml.init(d.mlCode[last]!);
+    ml.init(mlCode[last]!);
     of.init(ofCode[last]!);
-    ll.init(d.llCode[last]!);
-    w.add(d.ll[last]! - LL_BASE[d.llCode[last]!]!, LL_BITS[d.llCode[last]!]!);
-    w.add(d.ml[last]! - ML_BASE[d.mlCode[last]!]!, ML_BITS[d.mlCode[last]!]!);
-    w.add(ofValues[last]! - 2 ** ofCode[last]!, ofCode[last]!);
+    ll.init(llCode[last]!);
+    w.add(lls[last]! - LL_BASE[llCode[last]!]!, LL_BITS[llCode[last]!]!);
+    w.add(mls[last]! - ML_BASE[mlCode[last]!]!, ML_BITS[mlCode[last]!]!);
+    w.add(ofValues[last]! - POW2[ofCode[last]!]!, ofCode[last]!);
     for (let i = last - 1; i >= 0; i--) {
-      of.encode(w, ofCode[i]!);
-      ml.encode(w, d.mlCode[i]!);
-      ll.encode(w, d.llCode[i]!);
-      w.add(d.ll[i]! - LL_BASE[d.llCode[i]!]!, LL_BITS[d.llCode[i]!]!);
-      w.add(d.ml[i]! - ML_BASE[d.mlCode[i]!]!, ML_BITS[d.mlCode[i]!]!);
-      w.add(ofValues[i]! - 2 ** ofCode[i]!, ofCode[i]!);
+      const oc = ofCode[i]!;
+      const mc = mlCode[i]!;
+      const lc = llCode[i]!;
+      of.encode(w, oc);
+      ml.encode(w, mc);
+      ll.encode(w, lc);
+      w.add(lls[i]! - LL_BASE[lc]!, LL_BITS[lc]!);
+      w.add(mls[i]! - ML_BASE[mc]!, ML_BITS[mc]!);
+      w.add(ofValues[i]! - POW2[oc]!, oc);
     }
     ml.flush(w);
     of.flush(w);
@@ -617,7 +682,7 @@ class PieceTranscoder {
     if (llMode !== 3) parts.push(d.llTable.description);
     parts.push(ofTable.description);
     if (mlMode !== 3) parts.push(d.mlTable.description);
-    parts.push(stream);
+    parts.push(stream); // a view of the reused writer: concatBytes copies it
     return { body: concatBytes(parts), decodedSize, literalsType: litType, decTables: { ll: d.llTable, ml: d.mlTable } };
   }
 
@@ -635,8 +700,7 @@ class PieceTranscoder {
       nbSeq = buf[at + 1]! + (buf[at + 2]! << 8) + 0x7f00;
       at += 3;
     }
-    const empty = { nbSeq: 0, matchTotal: 0, ll: [] as number[], ml: [] as number[], offsets: [] as number[], llCode: [] as number[], mlCode: [] as number[], llTable: PREDEFINED.ll, mlTable: PREDEFINED.ml };
-    if (nbSeq === 0) return empty;
+    if (nbSeq === 0) return { nbSeq: 0, matchTotal: 0, llTable: PREDEFINED.ll, mlTable: PREDEFINED.ml };
     const modes = buf[at++]!;
     const pick = (mode: number, kind: 'll' | 'of' | 'ml', maxSymbol: number, maxLog: number, prev: FseTable | undefined): FseTable => {
       if (mode === 0) return PREDEFINED[kind];
@@ -659,34 +723,36 @@ class PieceTranscoder {
     let sLL = r.read(llTable.log);
     let sOF = r.read(ofTable.log);
     let sML = r.read(mlTable.log);
-    const ll: number[] = [];
-    const ml: number[] = [];
-    const offsets: number[] = [];
-    const llCode: number[] = [];
-    const mlCode: number[] = [];
+    // Into the transcoder's arrays (sequences i < nbSeq), read back by transcode() before the next block.
+    this.seq.ensure(nbSeq);
+    const { ll, ml, offsets, llCode, mlCode } = this.seq;
+    // The tables' arrays in locals: table objects come in more than one shape (RLE, predefined, read)
+    const ofSym = ofTable.symbol, ofBits = ofTable.nbBits, ofBase = ofTable.baseline;
+    const mlSym = mlTable.symbol, mlBits = mlTable.nbBits, mlBase = mlTable.baseline;
+    const llSym = llTable.symbol, llBits = llTable.nbBits, llBase = llTable.baseline;
     let matchTotal = 0;
     for (let i = 0; i < nbSeq; i++) {
-      const oc = ofTable.symbol[sOF]!;
-      const mc = mlTable.symbol[sML]!;
-      const lc = llTable.symbol[sLL]!;
+      const oc = ofSym[sOF]!;
+      const mc = mlSym[sML]!;
+      const lc = llSym[sLL]!;
       if (lc >= LL_BASE.length || mc >= ML_BASE.length || oc > 31) throw corrupt('code out of range');
-      const ofValue = 2 ** oc + r.read(oc);
+      const ofValue = POW2[oc]! + r.read(oc);
       const m = ML_BASE[mc]! + r.read(ML_BITS[mc]!);
       const l = LL_BASE[lc]! + r.read(LL_BITS[lc]!);
-      offsets.push(applyOffset(pieceRep, ofValue, l));
-      ll.push(l);
-      ml.push(m);
-      llCode.push(lc);
-      mlCode.push(mc);
+      offsets[i] = applyOffset(pieceRep, ofValue, l);
+      ll[i] = l;
+      ml[i] = m;
+      llCode[i] = lc;
+      mlCode[i] = mc;
       matchTotal += m;
       if (i !== nbSeq - 1) {
-        sLL = llTable.baseline[sLL]! + r.read(llTable.nbBits[sLL]!);
-        sML = mlTable.baseline[sML]! + r.read(mlTable.nbBits[sML]!);
-        sOF = ofTable.baseline[sOF]! + r.read(ofTable.nbBits[sOF]!);
+        sLL = llBase[sLL]! + r.read(llBits[sLL]!);
+        sML = mlBase[sML]! + r.read(mlBits[sML]!);
+        sOF = ofBase[sOF]! + r.read(ofBits[sOF]!);
       }
     }
     if (!r.done) throw corrupt('sequence bitstream not fully consumed');
-    return { nbSeq, matchTotal, ll, ml, offsets, llCode, mlCode, llTable, mlTable };
+    return { nbSeq, matchTotal, llTable, mlTable };
   }
 }
 
