@@ -16,6 +16,7 @@ import * as squashfs from './commands/squashfs.js';
 import * as convert from './commands/convert.js';
 import * as check from './commands/check.js';
 import * as inspect from './commands/inspect.js';
+import * as build from './commands/build.js';
 
 export * from './common.js';
 
@@ -24,7 +25,7 @@ type Register = (program: Command, ctx: CliContext) => void;
 /** Signals that end a run early, leaving no temporary file. */
 const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Every command module, registered in this order. */
-const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat, ext4, disk, convert, check, inspect];
+const COMMANDS: readonly { register: Register }[] = [cpio, squashfs, iso, mkisofs, fat, ext4, disk, convert, check, inspect, build];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('imgkit')
