@@ -64,6 +64,11 @@ export interface BuildOutput {
   remove(name: string): Promise<void>;
   /** Where `name` is, for messages. */
   resolve(name: string): string;
+  /**
+   * SHA-256 of a file this build wrote, lowercase hex, and its size. Optional: without it the
+   * file is read back through `reader` and hashed by core's `Sha256` (pure TypeScript, slower).
+   */
+  sha256?(name: string): Promise<{ sha256: string; sizeBytes: number }>;
 }
 
 export type BuildEvent =
@@ -292,18 +297,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
   const finishArtifact = async (artifact: string, file: string, sink: ByteSink) => {
     await sink.close();
     created.push(file);
-    const r = await o.output.reader(file);
-    const h = new Sha256();
-    let size = 0;
-    try {
-      for await (const c of readRange(r, 0, r.size, 4 << 20)) {
-        h.update(c);
-        size += c.byteLength;
-      }
-    } finally {
-      await r.close?.();
-    }
-    const sha256 = hex(h.digest());
+    const { sha256, sizeBytes: size } = o.output.sha256 ? await o.output.sha256(file) : await hashOutput(o.output, file);
     const sumSink = await o.output.create(`${file}.sha256`);
     try {
       await sumSink.write(new TextEncoder().encode(`${sha256}  ${file}\n`)); // sha256sum's text format
@@ -521,6 +515,17 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
         }
       });
     }
+  }
+}
+
+async function hashOutput(output: BuildOutput, file: string): Promise<{ sha256: string; sizeBytes: number }> {
+  const r = await output.reader(file);
+  const h = new Sha256();
+  try {
+    for await (const c of readRange(r, 0, r.size, 4 << 20)) h.update(c);
+    return { sha256: hex(h.digest()), sizeBytes: r.size };
+  } finally {
+    await r.close?.();
   }
 }
 

@@ -4,7 +4,8 @@
  * plus globbing in a path's last component); outputs go to `outDir` through core's `fileSink`
  * (a temporary name, renamed into place on close, removed on abort).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { fileSink, nodeFileReader } from '@imgkit/core/node';
@@ -71,6 +72,15 @@ export function nodeBuildOutput(outDir: string): BuildOutput {
       await fsp.rm(resolve(name), { force: true });
     },
     resolve,
+    async sha256(name) {
+      const h = createHash('sha256');
+      let sizeBytes = 0;
+      for await (const chunk of createReadStream(resolve(name), { highWaterMark: 4 << 20 })) {
+        h.update(chunk as Buffer);
+        sizeBytes += (chunk as Buffer).byteLength;
+      }
+      return { sha256: h.digest('hex'), sizeBytes };
+    },
   };
 }
 
