@@ -36,7 +36,7 @@ import {
   type WorkerPool,
 } from '@imgkit/core';
 import { planCpio } from '@imgkit/cpio';
-import { planLayout, type LayoutFiles } from '@imgkit/disk';
+import { planLayout, validateLayout, type LayoutFiles } from '@imgkit/disk';
 import { writeLayoutImage } from '@imgkit/disk';
 import { planIso, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
 import { planSquashfs } from '@imgkit/squashfs';
@@ -128,6 +128,13 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
   const missing = (at: LayoutPath, path: string, what: string, hint?: string) =>
     recipeError(loc, at, ErrorCodes.SOURCE_MISSING, `${what} ${files.resolve(path)} does not exist`, hint);
 
+  // An error naming an input file (a manifest line, a tar archive) is located where the recipe names that file.
+  const inputs = new Map<string, LayoutPath>();
+  if (recipe.root?.manifest !== undefined) inputs.set(files.resolve(recipe.root.manifest), ['root', 'manifest']);
+  recipe.root?.layers.forEach((l, n) => inputs.set(files.resolve(l), ['root', 'layers', n]));
+  if (recipe.initramfs?.manifest !== undefined) inputs.set(files.resolve(recipe.initramfs.manifest), ['initramfs', 'manifest']);
+  const inputAt = (err: unknown): LayoutPath | undefined => (err instanceof ImgkitError && err.path !== undefined ? inputs.get(err.path) : undefined);
+
   // ---- 1. inputs ----
   const expand = async (path: string, at: LayoutPath): Promise<string> => {
     if (!/[*?]/.test(path)) return path;
@@ -189,6 +196,11 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
       )
     : [];
   for (const a of recipe.artifacts) {
+    // Disk layouts are checked (keys, sizes, types) before anything is written.
+    if (a.type === 'disk') {
+      const t = layoutTextAt(recipe.text, a.layoutAt);
+      validateLayout(t.value, { name: t.name, lineOf: t.lineOf, fieldName: t.fieldName });
+    }
     if (a.type === 'iso' && a.files !== undefined) {
       const st = await files.stat(a.files);
       if (st.kind === 'missing') throw missing(['artifacts', a.index, 'files'], a.files, 'the directory');
@@ -246,7 +258,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
       const plan = await planCpio(tree, { compression: ir.compression, epoch, ...(o.pool ? { pool: o.pool } : {}), ...(o.onWarning ? { onWarning: o.onWarning } : {}), strict: o.strict === true });
       await plan.write(mem);
     } catch (err) {
-      throw relocateRecipe(loc, ['initramfs', 'dir'], err);
+      throw relocateRecipe(loc, inputAt(err) ?? ['initramfs', 'dir'], err);
     }
     const bytes = mem.bytes().slice();
     initramfs = {
@@ -317,7 +329,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
       await write(sink);
     } catch (err) {
       await sink.abort?.(err);
-      throw relocateRecipe(loc, at, err);
+      throw relocateRecipe(loc, inputAt(err) ?? at, err);
     }
     await finishArtifact(artifact, file, sink);
   };
@@ -349,7 +361,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
           await sink.close();
         } catch (err) {
           await sink.abort?.(err);
-          throw relocateRecipe(loc, ['root'], err);
+          throw relocateRecipe(loc, inputAt(err) ?? ['root'], err);
         }
       }
     }
