@@ -109,3 +109,25 @@ test('A/B appliance: OVMF boots system-a from the qcow2; the v2 update image wri
     }),
   ]);
 });
+
+async function built(example: string, file: string): Promise<string> {
+  const out = await tempDir(`boot-build-${example}`);
+  await buildExample(join(REPO_ROOT, 'examples', example, 'recipe.yaml'), out);
+  return join(out, file);
+}
+
+test('unattended ISO (SeaBIOS CD: the guest finds the answer file) and the minimal distro (OVMF, qcow2 as a virtio disk, all in the initramfs)', async () => {
+  const [iso, qcow2] = await Promise.all([built('unattended-iso', 'installer-1.0.0-amd64.iso'), built('minimal', 'minimal-1.0.0-amd64.qcow2')]);
+  await Promise.all([
+    bootCell({ name: 'unattended SeaBIOS CD', opts: { cdrom: iso, bootDisk: 'cdrom', marker: MARKER }, expect: [/imgkit-root: live on \/dev\/sr0/, /imgkit-answers: hostname=dns1/, released] }),
+    bootCell({ name: 'minimal OVMF qcow2', opts: { firmware: 'ovmf', memoryMb: 512, drives: [{ file: qcow2, format: 'qcow2' }], marker: MARKER }, expect: [/imgkit-root: initramfs on initramfs/, /imgkit-release: minimal 1\.0/] }),
+  ]);
+});
+
+test('persistent disk (OVMF, raw: the ext4 root by LABEL=ROOT) and the edge OS qcow2 (OVMF: xz squashfs by PARTLABEL=system)', async () => {
+  const [raw, qcow2] = await Promise.all([built('live-persistent', 'nixlike-persistent-24.05-amd64.img'), built('edge-os', 'edgeos-0.9.0-amd64.qcow2')]);
+  await Promise.all([
+    bootCell({ name: 'persistent OVMF raw', opts: { firmware: 'ovmf', memoryMb: 512, drives: [{ file: raw, format: 'raw' }], marker: MARKER }, expect: [/imgkit-root: LABEL=ROOT on \/dev\/vda2/, released] }),
+    bootCell({ name: 'edge OS OVMF qcow2', opts: { firmware: 'ovmf', memoryMb: 512, drives: [{ file: qcow2, format: 'qcow2' }], marker: MARKER }, expect: [/imgkit-root: PARTLABEL=system on \/dev\/vda2/, released] }),
+  ]);
+});

@@ -17,10 +17,10 @@ export interface PlacedEntry extends BootEntrySpec {
   initrdPath: string | undefined;
 }
 
-export function isolinuxConfig(boot: BootSpec, entries: readonly PlacedEntry[]): string {
+export function isolinuxConfig(boot: BootSpec, entries: readonly PlacedEntry[], defaultLabel = entries[0]!.label): string {
   const lines: string[] = [];
   if (boot.console !== 'vga') lines.push('SERIAL 0 115200');
-  lines.push(`DEFAULT ${entries[0]!.label}`);
+  lines.push(`DEFAULT ${defaultLabel}`);
   if (boot.timeout === 0) lines.push('PROMPT 0', 'TIMEOUT 0');
   else lines.push('PROMPT 1', `TIMEOUT ${boot.timeout * 10}`);
   for (const e of entries) {
@@ -34,6 +34,8 @@ export function isolinuxConfig(boot: BootSpec, entries: readonly PlacedEntry[]):
 export interface GrubConfigOptions {
   /** Load `grubenv` from the directory GRUB was started from and boot `$slot` when set (disks). */
   environment?: boolean;
+  /** The entry booted by default. @default the first */
+  defaultLabel?: string;
   /** Search for this file to set `root` (the medium holding the kernels), e.g. `/.disk/info` on an ISO. */
   searchFile?: string;
 }
@@ -43,7 +45,7 @@ export function grubConfig(boot: BootSpec, entries: readonly PlacedEntry[], o: G
   if (boot.console !== 'vga') lines.push('serial --unit=0 --speed=115200');
   const terms = boot.console === 'serial' ? 'serial' : boot.console === 'vga' ? 'console' : 'serial console';
   lines.push(`terminal_input ${terms}`, `terminal_output ${terms}`);
-  lines.push(`set timeout=${boot.timeout}`, `set default=${quote(entries[0]!.label)}`);
+  lines.push(`set timeout=${boot.timeout}`, `set default=${quote(o.defaultLabel ?? entries[0]!.label)}`);
   if (o.searchFile) lines.push(`search --no-floppy --file --set=root ${o.searchFile}`);
   if (o.environment) {
     lines.push('if [ -f "$cmdpath/grubenv" ]; then', '  load_env -f "$cmdpath/grubenv"', 'fi', 'if [ -n "$slot" ]; then', '  set default="$slot"', 'fi');

@@ -300,7 +300,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
   const textOf = async (f: HostFile) => new TextDecoder().decode(await readAll(f.path));
 
   // ---- 4. the root squashfs, once ----
-  const needsSquashfs = recipe.artifacts.some((a) => a.type === 'iso' || a.type === 'update' || (a.type === 'disk' && JSON.stringify(a.layout).includes(GENERATED_SQUASHFS)));
+  const needsSquashfs = recipe.artifacts.some((a) => (a.type === 'iso' && recipe.root !== undefined) || a.type === 'update' || (a.type === 'disk' && JSON.stringify(a.layout).includes(GENERATED_SQUASHFS)));
   const update = recipe.artifacts.find((a) => a.type === 'update');
   let squashfsName: string | undefined;
   let squashfsTemporary = false;
@@ -414,17 +414,19 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
   // ---- the ISO ----
   async function isoTree(a: IsoArtifact): Promise<SourceTree> {
     const gen: GeneratedFile[] = bootFiles();
-    const sq = await squashfsContent();
-    gen.push({ path: a.squashfsPath, size: sq.size, read: sq.read });
+    if (squashfsName !== undefined) {
+      const sq = await squashfsContent();
+      gen.push({ path: a.squashfsPath, size: sq.size, read: sq.read });
+    }
     // Debian's GRUB EFI images find their medium by /.disk/info (their embedded config searches for it).
     gen.push({ path: '.disk/info', content: `${recipe.name} ${recipe.version} ${recipe.arch}\n` });
     if (isolinux) {
       gen.push({ path: 'isolinux/isolinux.bin', size: isolinux.bin.size, read: hostRead(isolinux.bin) });
       gen.push({ path: 'isolinux/ldlinux.c32', size: isolinux.ldlinux.size, read: hostRead(isolinux.ldlinux) });
-      gen.push({ path: 'isolinux/isolinux.cfg', content: isolinux.config ? await textOf(isolinux.config) : isolinuxConfig(boot!, placed) });
+      gen.push({ path: 'isolinux/isolinux.cfg', content: isolinux.config ? await textOf(isolinux.config) : isolinuxConfig(boot!, placed, a.bootEntry) });
     }
     if (efi || boot) {
-      gen.push({ path: 'boot/grub/grub.cfg', content: efi?.grubConfig ? await textOf(efi.grubConfig) : grubConfig(boot!, placed) });
+      gen.push({ path: 'boot/grub/grub.cfg', content: efi?.grubConfig ? await textOf(efi.grubConfig) : grubConfig(boot!, placed, a.bootEntry !== undefined ? { defaultLabel: a.bootEntry } : {}) });
     }
     const generated = generatedTree(gen, epoch);
     if (a.files === undefined) return generated;
@@ -463,7 +465,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
   }
 
   // ---- disks ----
-  function diskEsp(): SourceTree {
+  function diskEsp(defaultLabel: string | undefined): SourceTree {
     const gen: GeneratedFile[] = bootFiles();
     if (efi) {
       gen.push({ path: `EFI/BOOT/${efiName}`, size: efi.loader.size, read: hostRead(efi.loader) });
@@ -471,14 +473,14 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
     }
     return {
       async *walk() {
-        const cfg = efi?.grubConfig ? await textOf(efi.grubConfig) : boot ? grubConfig(boot, placed, { environment: true }) : undefined;
+        const cfg = efi?.grubConfig ? await textOf(efi.grubConfig) : boot ? grubConfig(boot, placed, { environment: true, ...(defaultLabel !== undefined ? { defaultLabel } : {}) }) : undefined;
         const all = cfg !== undefined ? [...gen, { path: 'EFI/BOOT/grub.cfg', content: cfg }] : gen;
         yield* generatedTree(all, epoch).walk();
       },
     };
   }
 
-  function diskFiles(base: LayoutFiles): LayoutFiles {
+  function diskFiles(base: LayoutFiles, defaultLabel: string | undefined): LayoutFiles {
     const isGen = (p: string) => p === GENERATED_ESP || p === GENERATED_ROOT || p === GENERATED_SQUASHFS || p === GENERATED_INITRAMFS;
     const genMissing = (p: string, why: string) => new ImgkitError(ErrorCodes.SOURCE_MISSING, { format: 'build', path: p, detail: why });
     return {
@@ -489,7 +491,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
         return initramfs ? { kind: 'file', size: initramfs.size } : { kind: 'missing', size: 0 };
       },
       async tree(p, options) {
-        if (p === GENERATED_ESP) return diskEsp();
+        if (p === GENERATED_ESP) return diskEsp(defaultLabel);
         if (p === GENERATED_ROOT) {
           if (!root) throw genMissing(p, 'the recipe has no root');
           return root;
@@ -508,7 +510,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
       },
       readText: (p) => base.readText(p),
       hostFiles: (p) => base.hostFiles(p),
-      at: (dir) => diskFiles(base.at(dir)),
+      at: (dir) => diskFiles(base.at(dir), defaultLabel),
       resolve: (p) => (isGen(p) ? p : base.resolve(p)),
     };
   }
@@ -519,7 +521,7 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
       const file = names[n]!;
       const label = format === 'raw' ? 'disk' : `disk ${format}`;
       await produce(label, file, a.layoutAt, async (sink) => {
-        const plan = await planLayout(layoutTextAt(recipe.text, a.layoutAt), { files: diskFiles(files), epoch, ...(o.pool ? { pool: o.pool } : {}), ...(o.onWarning ? { onWarning: o.onWarning } : {}), strict: o.strict === true });
+        const plan = await planLayout(layoutTextAt(recipe.text, a.layoutAt), { files: diskFiles(files, a.bootEntry), epoch, ...(o.pool ? { pool: o.pool } : {}), ...(o.onWarning ? { onWarning: o.onWarning } : {}), strict: o.strict === true });
         try {
           await writeLayoutImage(plan, sink, { format: DISK_FORMAT[format]!, epoch, ...(o.pool ? { pool: o.pool } : {}) });
         } finally {

@@ -94,6 +94,8 @@ export interface IsoArtifact extends ArtifactBase {
   squashfsPath: string;
   /** Extra files for the ISO's root (a directory or tar), e.g. an answer file. */
   files?: string;
+  /** The boot entry booted by default. @default the first */
+  bootEntry?: string;
 }
 export interface DiskArtifact extends ArtifactBase {
   type: 'disk';
@@ -102,6 +104,8 @@ export interface DiskArtifact extends ArtifactBase {
   layout: unknown;
   /** Where `layout` is in the recipe (for errors). */
   layoutAt: LayoutPath;
+  /** The boot entry the ESP's grub.cfg boots by default. @default the first */
+  bootEntry?: string;
 }
 export interface FileArtifact extends ArtifactBase {
   type: 'update' | 'tar' | 'initramfs';
@@ -187,8 +191,8 @@ const ISOLINUX_KEYS = ['bin', 'ldlinux', 'mbr', 'config'];
 const EFI_KEYS = ['loader', 'grubConfig'];
 const ENTRY_KEYS = ['label', 'kernel', 'initrd', 'cmdline'];
 const ARTIFACT_KEYS: Record<ArtifactType, readonly string[]> = {
-  iso: ['type', 'name', 'volumeId', 'squashfsPath', 'files'],
-  disk: ['type', 'name', 'formats', 'layout'],
+  iso: ['type', 'name', 'volumeId', 'squashfsPath', 'files', 'bootEntry'],
+  disk: ['type', 'name', 'formats', 'layout', 'bootEntry'],
   update: ['type', 'name'],
   tar: ['type', 'name'],
   initramfs: ['type', 'name'],
@@ -372,6 +376,11 @@ export function validateRecipe(text: LayoutText): Recipe {
     });
   }
 
+  const entryOf = (a: Obj, at: LayoutPath): string | undefined => {
+    const label = str(a, 'bootEntry', at);
+    if (label !== undefined && !boot?.entries.some((e) => e.label === label)) throw bad([...at, 'bootEntry'], `"${label}" is not a boot entry's label`, `labels: ${(boot?.entries ?? []).map((e) => e.label).join(', ') || '(no boot entries)'}`);
+    return label;
+  };
   const list = top.artifacts;
   if (!Array.isArray(list) || list.length === 0) throw bad(['artifacts'], 'must list at least one artifact', `types: ${ARTIFACT_TYPES.join(', ')}`);
   const artifacts: Artifact[] = [];
@@ -393,6 +402,8 @@ export function validateRecipe(text: LayoutText): Recipe {
         const iso: IsoArtifact = { type: t, index, name, volumeId, squashfsPath };
         const files = str(a, 'files', at);
         if (files !== undefined) iso.files = files;
+        const be = entryOf(a, at);
+        if (be !== undefined) iso.bootEntry = be;
         if (!boot) throw bad(at, 'an ISO needs `boot` (boot loaders and entries)');
         if (!boot.efi && !boot.isolinux) throw bad(['boot'], 'an ISO needs a boot loader: boot.isolinux (BIOS) and/or boot.efi (UEFI)');
         artifacts.push(iso);
@@ -405,7 +416,10 @@ export function validateRecipe(text: LayoutText): Recipe {
         });
         if (new Set(formats).size !== formats.length) throw bad([...at, 'formats'], 'lists a format twice');
         if (!isObj(a.layout)) throw bad([...at, 'layout'], 'is required: the disk layout (as @imgkit/disk takes it: table, partitions, …)');
-        artifacts.push({ type: t, index, name, formats: formats as VmFormat[], layout: a.layout, layoutAt: [...at, 'layout'] });
+        const disk: DiskArtifact = { type: t, index, name, formats: formats as VmFormat[], layout: a.layout, layoutAt: [...at, 'layout'] };
+        const be = entryOf(a, at);
+        if (be !== undefined) disk.bootEntry = be;
+        artifacts.push(disk);
         break;
       }
       default:
@@ -423,7 +437,7 @@ export function validateRecipe(text: LayoutText): Recipe {
   // What the artifacts need from the inputs.
   artifacts.forEach((a) => {
     const at = ['artifacts', a.index];
-    if ((a.type === 'iso' || a.type === 'update' || a.type === 'tar') && !root) throw bad(at, `a ${a.type} artifact needs \`root\` (the system's tree)`);
+    if ((a.type === 'update' || a.type === 'tar') && !root) throw bad(at, `a ${a.type} artifact needs \`root\` (the system's tree)`);
     if (a.type === 'initramfs' && !initramfs) throw bad(at, 'an initramfs artifact needs `initramfs`');
     if (a.type === 'iso' && boot && !kernel && boot.entries.some((e) => !e.kernel)) throw bad(['kernel'], 'is required by the ISO\'s boot entries');
   });
