@@ -25,7 +25,7 @@ async function buildExample(recipe: string, out: string): Promise<void> {
   const r = await runImgkit(['build', recipe, '--out', out], { env: { SOURCE_DATE_EPOCH: EPOCH } });
   assert.equal(r.code, 0, r.stderr);
   const sums = (await readdir(out)).filter((f) => f.endsWith('.sha256'));
-  assert.ok(sums.length >= 2, `sums in ${out}: ${sums.join(' ')}`);
+  assert.ok(sums.length >= 1, `sums in ${out}: ${sums.join(' ')}`);
   await run(requireTool('sha256sum', 'coreutils'), ['-c', ...sums], { cwd: out });
 }
 
