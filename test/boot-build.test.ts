@@ -131,3 +131,26 @@ test('persistent disk (OVMF, raw: the ext4 root by LABEL=ROOT) and the edge OS q
     bootCell({ name: 'edge OS OVMF qcow2', opts: { firmware: 'ovmf', memoryMb: 512, drives: [{ file: qcow2, format: 'qcow2' }], marker: MARKER }, expect: [/imgkit-root: PARTLABEL=system on \/dev\/vda2/, released] }),
   ]);
 });
+
+test('arm64: the live ISO and the persistent qcow2 of examples/live-persistent-arm64 boot on AAVMF (qemu-system-aarch64)', async () => {
+  // The example with its kit fetched from Debian's arm64 packages (make-kit.sh: apt-get download, dpkg-deb -x, depmod).
+  const src = await tempDir('boot-build-arm64-src');
+  await cp(join(REPO_ROOT, 'examples'), src, { recursive: true, filter: (p) => !p.includes('/kit') });
+  requireTool('depmod', 'kmod');
+  requireTool('dpkg-deb', 'dpkg');
+  await run('sh', [join(src, 'live-persistent-arm64/make-kit.sh'), join(src, 'live-persistent-arm64/kit')]);
+  const out = await tempDir('boot-build-arm64');
+  await buildExample(join(src, 'live-persistent-arm64/recipe.yaml'), out);
+  // The UEFI loader is GRUB for arm64 as EFI/BOOT/BOOTAA64.EFI in the ISO's ESP.
+  const x = await tempDir('boot-build-arm64-esp');
+  const iso = join(out, 'nixlike-24.05-arm64.iso');
+  const table = JSON.parse((await run(requireTool('sfdisk', 'fdisk'), ['--json', iso])).stdout.toString()).partitiontable;
+  const esp = table.partitions.find((p: { type: string }) => p.type === 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
+  assert.ok(esp, JSON.stringify(table));
+  await run(requireTool('mcopy', 'mtools'), ['-n', '-i', `${iso}@@${esp.start * 512}`, '::/EFI/BOOT/BOOTAA64.EFI', join(x, 'BOOTAA64.EFI')], { env: { MTOOLS_SKIP_CHECK: '1' } });
+  assert.ok((await readFile(join(x, 'BOOTAA64.EFI'))).equals(await readFile(join(src, 'live-persistent-arm64/kit/usr/lib/grub/arm64-efi/monolithic/grubaa64.efi'))));
+  await Promise.all([
+    bootCell({ name: 'arm64 ISO as a disk', opts: { machine: 'aarch64', drives: [{ file: iso, format: 'raw', readonly: true }], marker: MARKER }, expect: [/imgkit-root: live on \/dev\/vda/, released] }),
+    bootCell({ name: 'arm64 persistent qcow2', opts: { machine: 'aarch64', drives: [{ file: join(out, 'nixlike-persistent-24.05-arm64.qcow2'), format: 'qcow2' }], marker: MARKER }, expect: [/imgkit-root: LABEL=ROOT on \/dev\/vda2/, released] }),
+  ]);
+});
