@@ -379,6 +379,16 @@ for (const c of BAD) {
   });
 }
 
+test('an output directory inside a source directory is E_OUTPUT_IN_SOURCE at the layer, nothing written', async () => {
+  const f = await getFixture();
+  const out = join(f.dir, 'base', 'out');
+  const r = await runImgkit(['build', f.recipe, '--out', out], { env: { SOURCE_DATE_EPOCH: String(EPOCH) } });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /\[E_OUTPUT_IN_SOURCE\]/);
+  assert.match(r.stderr, new RegExp(`recipe\\.yaml:${lineOf(RECIPE, 'layers:')}: root\\.layers\\[0\\]: `), r.stderr);
+  assert.deepEqual(await readdir(out).catch(() => []), []);
+});
+
 test('a build failing at a later artifact leaves the finished ones and no partial or temporary file', async () => {
   const f = await getFixture();
   // An ESP too small for the kernel + initramfs + GRUB: E_NO_SPACE at the partition, after the update image was written.

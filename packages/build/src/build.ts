@@ -207,6 +207,21 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
     }
   }
 
+  // The output directory must not be inside a source directory: the build would read its own outputs.
+  const outDir = o.output.resolve('').replace(/\/+$/, '');
+  const sourceDirs: [string, LayoutPath][] = [
+    ...(recipe.root?.layers.map((l, n): [string, LayoutPath] => [l, ['root', 'layers', n]]) ?? []),
+    ...(recipe.initramfs?.dir !== undefined ? [[recipe.initramfs.dir, ['initramfs', 'dir']] as [string, LayoutPath]] : []),
+    ...recipe.artifacts.flatMap((a): [string, LayoutPath][] => (a.type === 'iso' && a.files !== undefined ? [[a.files, ['artifacts', a.index, 'files']]] : [])),
+  ];
+  for (const [dir, at] of sourceDirs) {
+    if ((await files.stat(dir)).kind !== 'dir') continue;
+    const src = files.resolve(dir).replace(/\/+$/, '');
+    if (outDir === src || outDir.startsWith(`${src}/`)) {
+      throw recipeError(loc, at, ErrorCodes.OUTPUT_IN_SOURCE, `the output directory ${outDir} is inside ${src}, which the build reads`, 'give --out a directory outside the sources');
+    }
+  }
+
   // ---- 2. the root tree ----
   let root: SourceTree | undefined;
   if (recipe.root) {
