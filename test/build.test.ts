@@ -404,3 +404,46 @@ test('a build failing at a later artifact leaves the finished ones and no partia
   assert.deepEqual(left, ['fixture-1.2.3-amd64.iso', 'fixture-1.2.3-amd64.iso.sha256', 'system-1.2.3.squashfs', 'system-1.2.3.squashfs.sha256'], 'the finished artifacts only');
   await copyFile(join(out, 'system-1.2.3.squashfs'), join(out, 'copy')); // readable, complete
 });
+
+interface InspectNode {
+  type: string;
+  name?: string;
+  fields?: Record<string, unknown>;
+  children?: InspectNode[];
+}
+const nodes = (n: InspectNode): InspectNode[] => [n, ...(n.children ?? []).flatMap(nodes)];
+
+test('imgkit inspect finds no defect in any artifact and agrees with xorriso, sfdisk, unsquashfs and qemu-img', async () => {
+  const { out } = await getBuilt();
+  const inspect = async (file: string) => {
+    const r = await runImgkit(['inspect', '--json', join(out, file)]);
+    assert.equal(r.code, 0, `${file}: ${r.stderr}\n${r.stdout.toString().slice(0, 2000)}`);
+    const report = JSON.parse(r.stdout.toString()) as { exitCode: number; findings: unknown[]; root: InspectNode };
+    assert.equal(report.exitCode, 0, JSON.stringify(report.findings));
+    return nodes(report.root);
+  };
+  // ISO: the El Torito entries xorriso reports.
+  const iso = await inspect('fixture-1.2.3-amd64.iso');
+  const report = (await run('xorriso', ['-indev', join(out, 'fixture-1.2.3-amd64.iso'), '-report_el_torito', 'plain'])).stdout.toString();
+  const xorrisoEntries = [...report.matchAll(/El Torito boot img :\s+\d+\s+(\S+)\s+y\s+none\s+\S+\s+\S+\s+(\d+)\s+(\d+)/g)].map((m) => [m[1], Number(m[2]), Number(m[3])]);
+  const inspectEntries = iso.filter((n) => n.type === 'boot-image').map((n) => [n.fields!.platform, n.fields!.loadSectors, n.fields!.lba]);
+  assert.deepEqual(inspectEntries, xorrisoEntries);
+  // Disk: the GPT partitions sfdisk lists, by name and type.
+  for (const file of ['fixture-1.2.3-amd64.img', 'fixture-1.2.3-amd64.qcow2', 'fixture-1.2.3-amd64.vmdk']) {
+    const disk = await inspect(file);
+    const sf = JSON.parse((await run('sfdisk', ['--json', join(out, 'fixture-1.2.3-amd64.img')])).stdout.toString()).partitiontable.partitions;
+    const gpt = disk.filter((n) => n.type === 'partition' && typeof n.fields?.name === 'string');
+    assert.deepEqual(gpt.map((n) => [n.fields!.name, n.fields!.type]), sf.map((p: { name: string; type: string }) => [p.name, p.type]), file);
+    if (!file.endsWith('.img')) {
+      const info = JSON.parse((await run('qemu-img', ['info', '--output=json', join(out, file)])).stdout.toString());
+      assert.equal(disk[0]!.fields!.virtualSize, info['virtual-size'], `${file}: virtual size`);
+      if (file.endsWith('.qcow2')) assert.equal(disk[0]!.fields!.clusterSize, info['cluster-size']);
+    }
+  }
+  // The update image: compressor, block size and inode count as unsquashfs -s gives them.
+  const sq = (await inspect('system-1.2.3.squashfs'))[0]!.fields!;
+  const s = (await run('unsquashfs', ['-s', join(out, 'system-1.2.3.squashfs')])).stdout.toString();
+  assert.equal(sq.compression, /Compression (\w+)/.exec(s)![1]);
+  assert.equal(sq.blockSize, Number(/Block size (\d+)/.exec(s)![1]));
+  assert.equal(sq.inodes, Number(/Number of inodes (\d+)/.exec(s)![1]));
+});
