@@ -132,7 +132,7 @@ test('persistent disk (OVMF, raw: the ext4 root by LABEL=ROOT) and the edge OS q
   ]);
 });
 
-test('arm64: the live ISO and the persistent qcow2 of examples/live-persistent-arm64 boot on AAVMF (qemu-system-aarch64)', async () => {
+test('arm64: the live ISO (as a disk and as a CD) and the persistent qcow2 of examples/live-persistent-arm64 boot on AAVMF (qemu-system-aarch64)', async () => {
   // The example with its kit fetched from Debian's arm64 packages (make-kit.sh: apt-get download, dpkg-deb -x, depmod).
   const src = await tempDir('boot-build-arm64-src');
   await cp(join(REPO_ROOT, 'examples'), src, { recursive: true, filter: (p) => !p.includes('/kit') });
@@ -153,4 +153,10 @@ test('arm64: the live ISO and the persistent qcow2 of examples/live-persistent-a
     bootCell({ name: 'arm64 ISO as a disk', opts: { machine: 'aarch64', drives: [{ file: iso, format: 'raw', readonly: true }], marker: MARKER }, expect: [/imgkit-root: live on \/dev\/vda/, released] }),
     bootCell({ name: 'arm64 persistent qcow2', opts: { machine: 'aarch64', drives: [{ file: join(out, 'nixlike-persistent-24.05-arm64.qcow2'), format: 'qcow2' }], marker: MARKER }, expect: [/imgkit-root: LABEL=ROOT on \/dev\/vda2/, released] }),
   ]);
+  // The ISO as a CD: virt has no IDE, so a SCSI CD on virtio-scsi.
+  await bootCell({
+    name: 'arm64 ISO as a CD',
+    opts: { machine: 'aarch64', extraArgs: ['-device', 'virtio-scsi-pci', '-drive', `if=none,id=cd,media=cdrom,readonly=on,format=raw,file=${iso}`, '-device', 'scsi-cd,drive=cd'], marker: MARKER },
+    expect: [/imgkit-root: live on \/dev\/sr0/, released],
+  });
 });
