@@ -132,13 +132,20 @@ test('persistent disk (OVMF, raw: the ext4 root by LABEL=ROOT) and the edge OS q
   ]);
 });
 
+let armSrc: Promise<string> | undefined;
+/** The examples with the arm64 kit fetched from Debian's arm64 packages (make-kit.sh: apt-get download, dpkg-deb -x, depmod). */
+const armExamples = () =>
+  (armSrc ??= (async () => {
+    const src = await tempDir('boot-build-arm64-src');
+    await cp(join(REPO_ROOT, 'examples'), src, { recursive: true, filter: (p) => !p.includes('/kit') });
+    requireTool('depmod', 'kmod');
+    requireTool('dpkg-deb', 'dpkg');
+    await run('sh', [join(src, 'live-persistent-arm64/make-kit.sh'), join(src, 'live-persistent-arm64/kit')]);
+    return src;
+  })());
+
 test('arm64: the live ISO (as a disk and as a CD) and the persistent qcow2 of examples/live-persistent-arm64 boot on AAVMF (qemu-system-aarch64)', async () => {
-  // The example with its kit fetched from Debian's arm64 packages (make-kit.sh: apt-get download, dpkg-deb -x, depmod).
-  const src = await tempDir('boot-build-arm64-src');
-  await cp(join(REPO_ROOT, 'examples'), src, { recursive: true, filter: (p) => !p.includes('/kit') });
-  requireTool('depmod', 'kmod');
-  requireTool('dpkg-deb', 'dpkg');
-  await run('sh', [join(src, 'live-persistent-arm64/make-kit.sh'), join(src, 'live-persistent-arm64/kit')]);
+  const src = await armExamples();
   const out = await tempDir('boot-build-arm64');
   await buildExample(join(src, 'live-persistent-arm64/recipe.yaml'), out);
   // The UEFI loader is GRUB for arm64 as EFI/BOOT/BOOTAA64.EFI in the ISO's ESP.
@@ -158,5 +165,21 @@ test('arm64: the live ISO (as a disk and as a CD) and the persistent qcow2 of ex
     name: 'arm64 ISO as a CD',
     opts: { machine: 'aarch64', extraArgs: ['-device', 'virtio-scsi-pci', '-drive', `if=none,id=cd,media=cdrom,readonly=on,format=raw,file=${iso}`, '-device', 'scsi-cd,drive=cd'], marker: MARKER },
     expect: [/imgkit-root: live on \/dev\/sr0/, released],
+  });
+});
+
+test('arm64 edge OS: the Raspberry Pi image (0x0c FAT32 at 4 MiB, Linux root), the OVA, and the qcow2 booted on AAVMF', async () => {
+  const src = await armExamples();
+  const out = await tempDir('boot-build-edge-arm64');
+  await buildExample(join(src, 'edge-os-arm64/recipe.yaml'), out);
+  const rpi = join(out, 'edgeos-rpi-0.9.0-arm64.img');
+  const t = JSON.parse((await run(requireTool('sfdisk', 'fdisk'), ['--json', rpi])).stdout.toString()).partitiontable;
+  assert.deepEqual(t.partitions.map((p: { start: number; type: string }) => [p.start * 512, p.type]), [[4 << 20, 'c'], [(4 + 64) << 20, '83']]);
+  const ova = (await run(requireTool('tar', 'tar'), ['-tf', join(out, 'edgeos-0.9.0-arm64.ova')])).stdout.toString();
+  assert.match(ova, /\.ovf\n.*\.vmdk\n.*\.mf\n/s);
+  await bootCell({
+    name: 'arm64 edge OS qcow2',
+    opts: { machine: 'aarch64', drives: [{ file: join(out, 'edgeos-0.9.0-arm64.qcow2'), format: 'qcow2' }], marker: MARKER },
+    expect: [/imgkit-root: PARTLABEL=system on \/dev\/vda2/, released],
   });
 });
