@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['rootfs', 'codecs', 'zstd-libs', 'zstd-native', 'cpio', 'squashfs', 'iso', 'fat', 'ext4', 'vdisk', 'disk', 'browser'];
+const ALL = ['rootfs', 'codecs', 'zstd-libs', 'zstd-native', 'cpio', 'squashfs', 'iso', 'fat', 'ext4', 'vdisk', 'disk', 'build', 'browser'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 const dir = fileURLToPath(new URL('.', import.meta.url));
 let failed = 0;

@@ -55,7 +55,7 @@ function recordBuiltins(reached: string[]): esbuild.Plugin {
   };
 }
 
-const entries = ['@imgkit/core', '@imgkit/core/browser', '@imgkit/cpio', '@imgkit/squashfs', '@imgkit/iso9660', '@imgkit/partition', '@imgkit/fat', '@imgkit/ext4', '@imgkit/vdisk', '@imgkit/disk', '@imgkit/inspect'];
+const entries = ['@imgkit/core', '@imgkit/core/browser', '@imgkit/cpio', '@imgkit/squashfs', '@imgkit/iso9660', '@imgkit/partition', '@imgkit/fat', '@imgkit/ext4', '@imgkit/vdisk', '@imgkit/disk', '@imgkit/inspect', '@imgkit/build'];
 
 for (const entry of entries) {
   test(`${entry} bundles for the browser without Node built-ins or Node globals`, async () => {

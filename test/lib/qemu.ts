@@ -36,8 +36,14 @@ export interface BootOptions {
   append?: string;
   drives?: (string | DriveSpec)[];
   cdrom?: string;
-  /** @default 'seabios' */
-  firmware?: 'seabios' | 'ovmf';
+  /** @default 'seabios' ('aavmf' with machine 'aarch64') */
+  firmware?: 'seabios' | 'ovmf' | 'aavmf';
+  /**
+   * 'aarch64': qemu-system-aarch64 -machine virt -cpu cortex-a57 with AAVMF (qemu-system-arm,
+   * qemu-efi-aarch64), 1024 MiB unless memoryMb says otherwise; drives and firmware as given.
+   * @default 'x86_64'
+   */
+  machine?: 'x86_64' | 'aarch64';
   /** Boot order: 'cdrom' (-boot d), 'disk' (-boot c), or a raw -boot order string. */
   bootDisk?: 'cdrom' | 'disk' | string;
   /** Text on the console that means success. */
@@ -76,11 +82,19 @@ function markerSeen(consoleText: string, marker: string): boolean {
 }
 
 export async function boot(opts: BootOptions): Promise<BootResult> {
-  const qemu = requireTool('qemu-system-x86_64', 'qemu-system-x86');
-  const args = ['-m', String(opts.memoryMb ?? 256), '-no-reboot', '-nographic', '-nic', 'none', '-monitor', 'none', '-serial', 'stdio'];
+  const arm = opts.machine === 'aarch64';
+  const qemu = arm ? requireTool('qemu-system-aarch64', 'qemu-system-arm') : requireTool('qemu-system-x86_64', 'qemu-system-x86');
+  const args = [...(arm ? ['-machine', 'virt', '-cpu', 'cortex-a57'] : []), '-m', String(opts.memoryMb ?? (arm ? 1024 : 256)), '-no-reboot', '-nographic', '-nic', 'none', '-monitor', 'none', '-serial', 'stdio'];
   // -nographic alone multiplexes the monitor onto stdio; with -monitor none and -serial stdio only
   // the guest's serial console reaches us.
-  if (opts.firmware === 'ovmf') {
+  if (arm || opts.firmware === 'aavmf') {
+    const code = '/usr/share/AAVMF/AAVMF_CODE.fd';
+    const varsTemplate = '/usr/share/AAVMF/AAVMF_VARS.fd';
+    if (!existsSync(code) || !existsSync(varsTemplate)) throw new Error(`AAVMF firmware missing (${code}): apt-get install -y qemu-efi-aarch64`);
+    const vars = join(await tempDir('aavmf-vars'), 'AAVMF_VARS.fd');
+    await copyFile(varsTemplate, vars);
+    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${code}`, '-drive', `if=pflash,format=raw,file=${vars}`);
+  } else if (opts.firmware === 'ovmf') {
     const code = '/usr/share/OVMF/OVMF_CODE_4M.fd';
     const varsTemplate = '/usr/share/OVMF/OVMF_VARS_4M.fd';
     if (!existsSync(code) || !existsSync(varsTemplate)) throw new Error(`OVMF firmware missing (${code}): apt-get install -y ovmf`);

@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ register: Register }>>> 
   convert: () => import('./commands/convert.js'),
   check: () => import('./commands/check.js'),
   inspect: () => import('./commands/inspect.js'),
+  build: () => import('./commands/build.js'),
 };
 
 /**
