@@ -121,6 +121,17 @@ interface HostFile {
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildResult> {
+  // Readers of tar inputs stay open while any artifact may walk them; all are closed here, on
+  // success and on error (Node ≥ 24 ends the process when a FileHandle is closed by the GC).
+  const held: { close?(): Promise<void> }[] = [];
+  try {
+    return await buildWith(recipe, o, held);
+  } finally {
+    for (const r of held) await r.close?.().catch(() => {});
+  }
+}
+
+async function buildWith(recipe: Recipe, o: BuildOptions, held: { close?(): Promise<void> }[]): Promise<BuildResult> {
   const loc: RecipeLocator = { name: recipe.text.name, lineOf: (p) => recipe.text.lineOf(p), fieldName: (p) => recipe.text.fieldName(p) };
   const epoch = o.epoch ?? recipe.epoch ?? 0;
   const files = o.files;
@@ -153,7 +164,11 @@ export async function runBuild(recipe: Recipe, o: BuildOptions): Promise<BuildRe
     const st = await files.stat(path);
     if (st.kind === 'missing') throw missing(at, path, what);
     if (st.kind === 'dir') return files.tree(path, {});
-    if (st.kind === 'file') return tarSource(await files.reader(path), { name: files.resolve(path) });
+    if (st.kind === 'file') {
+      const r = await files.reader(path);
+      held.push(r);
+      return tarSource(r, { name: files.resolve(path) });
+    }
     throw recipeError(loc, at, ErrorCodes.BAD_OPTION, `${what} ${files.resolve(path)} is neither a directory nor a tar archive`);
   };
   const hostRead = (f: HostFile) => async function* () {
