@@ -106,8 +106,9 @@ before(async () => {
 });
 
 /** The root partition as a file of its own, for e2fsck and debugfs. */
+let extracted = 0;
 async function extractRoot(): Promise<string> {
-  const out = join(dir, `root-${Date.now()}.img`);
+  const out = join(dir, `root-${++extracted}.img`);
   const fh = await open(disk, 'r');
   try {
     const buf = Buffer.alloc(rootBytes);

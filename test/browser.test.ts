@@ -34,6 +34,7 @@ import { buildBrowserPage } from './browser/build.js';
 import { BROWSER_TEST, contentOf, treeSpec, type ImageName } from './browser/tree-spec.js';
 import { assertListingMatches as assertCpioListing, parseCpioListing, permString } from './lib/cpio-listing.js';
 import { parseLln } from './lib/squashfs-listing.js';
+import { CHROMIUM_FLAGS } from './lib/chromium.ts';
 import { requireTool, run, tempDir } from './lib/tools.js';
 import { assertSameTree, snapshotDir, type Snapshot } from './lib/tree.js';
 
@@ -148,23 +149,9 @@ function chromiumLogTail(log: string): string {
     .slice(-6000);
 }
 
-/** Flags from the machine notes: no sandbox (root), no GPU, no network chatter, a fresh profile. */
+/** The shared flags (test/lib/chromium.ts), headless, a fresh profile, logging to stderr. */
 function chromiumArgs(profile: string, url: string): string[] {
-  return [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-dev-shm-usage',
-    `--user-data-dir=${profile}`,
-    '--enable-logging=stderr',
-    '--v=0',
-    url,
-  ];
+  return ['--headless', ...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--enable-logging=stderr', '--v=0', url];
 }
 
 async function runPage(): Promise<PageRun> {

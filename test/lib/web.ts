@@ -11,17 +11,8 @@ import { buildWeb, type BuiltWeb } from '../../apps/web/scripts/build.ts';
 import { serveDir, type Served } from '../../apps/web/scripts/serve.ts';
 import { requireTool, tempDir } from './tools.ts';
 
-/** test/browser.test.ts's Chromium flags: no sandbox (root), no GPU, no network chatter, no first-run UI. */
-export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
+export { CHROMIUM_FLAGS } from './chromium.ts';
+import { CHROMIUM_FLAGS } from './chromium.ts';
 
 export interface WebSession {
   built: BuiltWeb;

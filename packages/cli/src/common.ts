@@ -22,13 +22,15 @@ import {
   applyOwnership,
   parseEpoch,
   parseManifest,
+  tarSource,
   type ByteSink,
   type CodecName,
   type ImgkitWarning,
+  type RandomAccessReader,
   type SourceTree,
   type WorkerPool,
 } from '@imgkit/core';
-import { createNodePool, fileSink, inspectOutput, nodeHostFiles, nodeSource, removeTempFilesSync, stdoutSink, type FileSink, type OutputTarget } from '@imgkit/core/node';
+import { createNodePool, fileSink, inspectOutput, nodeAnyReader, nodeHostFiles, nodeSource, nodeStreamReader, removeTempFilesSync, stdoutSink, type FileSink, type OutputTarget } from '@imgkit/core/node';
 
 export type CliStream = Writable & { isTTY?: boolean };
 
@@ -467,4 +469,41 @@ export function printWarning(ctx: CliContext): (w: ImgkitWarning) => void {
       ctx.stderr.write(`imgkit: warning: more warnings like the last (${w.code}) are not printed; pass --strict to stop at the first\n`);
     }
   };
+}
+
+/**
+ * The tar archive of --tar (squashfs, ext4): a file is read in place; '-' (standard input, as
+ * `mksquashfs - img -tar`) and a FIFO are read once into an unlinked temporary file (the tree is
+ * walked before its contents are read, in another order). Open failures name the path and the reason.
+ */
+export async function openTar(source: string): Promise<RandomAccessReader & { close(): Promise<void> }> {
+  if (source === '-') {
+    if (process.stdin.isTTY) throw new UsageError('--tar with source "-" reads a tar archive from standard input, which is a terminal; redirect or pipe the archive in');
+    return nodeStreamReader(process.stdin, { name: 'standard input' });
+  }
+  try {
+    return await nodeAnyReader(source);
+  } catch (err) {
+    if (!(err instanceof ImgkitError)) throw err;
+    const isDir = /^is a directory/.test(err.detail);
+    throw new ImgkitError(err.code, {
+      format: 'cli',
+      path: source,
+      detail: `cannot open the tar archive: ${err.detail}`,
+      hint: isDir ? 'without --tar the source is a directory' : (err.hint ?? 'give a tar archive file, or - for standard input'),
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The source tree of a command that takes a directory or, with --tar, a tar archive ('-': standard
+ * input), with --exclude applied; `close()` releases the archive (a no-op for a directory).
+ */
+export async function openTreeSource(source: string, tar: boolean | undefined, exclude: ((path: string) => boolean) | undefined): Promise<{ tree: SourceTree; close(): Promise<void> }> {
+  if (tar) {
+    const reader = await openTar(source);
+    return { tree: tarSource(reader, { name: source === '-' ? 'standard input' : source, ...(exclude ? { exclude } : {}) }), close: () => reader.close() };
+  }
+  return { tree: nodeSource(checkSourceDir(source), exclude ? { exclude } : {}), close: async () => {} };
 }

@@ -309,3 +309,63 @@ export class WebStreamSink implements ByteSink {
     await this.writer.abort(reason);
   }
 }
+
+/**
+ * Gathers a writer's small writes into one reused buffer (1 MiB by default) and hands the sink
+ * long zero runs as `writeZeros` (holes in a file). `space()` + `commit(n)` let a writer read file
+ * content straight into the buffer. FAT and ext4 write through it, front to back.
+ */
+export class BufferedOutput {
+  private readonly buf: Uint8Array;
+  private fill = 0;
+  /** Bytes handed to this output so far (buffered or written). */
+  written = 0;
+  constructor(
+    private readonly sink: ByteSink,
+    private readonly bufferBytes = 1 << 20,
+  ) {
+    this.buf = new Uint8Array(bufferBytes);
+  }
+
+  async flush(): Promise<void> {
+    if (this.fill === 0) return;
+    await this.sink.write(this.buf.subarray(0, this.fill));
+    this.fill = 0;
+  }
+  async bytes(b: Uint8Array): Promise<void> {
+    this.written += b.byteLength;
+    if (b.byteLength >= this.bufferBytes) {
+      await this.flush();
+      await this.sink.write(b);
+      return;
+    }
+    let rest = b;
+    while (rest.byteLength > 0) {
+      const n = Math.min(rest.byteLength, this.bufferBytes - this.fill);
+      this.buf.set(rest.subarray(0, n), this.fill);
+      this.fill += n;
+      rest = rest.subarray(n);
+      if (this.fill === this.bufferBytes) await this.flush();
+    }
+  }
+  async zeros(n: number): Promise<void> {
+    if (n <= 0) return;
+    this.written += n;
+    if (n <= this.bufferBytes - this.fill && n < 64 * 1024) {
+      this.buf.fill(0, this.fill, this.fill + n);
+      this.fill += n;
+      return;
+    }
+    await this.flush();
+    await writeZeros(this.sink, n);
+  }
+  /** Free space in the buffer to read into (flushing first when it is full). */
+  async space(): Promise<Uint8Array> {
+    if (this.fill === this.bufferBytes) await this.flush();
+    return this.buf.subarray(this.fill);
+  }
+  commit(n: number): void {
+    this.fill += n;
+    this.written += n;
+  }
+}

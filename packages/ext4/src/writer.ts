@@ -23,7 +23,7 @@ import {
   fileShrank,
   readChecked,
   syncReaderOf,
-  writeZeros,
+  BufferedOutput,
   SourceChangedError,
   devMajor,
   devMinor,
@@ -94,55 +94,6 @@ export interface Ext4Result {
   freeInodes: number;
 }
 
-/** Gathers writes into one reused buffer; long zero runs go to the sink as zeros (holes). */
-class Output {
-  private readonly buf = new Uint8Array(BUFFER_BYTES);
-  private fill = 0;
-  written = 0;
-  constructor(private readonly sink: ByteSink) {}
-  async flush(): Promise<void> {
-    if (this.fill === 0) return;
-    await this.sink.write(this.buf.subarray(0, this.fill));
-    this.fill = 0;
-  }
-  async bytes(b: Uint8Array): Promise<void> {
-    this.written += b.byteLength;
-    if (b.byteLength >= BUFFER_BYTES) {
-      await this.flush();
-      await this.sink.write(b);
-      return;
-    }
-    let rest = b;
-    while (rest.byteLength > 0) {
-      const n = Math.min(rest.byteLength, BUFFER_BYTES - this.fill);
-      this.buf.set(rest.subarray(0, n), this.fill);
-      this.fill += n;
-      rest = rest.subarray(n);
-      if (this.fill === BUFFER_BYTES) await this.flush();
-    }
-  }
-  async zeros(n: number): Promise<void> {
-    if (n <= 0) return;
-    this.written += n;
-    if (n <= BUFFER_BYTES - this.fill && n < 64 * 1024) {
-      this.buf.fill(0, this.fill, this.fill + n);
-      this.fill += n;
-      return;
-    }
-    await this.flush();
-    await writeZeros(this.sink, n);
-  }
-  /** Free space in the buffer to read into (flushing first when it is full). */
-  async space(): Promise<Uint8Array> {
-    if (this.fill === BUFFER_BYTES) await this.flush();
-    return this.buf.subarray(this.fill);
-  }
-  commit(n: number): void {
-    this.fill += n;
-    this.written += n;
-  }
-}
-
 /** Reads one file's content in order, straight into the output where the source allows. */
 class ContentReader {
   private sync: SyncContentReader | undefined;
@@ -190,7 +141,7 @@ class ContentReader {
   }
 
   /** Copy `n` bytes of content into the output. */
-  async copy(out: Output, n: number): Promise<void> {
+  async copy(out: BufferedOutput, n: number): Promise<void> {
     let left = n;
     while (left > 0) {
       const dst = await out.space();
@@ -249,7 +200,7 @@ class ContentReader {
 interface Item {
   block: number;
   count: number;
-  emit(out: Output): Promise<void>;
+  emit(out: BufferedOutput): Promise<void>;
 }
 
 const modeType: Record<Ext4Node['kind'], number> = {
@@ -274,7 +225,7 @@ export async function writePlanned(fs: PlannedFs, sink: ByteSink, sizeBytes: num
   const fileTypes = (g.features.incompat & INCOMPAT_FILETYPE) !== 0;
   const start = sink.position;
   await expectSinkSize(sink, start + sizeBytes);
-  const out = new Output(sink);
+  const out = new BufferedOutput(sink, BUFFER_BYTES);
   const ipg = g.inodesPerGroup;
   const lastGroup = g.groupCount - 1;
 
@@ -403,7 +354,7 @@ export async function writePlanned(fs: PlannedFs, sink: ByteSink, sizeBytes: num
 
   // ---- the items, in block order ----
   const items: Item[] = [];
-  const add = (block: number, count: number, emit: (out: Output) => Promise<void>) => items.push({ block, count, emit });
+  const add = (block: number, count: number, emit: (out: BufferedOutput) => Promise<void>) => items.push({ block, count, emit });
   for (let i = 0; i < g.groupCount; i++) {
     const gr = g.groups[i]!;
     if (gr.hasSuper) {
@@ -517,7 +468,7 @@ interface ReadState {
 }
 
 /** A file's data runs: read its content in order, skipping (zero) holes. */
-function addFile(readers: ReadState, n: Ext4Node, readIndex: number, bs: number, add: (b: number, c: number, e: (w: Output) => Promise<void>) => void): void {
+function addFile(readers: ReadState, n: Ext4Node, readIndex: number, bs: number, add: (b: number, c: number, e: (w: BufferedOutput) => Promise<void>) => void): void {
   const extents = n.extents!;
   extents.forEach((e, k) => {
     add(e.physical, e.count, async (w) => {
@@ -544,7 +495,7 @@ function addFile(readers: ReadState, n: Ext4Node, readIndex: number, bs: number,
 
 /** Extent-tree blocks below i_block. */
 function emitTree(
-  add: (b: number, c: number, e: (w: Output) => Promise<void>) => void,
+  add: (b: number, c: number, e: (w: BufferedOutput) => Promise<void>) => void,
   ino: number,
   extents: Ext4Node['extents'] & object,
   treeBlocks: readonly number[],
@@ -570,7 +521,7 @@ function journalIblock(fs: PlannedFs): Uint8Array {
 }
 
 /** Directory blocks: linear blocks, or the htree's root, nodes and leaves. */
-function addDirectory(fs: PlannedFs, d: Ext4Node, seed: number | undefined, fileTypes: boolean, add: (b: number, c: number, e: (w: Output) => Promise<void>) => void): void {
+function addDirectory(fs: PlannedFs, d: Ext4Node, seed: number | undefined, fileTypes: boolean, add: (b: number, c: number, e: (w: BufferedOutput) => Promise<void>) => void): void {
   const bs = fs.g.blockSize;
   const kids = d.children!;
   const dirName = (i: number): DirName => {
@@ -641,7 +592,7 @@ function fileTypeCode(n: Ext4Node): number {
 }
 
 /** Group `grp`'s inode table: its inodes in use, then zeros. */
-async function emitInodeTable(fs: PlannedFs, grp: number, w: Output): Promise<void> {
+async function emitInodeTable(fs: PlannedFs, grp: number, w: BufferedOutput): Promise<void> {
   const { g, o } = fs;
   const isz = g.inodeSize;
   const first = grp * g.inodesPerGroup + 1;

@@ -20,7 +20,7 @@ import {
   fileShrank,
   readChecked,
   syncReaderOf,
-  writeZeros,
+  BufferedOutput,
   type ByteSink,
   type SourceEntry,
 } from '@imgkit/core';
@@ -49,56 +49,6 @@ export interface FatResult {
   bytes: number;
   files: number;
   directories: number;
-}
-
-/** Gathers small writes into one reused buffer; long zero runs go to the sink as zeros (holes). */
-class Output {
-  private readonly buf = new Uint8Array(BUFFER_BYTES);
-  private fill = 0;
-  written = 0;
-  constructor(private readonly sink: ByteSink) {}
-
-  async flush(): Promise<void> {
-    if (this.fill === 0) return;
-    await this.sink.write(this.buf.subarray(0, this.fill));
-    this.fill = 0;
-  }
-  async bytes(b: Uint8Array): Promise<void> {
-    this.written += b.byteLength;
-    if (b.byteLength >= BUFFER_BYTES) {
-      await this.flush();
-      await this.sink.write(b);
-      return;
-    }
-    let rest = b;
-    while (rest.byteLength > 0) {
-      const n = Math.min(rest.byteLength, BUFFER_BYTES - this.fill);
-      this.buf.set(rest.subarray(0, n), this.fill);
-      this.fill += n;
-      rest = rest.subarray(n);
-      if (this.fill === BUFFER_BYTES) await this.flush();
-    }
-  }
-  async zeros(n: number): Promise<void> {
-    if (n <= 0) return;
-    this.written += n;
-    if (n <= BUFFER_BYTES - this.fill && n < 64 * 1024) {
-      this.buf.fill(0, this.fill, this.fill + n);
-      this.fill += n;
-      return;
-    }
-    await this.flush();
-    await writeZeros(this.sink, n);
-  }
-  /** Free space in the buffer to read into (flushing first when it is full). */
-  async space(): Promise<Uint8Array> {
-    if (this.fill === BUFFER_BYTES) await this.flush();
-    return this.buf.subarray(this.fill);
-  }
-  commit(n: number): void {
-    this.fill += n;
-    this.written += n;
-  }
 }
 
 /** The 32-byte entries of a directory: label or '.' and '..', then each child's long-name entries and short entry. */
@@ -148,7 +98,7 @@ export function encodeDirectory(dir: FatNode, parent: FatNode | undefined, v: Pl
 }
 
 /** Copy `size` bytes of a file into the output, reading straight into its buffer when the source allows. */
-async function copyContent(out: Output, entry: SourceEntry, path: string, size: number, chunks: () => AsyncIterable<Uint8Array>): Promise<void> {
+async function copyContent(out: BufferedOutput, entry: SourceEntry, path: string, size: number, chunks: () => AsyncIterable<Uint8Array>): Promise<void> {
   const open = syncReaderOf(entry);
   if (!open) {
     for await (const c of readChecked({ ...entry, read: chunks }, FORMAT, size)) await out.bytes(c);
@@ -184,7 +134,7 @@ async function copyContent(out: Output, entry: SourceEntry, path: string, size: 
 /** Write the volume `v` to `sink` (see the top of this file). Does not close the sink. */
 export async function writePlanned(v: PlannedVolume, sink: ByteSink): Promise<FatResult> {
   const g = v.geometry;
-  const out = new Output(sink);
+  const out = new BufferedOutput(sink, BUFFER_BYTES);
   const boot = encodeBootSector({ geometry: g, volumeId: v.options.volumeId, label: v.options.label });
 
   // Reserved sectors.

@@ -7,8 +7,7 @@
  * Declared here because no ext4 package exists yet: when @imgkit/ext4 lands with its own
  * superblock declaration, this file should import that one instead.
  */
-import { bytes, struct, u16le, u32le, viewOf, type RandomAccessReader } from '@imgkit/core';
-import { crc32c } from '@imgkit/vdisk';
+import { bytes, crc32c, struct, u16le, u32le, viewOf, type RandomAccessReader } from '@imgkit/core';
 import { ascii, hex, trimText } from './io.js';
 import { defect, node, type InspectNode } from './report.js';
 

@@ -26,7 +26,6 @@ export * from './vhd/writer.js';
 export * from './vhd/reader.js';
 export * from './vhd/check.js';
 export * from './passthrough.js';
-export * from './vhdx/crc32c.js';
 export * from './vhdx/structures.js';
 export * from './vhdx/writer.js';
 export * from './vhdx/reader.js';

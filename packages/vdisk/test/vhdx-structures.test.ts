@@ -15,13 +15,13 @@ import {
   batEntries,
   batIndex,
   chunkRatio,
-  crc32c,
   crcOk,
   getBatEntry,
   guidText,
   sealCrc,
   setBatEntry,
 } from '@imgkit/vdisk';
+import { crc32c } from '@imgkit/core';
 import { readVdiskFixture } from './fixture.ts';
 
 test('CRC-32C check value (RFC 3720 appendix B.4 polynomial): "123456789" → E3069283', () => {

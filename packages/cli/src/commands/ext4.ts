@@ -10,8 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ImgkitError, tarSource, withSink, type RandomAccessReader, type SourceTree } from '@imgkit/core';
-import { nodeAnyReader, nodeSource, nodeStreamReader } from '@imgkit/core/node';
+import { withSink, type SourceTree } from '@imgkit/core';
 import { featureNames, formatUuid, planExt4, type PlanExt4Options } from '@imgkit/ext4';
 import {
   UsageError,
@@ -19,12 +18,12 @@ import {
   addSourceOptions,
   applySourceFlags,
   checkOutput,
-  checkSourceDir,
   epochFromEnv,
   excludeMatcher,
   formatBytes,
   intOption,
   openSink,
+  openTreeSource,
   printWarning,
   runCommand,
   type CliContext,
@@ -104,20 +103,6 @@ function parseJournal(spec: string | undefined, blockSize: number): number | und
   return (Number(m[1]) * 1024 * 1024) / blockSize;
 }
 
-/** The tar archive of --tar ('-' is standard input), as imgkit squashfs --tar reads it. */
-async function openTar(source: string): Promise<RandomAccessReader & { close(): Promise<void> }> {
-  if (source === '-') {
-    if (process.stdin.isTTY) throw new UsageError('--tar with source "-" reads a tar archive from standard input, which is a terminal; redirect or pipe the archive in');
-    return nodeStreamReader(process.stdin, { name: 'standard input' });
-  }
-  try {
-    return await nodeAnyReader(source);
-  } catch (err) {
-    if (!(err instanceof ImgkitError)) throw err;
-    throw new ImgkitError(err.code, { format: 'cli', path: source, detail: `cannot open the tar archive: ${err.detail}`, hint: /^is a directory/.test(err.detail) ? 'without --tar the source is a directory' : (err.hint ?? 'give a tar archive file, or - for standard input'), cause: err });
-  }
-}
-
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('ext4')
@@ -157,15 +142,8 @@ export function register(program: Command, ctx: CliContext): void {
       checkOutput(out, { ...(flags.tar ? (source === '-' ? {} : { files: { 'tar archive': source } }) : { dirs: [source] }), manifest: flags.manifest }, { seekable: false, what: 'an ext4 image' });
       const onWarning = printWarning(ctx);
       const exclude = excludeMatcher(flags.exclude ?? []);
-      let tree: SourceTree;
-      let closeReader: (() => Promise<void>) | undefined;
-      if (flags.tar) {
-        const reader = await openTar(source);
-        closeReader = () => reader.close();
-        tree = tarSource(reader, { name: source === '-' ? 'standard input' : source, ...(exclude ? { exclude } : {}) });
-      } else {
-        tree = nodeSource(checkSourceDir(source), exclude ? { exclude } : {});
-      }
+      const opened = await openTreeSource(source, flags.tar, exclude);
+      let tree: SourceTree = opened.tree;
       try {
         tree = await applySourceFlags(tree, flags, epoch, onWarning);
         const blockSize = flags.blockSize ?? 4096;
@@ -204,7 +182,7 @@ export function register(program: Command, ctx: CliContext): void {
         const sink = await openSink(ctx, out, { seekable: plan.needsSeekableSink, what: 'an ext4 image' });
         await withSink(sink, (s) => plan.write(s));
       } finally {
-        await closeReader?.();
+        await opened.close();
       }
     }),
   );

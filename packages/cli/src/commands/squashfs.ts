@@ -8,17 +8,13 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
-  ImgkitError,
   checkLevel,
   formatLevelRange,
-  tarSource,
   withSink,
-  type RandomAccessReader,
   type SourceTree,
 } from '@imgkit/core';
-import { nodeAnyReader, nodeSource, nodeStreamReader } from '@imgkit/core/node';
 import { SQUASHFS_LEVELS, planSquashfs, squashfsRequirements, type SquashfsOptions } from '@imgkit/squashfs';
-import { UsageError, applySourceFlags, checkOutput, checkSourceDir, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
+import { applySourceFlags, openTreeSource, checkOutput, epochFromEnv, excludeMatcher, intOption, openPool, openSink, runCommand, type CliContext, printWarning } from '../common.js';
 
 /** mksquashfs single-dash option → this command's long option. */
 export const MKSQUASHFS_ARGS: Readonly<Record<string, string>> = {
@@ -70,31 +66,6 @@ interface SquashfsFlags {
   manifest?: string;
   tar?: boolean;
   strict?: boolean;
-}
-
-/**
- * The tar archive of --tar: a file is read in place; '-' (standard input, as `mksquashfs - img -tar`)
- * and a FIFO are read once into an unlinked temporary file (the tree is walked before its contents
- * are read, in another order). Open failures name the path and the reason.
- */
-async function openTar(source: string): Promise<RandomAccessReader & { close(): Promise<void> }> {
-  if (source === '-') {
-    if (process.stdin.isTTY) throw new UsageError('--tar with source "-" reads a tar archive from standard input, which is a terminal; redirect or pipe the archive in');
-    return nodeStreamReader(process.stdin, { name: 'standard input' });
-  }
-  try {
-    return await nodeAnyReader(source);
-  } catch (err) {
-    if (!(err instanceof ImgkitError)) throw err;
-    const isDir = /^is a directory/.test(err.detail);
-    throw new ImgkitError(err.code, {
-      format: 'cli',
-      path: source,
-      detail: `cannot open the tar archive: ${err.detail}`,
-      hint: isDir ? 'without --tar the source is a directory' : (err.hint ?? 'give a tar archive file, or - for standard input'),
-      cause: err,
-    });
-  }
 }
 
 /** "gzip 1…9 (default 9), …" from the levels table, for --help. */
@@ -163,15 +134,8 @@ export function register(program: Command, ctx: CliContext): void {
       checkOutput(out, { ...(flags.tar ? (source === '-' ? {} : { files: { 'tar archive': source } }) : { dirs: [source] }), manifest: flags.manifest }, { seekable: needs.needsSeekableSink, what: 'a squashfs image' });
       const onWarning = printWarning(ctx);
       const exclude = excludeMatcher(flags.exclude);
-      let tree: SourceTree;
-      let closeReader: (() => Promise<void>) | undefined;
-      if (flags.tar) {
-        const reader = await openTar(source);
-        closeReader = () => reader.close();
-        tree = tarSource(reader, { name: source === '-' ? 'standard input' : source, ...(exclude ? { exclude } : {}) });
-      } else {
-        tree = nodeSource(checkSourceDir(source), exclude ? { exclude } : {});
-      }
+      const opened = await openTreeSource(source, flags.tar, exclude);
+      let tree: SourceTree = opened.tree;
       const sourceFlags: Parameters<typeof applySourceFlags>[1] = {};
       if (flags.allRoot) sourceFlags.allRoot = true;
       if (flags.forceUid !== undefined) sourceFlags.uid = flags.forceUid;
@@ -205,7 +169,7 @@ export function register(program: Command, ctx: CliContext): void {
         await withSink(sink, async (s) => (await planSquashfs(tree, options)).write(s));
       } finally {
         await pool.close();
-        await closeReader?.();
+        await opened.close();
       }
     }),
   );

@@ -6,8 +6,8 @@
  *   §2.2.1 file type identifier  §2.2.2 header  §2.2.3 region table
  *   §2.3   log  §2.4 BAT  §2.5 metadata region (table, then items from 64 KiB)
  */
-import { bytes, struct, u16le, u32le, u64le, viewOf } from '@imgkit/core';
-import { crc32c } from './crc32c.js';
+// CRC-32C: VHDX specification v1.0 §2.2.2 "Checksum" (over the whole structure, its Checksum field zero).
+import { bytes, crc32c, struct, u16le, u32le, u64le, viewOf } from '@imgkit/core';
 
 export const KiB = 1024;
 export const MiB = 1 << 20;
