@@ -8,10 +8,15 @@
  * container, read back with vdisk's readers.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImgkitError, MemorySink, memoryReader, memoryTree, type ByteSink, type MemoryEntryInit } from '@imgkit/core';
 import { HoldingTee, ReplaySink, RehearsalSink, memoryLayoutFiles, planLayout, planLayoutFile, writeLayoutImage, type DiskLayoutSpec } from '@imgkit/disk';
 import { openImage, type ImageOptions } from '@imgkit/vdisk';
+import { FAT_IGNORED, FSCK_PROBLEMS, fsckFat, fsckProblems, mcopyExtract } from '../../../test/lib/fat.ts';
+import { requireTool, run, tempDir } from '../../../test/lib/tools.ts';
+import { assertSameTree, snapshotDir, snapshotTree } from '../../../test/lib/tree.ts';
 import { xorshiftBytes } from '../../../test/lib/xorshift.ts';
 import { Sequential } from './sequential.ts';
 
@@ -67,6 +72,28 @@ test('a sequential sink gets the same disk as a seekable one: squashfs with and 
     assert.ok(Buffer.from(seq.mem.bytes()).equals(seekable.bytes()), `budget ${budget}: same bytes`);
     assert.deepEqual(r2.allocated, r1.allocated, 'same allocation map');
     assert.deepEqual(r2.layout.partitions.map((p) => p.offset), r1.layout.partitions.map((p) => p.offset));
+  }
+  // The bytes all of them share, judged by the reference tools and compared with the sources:
+  // sgdisk on the table, fsck.fat + mcopy on the ESP, unsquashfs on both squashfs partitions.
+  const dir = await tempDir('rehearsal-ref');
+  const disk = join(dir, 'disk.img');
+  await writeFile(disk, seekable.bytes());
+  const v = await run(requireTool('sgdisk', 'gdisk'), ['-v', disk]);
+  assert.match(v.stdout.toString(), /No problems found/, v.stdout.toString());
+  const part = async (i: number) => {
+    const p = r1.layout.partitions[i]!;
+    const f = join(dir, `p${i + 1}.img`);
+    await writeFile(f, seekable.bytes().subarray(p.offset, p.offset + p.sizeBytes));
+    return f;
+  };
+  const esp = await part(0);
+  assert.doesNotMatch(fsckProblems((await fsckFat(esp)).output), FSCK_PROBLEMS, 'fsck.fat on the ESP');
+  await mcopyExtract(esp, join(dir, 'esp'));
+  assertSameTree(await snapshotDir(join(dir, 'esp')), await snapshotTree(await files().tree('boot', {})), { ignore: [...FAT_IGNORED, 'dirMtime'] });
+  for (const i of [1, 4]) {
+    const out = join(dir, `sq${i}`);
+    await run(requireTool('unsquashfs', 'squashfs-tools'), ['-q', '-n', '-d', out, await part(i)]);
+    assertSameTree(await snapshotDir(out), await snapshotTree(await files().tree('rootfs', {})), { ignore: ['root', 'nlink', 'hardLinkGroup'] });
   }
 });
 

@@ -5,7 +5,7 @@
  * same bytes on a second write; the tree checks of core's TreeChecker, typed and naming the path.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,6 +14,8 @@ import { ErrorCodes, ImgkitError, MemorySink, memoryTree, subSink, type ByteSink
 import { fileSink } from '@imgkit/core/node';
 import { isoRequirements, planContent, planIso, writeIso, type IsoContent, type IsoOptions } from '@imgkit/iso9660';
 import { planDisk } from '@imgkit/partition';
+import { requireTool, run } from '../../../test/lib/tools.ts';
+import { assertSameTree, snapshotDir, snapshotTree } from '../../../test/lib/tree.ts';
 
 const EPOCH = 1_700_000_000;
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -154,6 +156,29 @@ test('an ISO inside a GPT partition (@imgkit/partition, sized by the plan\'s min
   assert.equal(sink.position, disk.sizeBytes);
   assert.deepEqual(sink.bytes().subarray(p.offset, p.offset + want.byteLength), want);
   assert.ok(sink.bytes().subarray(p.offset + want.byteLength, p.offset + p.sizeBytes).every((b) => b === 0), 'the rest of the partition is zeros');
+  // The reference tools: sgdisk accepts the disk, and the ISO cut out of its partition, extracted
+  // by xorriso's osirrox, equals the source tree.
+  const dir = await mkdtemp(join(tmpdir(), 'imgkit-iso-plan-gpt-'));
+  dirs.push(dir);
+  const diskFile = join(dir, 'disk.img');
+  const isoFile = join(dir, 'part.iso');
+  await writeFile(diskFile, sink.bytes());
+  await writeFile(isoFile, sink.bytes().subarray(p.offset, p.offset + p.sizeBytes));
+  const v = await run(requireTool('sgdisk', 'gdisk'), ['-v', diskFile]);
+  assert.match(v.stdout.toString(), /No problems found/, v.stdout.toString());
+  const out = join(dir, 'x');
+  await run(requireTool('osirrox', 'xorriso'), ['-indev', isoFile, '-extract', '/', out]);
+  const extracted = await snapshotDir(out);
+  extracted.delete('boot.catalog'); // El Torito's catalog, visible in this layout
+  const expected = await snapshotTree(tree());
+  // A hard link is one inode: its time is its target's. The boot image carries the boot info
+  // table (El Torito with -boot-info-table: bytes 8–63 patched), so its bytes are compared apart.
+  expected.set('etc/zhard', { ...expected.get('etc/zhard')!, mtime: expected.get('etc/hostname')!.mtime });
+  const boot = await readFile(join(out, 'isolinux/isolinux.bin'));
+  assert.equal(boot.byteLength, bootImage.byteLength);
+  assert.deepEqual([...boot.subarray(0, 8), ...boot.subarray(64)], [...bootImage.subarray(0, 8), ...bootImage.subarray(64)], 'the boot image outside its boot info table');
+  expected.set('isolinux/isolinux.bin', { ...expected.get('isolinux/isolinux.bin')!, sha256: extracted.get('isolinux/isolinux.bin')!.sha256 });
+  assertSameTree(extracted, expected, { ignore: ['root', 'uid', 'gid', 'nlink', 'hardLinkGroup', 'dirMtime', 'symlinkMtime'] });
 });
 
 test('another plan of known size as content (planContent): written straight into the ISO, the same bytes as from a stream', async () => {
